@@ -1,0 +1,67 @@
+# synth2real: every entry point a user needs. All targets set up the
+# environment themselves (uv + the committed uv.lock); nothing else to install.
+#
+#   make reproduce                                             # paper config (GPU + network)
+#   make reproduce CONFIG=config/offline.yaml BUNDLE=<dir>     # offline, CPU, no network
+#   make test BUNDLE=<dir>                                     # whole test suite
+#   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
+
+CONFIG ?= config/paper.yaml
+BUNDLE ?=
+CORES ?= all
+# Extra snakemake arguments, e.g. SMK_ARGS="--forceall" or "-n".
+SMK_ARGS ?=
+# onnxruntime flavour: cpu here and in CI, gpu in the CUDA container.
+ORT ?= cpu
+PYTEST_ARGS ?=
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
+# Debian packages the tests and the paper need (browser tests, LaTeX, PDF -> PNG).
+SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
+APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
+
+.PHONY: setup system-deps reproduce test bench lint clean help
+
+help:
+	@sed -n '1,10p' Makefile
+
+$(UV):
+	python3 -m pip install --user --quiet uv
+
+# The environment is rebuilt whenever the lock changes.
+$(VENV)/.synced-$(ORT): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra $(ORT)
+	rm -f $(VENV)/.synced-*
+	touch $@
+
+setup: $(VENV)/.synced-$(ORT)
+
+# Installs the Debian packages above when any is missing (needs root or sudo).
+system-deps:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	kpsewhich booktabs.sty >/dev/null 2>&1 || missing="$$missing texlive-latex-extra"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+
+reproduce: setup system-deps
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS)
+
+test: setup system-deps
+	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m synth2real.bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
+
+lint: setup
+	$(VENV)/bin/ruff check src tests workflow demo
+	$(SNAKEMAKE) --lint --configfile config/offline.yaml --config bundle=$(abspath $(or $(BUNDLE),../shared/bundle))
+
+clean:
+	rm -rf results models paper/figures paper/tables paper/build .snakemake

@@ -1,0 +1,34 @@
+# synth2real: synthetic-to-real image classification, the whole study.
+#
+#   snakemake --cores 2                                   # paper config (GPU + network)
+#   snakemake --cores 2 --configfile config/offline.yaml --config bundle=<dir>
+#
+# This file is the table of contents; each stage lives in workflow/rules/,
+# every rule is a thin wrapper over the `synth2real` package (src/).
+
+from synth2real.smk import validate
+
+# A --configfile replaces the default instead of being merged into it: the
+# two configs use different source kinds whose keys must not mix.
+if not workflow.overwrite_configfiles:
+    configfile: "config/paper.yaml"
+
+
+# Stop before any work on an invalid config, naming every bad key.
+CFG = validate(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/adapt.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/summary.json",
+        REPORT_OUTPUTS,

@@ -1,0 +1,1 @@
+"""synth2real: synthetic-to-real image classification study."""

@@ -1,0 +1,38 @@
+"""Figure: train / val / real-test accuracy per variant, mean ± std over seeds,
+with the published single-run test accuracy marked (the study's bar chart)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from synth2real.figures import plt, save
+
+SPLITS = [("train", "synthetic train"), ("val", "synthetic val"), ("test", "real test")]
+COLORS = ["#9ecae1", "#4292c6", "#08519c"]
+
+
+def make(summary: Mapping, *out: str) -> None:
+    variants = list(summary["variants"])
+    x = np.arange(len(variants))
+    width = 0.26
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for k, ((split, label), color) in enumerate(zip(SPLITS, COLORS)):
+        means = [100 * summary["variants"][v][f"{split}_acc"]["mean"] for v in variants]
+        stds = [100 * summary["variants"][v][f"{split}_acc"]["std"] for v in variants]
+        bars = ax.bar(x + (k - 1) * width, means, width, yerr=stds, capsize=3, label=label,
+                      color=color, edgecolor="black", linewidth=0.4)
+        if split == "test":
+            ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=3, fontsize=7)
+    reported = [100 * summary["reported"].get(v, {}).get("test_acc", np.nan) for v in variants]
+    ax.scatter(x + width, reported, marker="D", color="#e6550d", zorder=5, s=22,
+               label="reported test (published)")
+    lo = min(100 * summary["variants"][v]["test_acc"]["mean"] for v in variants)
+    ax.set_ylim(max(0, min(lo, np.nanmin(reported + [100])) - 15), 104)
+    ax.set_xticks(x, variants)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"Accuracy per variant (mean ± std over {len(summary['seeds'])} seeds)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    save(fig, *out)

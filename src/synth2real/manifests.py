@@ -1,0 +1,196 @@
+"""Split and pool manifests: CSV lists of image paths and labels, never copies.
+
+Source manifest (`results/data/source.csv`): the first `max(sizes)` images of
+each class in a fixed order, with their `rank` in that order and a fixed
+train/val split. The set of size N is `rank < N`, so the 500 set is a prefix
+of the 1000 set and only the *volume* differs between the two variants. The
+split is a function of the rank alone (every 1/val_fraction-th image is
+validation), so it is nested too: val(500) is a subset of val(1000).
+
+Real manifests (`results/data/real_test.csv`, `results/data/pool.csv`): a
+labeled test set of `test_per_class` images per class and a disjoint
+unlabeled pool, `1 - ood_fraction` of it from the study classes and the rest
+from the other classes of the same real dataset (out-of-domain). The pool's
+`true_label` column exists for diagnostics only; training never reads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from synth2real.errors import DataError
+from synth2real.predict import ImageError, load_image
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+
+SOURCE_FIELDS = ["path", "label", "rank", "split"]
+TEST_FIELDS = ["path", "label"]
+POOL_FIELDS = ["path", "true_label", "in_domain"]
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    label: str
+
+
+def available_classes(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def check_root(root: Path, what: str) -> None:
+    if not root.is_dir():
+        raise DataError(f"{what} folder {str(root)!r} does not exist; check the config path")
+
+
+def list_class_images(root: Path, cls: str, what: str) -> list[Path]:
+    """All image files of one class folder, sorted by name; errors name the folder."""
+    check_root(root, what)
+    folder = root / cls
+    if not folder.is_dir():
+        raise DataError(
+            f"class {cls!r} has no folder {str(folder)!r}; "
+            f"classes available in {str(root)!r}: {', '.join(available_classes(root)) or '(none)'}"
+        )
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    strangers = [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
+    if strangers:
+        raise DataError(
+            f"{str(strangers[0])!r} is not an image file (extension {strangers[0].suffix!r}); "
+            f"{len(strangers)} such file(s) in {str(folder)!r}. Remove them or move them out."
+        )
+    if not files:
+        raise DataError(f"class folder {str(folder)!r} is empty; it needs image files")
+    return files
+
+
+def seeded_order(items: Sequence[Path], seed: int, key: str) -> list[Path]:
+    """A fixed pseudo-random order of `items`, depending only on (seed, key)."""
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    return [items[i] for i in rng.permutation(len(items))]
+
+
+def is_val(rank: int, val_fraction: float) -> bool:
+    """Nested split: rank r is validation when floor((r+1)*f) > floor(r*f)."""
+    return math.floor((rank + 1) * val_fraction) > math.floor(rank * val_fraction)
+
+
+def verify_images(paths: Iterable[Path]) -> None:
+    """Decode every image once; one error lists the corrupt files and the fix."""
+    bad = []
+    for p in paths:
+        try:
+            load_image(p)
+        except ImageError as e:
+            bad.append(str(e))
+    if bad:
+        shown = "\n  ".join(bad[:10])
+        raise DataError(
+            f"{len(bad)} unreadable image(s):\n  {shown}\n"
+            "Remove or replace these files, then rerun (finished steps are kept)."
+        )
+
+
+def source_rows(
+    root: Path, classes: Sequence[str], max_size: int, val_fraction: float, seed: int,
+    shuffle: bool,
+) -> list[dict[str, object]]:
+    """Rows of the source manifest for the first `max_size` images of each class.
+
+    `shuffle=False` keeps file-name order (generated images, whose index is
+    their per-image seed); `shuffle=True` draws a seeded order (image folders).
+    """
+    rows: list[dict[str, object]] = []
+    for cls in classes:
+        files = list_class_images(root, cls, "source images")
+        if len(files) < max_size:
+            raise DataError(
+                f"source class folder {str(root / cls)!r} has {len(files)} images, but "
+                f"synthetic.sizes asks for {max_size} per class; add images or lower the size"
+            )
+        ordered = seeded_order(files, seed, f"source/{cls}") if shuffle else files
+        for rank, path in enumerate(ordered[:max_size]):
+            split = "val" if is_val(rank, val_fraction) else "train"
+            rows.append({"path": str(path), "label": cls, "rank": rank, "split": split})
+    verify_images(Path(str(r["path"])) for r in rows)
+    return rows
+
+
+def _spread(total: int, n: int) -> list[int]:
+    """Split `total` into `n` near-equal integer parts (larger parts first)."""
+    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+
+def real_rows(
+    test_root: Path, pool_root: Path, classes: Sequence[str], test_per_class: int,
+    pool_size: int, ood_fraction: float, seed: int,
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(test rows, pool rows). When both roots are the same folder they are disjoint."""
+    check_root(test_root, "real test")
+    check_root(pool_root, "real pool")
+    same = test_root.resolve() == pool_root.resolve()
+    n_ood = round(pool_size * ood_fraction)
+    in_counts = _spread(pool_size - n_ood, len(classes))
+    test: list[dict[str, object]] = []
+    pool: list[dict[str, object]] = []
+    for cls, n_pool in zip(classes, in_counts):
+        test_files = seeded_order(list_class_images(test_root, cls, "real test"), seed, f"real/{cls}")
+        if len(test_files) < test_per_class:
+            raise DataError(
+                f"real class folder {str(test_root / cls)!r} has {len(test_files)} images, "
+                f"fewer than real.test_per_class={test_per_class}"
+            )
+        test += [{"path": str(p), "label": cls} for p in test_files[:test_per_class]]
+        if same:
+            candidates = test_files[test_per_class:]
+        else:
+            candidates = seeded_order(list_class_images(pool_root, cls, "real pool"), seed, f"pool/{cls}")
+        if len(candidates) < n_pool:
+            raise DataError(
+                f"real pool too small: real.pool_size={pool_size} needs {n_pool} {cls!r} images, "
+                f"but only {len(candidates)} are left in {str(pool_root / cls)!r}"
+                + (" after the test set" if same else "")
+                + "; lower real.pool_size or real.test_per_class"
+            )
+        pool += [{"path": str(p), "true_label": cls, "in_domain": 1} for p in candidates[:n_pool]]
+    others = [c for c in available_classes(pool_root) if c not in classes]
+    if n_ood and not others:
+        raise DataError(
+            f"real.ood_fraction={ood_fraction} needs out-of-domain classes, but "
+            f"{str(pool_root)!r} has only the study classes"
+        )
+    for cls, n in zip(others, _spread(n_ood, len(others)) if others else []):
+        files = seeded_order(list_class_images(pool_root, cls, "real pool"), seed, f"pool/{cls}")
+        if len(files) < n:
+            raise DataError(f"real pool too small: needs {n} {cls!r} images, {str(pool_root / cls)!r} has {len(files)}")
+        pool += [{"path": str(p), "true_label": cls, "in_domain": 0} for p in files[:n]]
+    verify_images(Path(str(r["path"])) for r in test + pool)
+    return test, pool
+
+
+def write_csv(path: str | Path, rows: Sequence[dict[str, object]], fields: Sequence[str]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(fields))
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    with Path(path).open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def source_subset(rows: Sequence[dict[str, str]], size: int, split: str) -> list[dict[str, str]]:
+    """Rows of the nested set of `size` per class, one split ('train' or 'val')."""
+    return [r for r in rows if int(r["rank"]) < size and r["split"] == split]

@@ -1,0 +1,62 @@
+"""Provenance written next to every model and result: config, commit, versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from synth2real.config import Study
+from synth2real.store import write_json
+
+PACKAGES = ["synth2real", "torch", "torchvision", "onnxruntime", "onnx", "numpy", "pillow",
+            "snakemake", "diffusers", "gradio", "scikit-learn", "matplotlib"]
+
+
+def git_commit() -> str:
+    """The checkout's commit, '+dirty' when tracked files differ, 'unknown' outside git."""
+    try:
+        here = Path(__file__).resolve().parent
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def config_hash(cfg: Study) -> str:
+    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def record(cfg: Study, **extra: object) -> dict[str, object]:
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "config_hash": config_hash(cfg),
+        "platform": platform.platform(),
+        "versions": versions(),
+        **extra,
+        "config": cfg.model_dump(mode="json"),
+    }
+
+
+def write(path: str | Path, cfg: Study, **extra: object) -> None:
+    write_json(record(cfg, **extra), path)

@@ -1,0 +1,84 @@
+"""The study's Table I (train / val / test accuracy per variant) in CSV, Markdown and LaTeX.
+
+Each cell is mean ± std over seeds in percent; the published single-run
+numbers sit in adjacent columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Mapping
+
+SPLITS = ("train", "val", "test")
+
+
+def rows(summary: Mapping) -> list[dict[str, object]]:
+    out = []
+    for variant, v in summary["variants"].items():
+        rep = summary["reported"].get(variant, {})
+        row: dict[str, object] = {"variant": variant, "seeds": len(summary["seeds"])}
+        for s in SPLITS:
+            row[f"{s}_mean"] = 100 * v[f"{s}_acc"]["mean"]
+            row[f"{s}_std"] = 100 * v[f"{s}_acc"]["std"]
+            row[f"{s}_reported"] = 100 * rep[f"{s}_acc"] if f"{s}_acc" in rep else None
+        out.append(row)
+    return out
+
+
+def _pm(row: Mapping, split: str) -> str:
+    return f"{row[f'{split}_mean']:.2f} ± {row[f'{split}_std']:.2f}"
+
+
+def _rep(row: Mapping, split: str) -> str:
+    v = row[f"{split}_reported"]
+    return "–" if v is None else f"{v:.2f}"
+
+
+def to_csv(summary: Mapping) -> str:
+    buf = io.StringIO()
+    rs = rows(summary)
+    w = csv.DictWriter(buf, fieldnames=list(rs[0]), lineterminator="\n")
+    w.writeheader()
+    for r in rs:
+        w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v))
+                    for k, v in r.items()})
+    return buf.getvalue()
+
+
+def to_markdown(summary: Mapping) -> str:
+    n = len(summary["seeds"])
+    head = ("| variant | train acc (%) | val acc (%) | test acc, real (%) "
+            "| reported train | reported val | reported test |\n|---|---|---|---|---|---|---|\n")
+    body = "".join(
+        f"| {r['variant']} | {_pm(r, 'train')} | {_pm(r, 'val')} | {_pm(r, 'test')} "
+        f"| {_rep(r, 'train')} | {_rep(r, 'val')} | {_rep(r, 'test')} |\n"
+        for r in rows(summary)
+    )
+    return head + body + f"\nMean ± standard deviation over {n} seeds; reported = published single run.\n"
+
+
+def to_latex(summary: Mapping) -> str:
+    lines = [
+        r"\begin{tabular}{lccc@{\hspace{1.5em}}ccc}",
+        r"\toprule",
+        r" & \multicolumn{3}{c}{this run (mean $\pm$ std, %d seeds)} & \multicolumn{3}{c}{reported} \\"
+        % len(summary["seeds"]),
+        r"\cmidrule(lr){2-4}\cmidrule(lr){5-7}",
+        r"variant & train & val & test (real) & train & val & test \\",
+        r"\midrule",
+    ]
+    for r in rows(summary):
+        cells = [f"${r[f'{s}_mean']:.2f} \\pm {r[f'{s}_std']:.2f}$" for s in SPLITS]
+        cells += [_rep(r, s).replace("–", "--") for s in SPLITS]
+        lines.append(f"\\texttt{{{r['variant']}}} & " + " & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def write_all(summary: Mapping, csv_path: str, md_path: str, tex_path: str) -> None:
+    for path, text in ((csv_path, to_csv(summary)), (md_path, to_markdown(summary)),
+                       (tex_path, to_latex(summary))):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)

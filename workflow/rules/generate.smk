@@ -1,0 +1,22 @@
+# Stage: synthetic images from a text-to-image generator (paper config).
+# With a `folder` source there is nothing to generate.
+
+
+def synthetic_inputs(wildcards):
+    """What the source manifest waits for: generated shards, or nothing."""
+    if CFG.synthetic.source.kind == "diffusers":
+        return [f"results/generate/{c}.done" for c in CFG.classes]
+    return []
+
+
+rule generate_class:
+    output:
+        touch("results/generate/{cls}.done"),
+    params:
+        generator=lambda w: config["synthetic"]["source"],
+    log:
+        "results/logs/generate/{cls}.log",
+    conda:
+        "../../envs/generate.yaml"
+    script:
+        "../scripts/generate.py"

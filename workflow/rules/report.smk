@@ -1,0 +1,40 @@
+# Stage: the paper's tables and figures, each from results/summary.json alone
+# (so an author can restyle them without retraining anything).
+
+FIGURES = ["accuracy_bars", "confusion_matrices"]
+
+REPORT_OUTPUTS = [
+    *expand("paper/tables/results.{ext}", ext=["csv", "md", "tex"]),
+    *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
+]
+
+
+rule table_results:
+    input:
+        "results/summary.json",
+    output:
+        csv="paper/tables/results.csv",
+        md="paper/tables/results.md",
+        tex="paper/tables/results.tex",
+    log:
+        "results/logs/report/table_results.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/table_results.py"
+
+
+rule figure:
+    input:
+        "results/summary.json",
+    output:
+        pdf="paper/figures/{figure}.pdf",
+        png="paper/figures/{figure}.png",
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    log:
+        "results/logs/report/figure_{figure}.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figure.py"
