@@ -242,7 +242,7 @@ def _format_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _TAGS))
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; every key is listed in config/paper.yaml)"
         elif e["type"] == "union_tag_invalid":
