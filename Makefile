@@ -5,6 +5,7 @@
 #   make reproduce CONFIG=config/offline.yaml BUNDLE=<dir>     # offline, CPU, no network
 #   make test BUNDLE=<dir>                                     # whole test suite
 #   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
+#   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
 
 CONFIG ?= config/paper.yaml
 BUNDLE ?=
@@ -24,10 +25,10 @@ BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
 SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
 APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
 
-.PHONY: setup system-deps reproduce test bench lint clean help
+.PHONY: setup system-deps reproduce test bench lint clean help fetch-weights
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,11p' Makefile
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -58,6 +59,11 @@ test: setup system-deps
 
 bench: setup
 	$(PY) -m synth2real.bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
+
+# Downloads the weights CONFIG needs (Stable Diffusion into $HF_HOME, MobileNetV2 into
+# $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.
+fetch-weights: setup
+	$(PY) -m synth2real.fetch_weights --config $(CONFIG) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests workflow demo

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from statistics import mean
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from synth2real import prompts
 from synth2real.config import DiffusersGenerator, Study
@@ -96,8 +97,8 @@ def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
 def to_markdown(cfg: Study, rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in settings(cfg, rows[-1])]
-    lines += ["", "| class | images | distinct prompts | guidance | safety-checker retries "
-              "| s/image |", "|---|---|---|---|---|---|"]
+    lines += ["", "| class | images | distinct prompts | guidance | safety-checker retries | s/image |",
+              "|---|---|---|---|---|---|"]
     lines += [f"| {r['class']} | {r['images']} | {r['distinct_prompts']} | {_guidance(r)} "
               f"| {r['safety_retries']} | {r['seconds_per_image']:.3f} |" for r in rows]
     return "\n".join(lines) + "\n"

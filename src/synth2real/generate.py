@@ -37,11 +37,12 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -435,7 +436,7 @@ def _record(job: Job, out_dir: str | Path, settings: dict[str, Any], device: str
         "blanked_seeds": " ".join(str(s) for s in job.blanked_seeds),
         "guidance": job.ask.guidance, **settings, "device": device,
         "seconds": round(seconds, 4), "sha256": digest,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "key": job.key,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"), "key": job.key,
     }
 
 

@@ -47,7 +47,12 @@ def save_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
     The VAE downsamples by 4 (SD's by 8), so a 64 px image is a 16 x 16 latent.
     """
     import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        PNDMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     folder = Path(folder)
