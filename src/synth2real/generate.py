@@ -296,7 +296,7 @@ def load_pipeline(model: ResolvedModel, gen: DiffusersGenerator, device: torch.d
 
     try:
         pipe = AutoPipelineForText2Image.from_pretrained(
-            model.path, torch_dtype=getattr(torch, dtype), local_files_only=True)
+            model.path, dtype=getattr(torch, dtype), local_files_only=True)
     except (OSError, ValueError) as e:
         raise GenerationError(
             f"could not load the pipeline of {model.model_id!r} from {model.path!r}: {e}. "

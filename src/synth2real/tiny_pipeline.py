@@ -12,8 +12,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-# CLIP's text side: sequences of 77 tokens, as in Stable Diffusion.
-MAX_TOKENS = 77
+# Token sequence length: CLIP's is 77 BPE tokens; this tokenizer has one token per
+# character, so it needs more to hold the "diverse" prompts without truncation.
+MAX_TOKENS = 128
 
 
 def _byte_alphabet() -> list[str]:

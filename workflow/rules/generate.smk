@@ -50,7 +50,8 @@ rule generate_shard:
     wildcard_constraints:
         cls="|".join(re.escape(c) for c in CFG.classes),
         shard=r"\d+",
-    threads: 2
+    # The GPU does the work; one CPU thread leaves cores to the other shards.
+    threads: 1
     resources:
         gpu=1,
     log:
