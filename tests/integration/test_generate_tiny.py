@@ -302,16 +302,13 @@ def test_manifest_matches_files_and_settings(tiny_sd, tmp_path):
 
 
 OFFLINE_SCRIPT = """
-import json, sys
-import torch
-torch.set_num_threads(1)
+import sys
 from synth2real import config, generate
 from synth2real.errors import Synth2RealError
 import yaml
 cfg = config.load(yaml.safe_load(open(sys.argv[1])))
 try:
     generate.write_model_info(cfg, sys.argv[2])
-    print(json.dumps(generate.run_shard(cfg, "dog", 0, sys.argv[2], sys.argv[3])))
 except Synth2RealError as e:
     print(f"{type(e).__name__}: {e}", file=sys.stderr)
     sys.exit(3)
@@ -324,8 +321,8 @@ def _offline_run(tmp_path: Path, cfg: Study, hf_home: Path) -> subprocess.Comple
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(hf_home)}
     env.pop("HF_HUB_CACHE", None)
     return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "cfg.yaml"),
-                           str(tmp_path / "model.json"), str(tmp_path / "shard.csv")],
-                          capture_output=True, text=True, env=env, cwd=REPO)
+                           str(tmp_path / "model.json")], capture_output=True, text=True, env=env,
+                          cwd=REPO)
 
 
 def test_offline_without_cached_model_fails_at_once_naming_model_cache_and_fix(tmp_path):
@@ -341,23 +338,31 @@ def test_offline_without_cached_model_fails_at_once_naming_model_cache_and_fix(t
     assert not (tmp_path / "out").exists()
 
 
-def test_offline_with_cached_model_uses_the_hub_cache(tiny_sd, tmp_path):
+def test_cached_hub_model_is_used_offline(tiny_sd, tmp_path, monkeypatch):
     import shutil
+
+    from huggingface_hub import constants
 
     # The hub cache layout: models--<org>--<name>/{refs/main, snapshots/<commit>/...}.
     commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "hf" / "hub" / "models--test-org--tiny-sd"
+    repo = tmp_path / "hub" / "models--test-org--tiny-sd"
     shutil.copytree(tiny_sd, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
+    # What HF_HOME=<tmp> HF_HUB_OFFLINE=1 set at import time (see the subprocess test above).
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     cfg = study("test-org/tiny-sd", tmp_path / "out", sizes=(5,), shard_size=5, batch_size=5)
-    proc = _offline_run(tmp_path, cfg, tmp_path / "hf")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["generated"] == 5
+    assert make_all(cfg, tmp_path, ["dog"])["generated"] == 5
     info = read_json(tmp_path / "model.json")
     assert info["commit"] == commit and info["path"].endswith(f"snapshots/{commit}")
-    rows = manifests.read_csv(tmp_path / "shard.csv")
-    assert {(r["model"], r["revision"], r["commit"]) for r in rows} == {("test-org/tiny-sd", "main", commit)}
+    rows = manifests.read_csv(tmp_path / "dog-shard0.csv")
+    assert {(r["model"], r["revision"], r["commit"]) for r in rows} == {
+        ("test-org/tiny-sd", "main", commit)}
+    # A revision that is not cached is named as such, not silently replaced by main.
+    other = study("test-org/tiny-sd", tmp_path / "out", sizes=(5,), revision="v2")
+    with pytest.raises(generate.ModelNotCachedError, match=r"'test-org/tiny-sd' \(revision 'v2'\)"):
+        generate.write_model_info(other, str(tmp_path / "m2.json"))
 
 
 @pytest.mark.gpu
