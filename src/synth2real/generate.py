@@ -291,9 +291,14 @@ def load_pipeline(model: ResolvedModel, gen: DiffusersGenerator, device: torch.d
     `scheduler` overrides `gen.scheduler` (the benchmark compares both).
     """
     import torch
+    import transformers
     from diffusers import AutoPipelineForText2Image, DPMSolverMultistepScheduler
     from diffusers.models.attention_processor import AttnProcessor2_0
+    from diffusers.utils import logging as diffusers_logging
 
+    # Their per-component loading bars would drown the shard's own progress bar.
+    diffusers_logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     try:
         pipe = AutoPipelineForText2Image.from_pretrained(
             model.path, dtype=getattr(torch, dtype), local_files_only=True)

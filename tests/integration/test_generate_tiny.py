@@ -377,3 +377,50 @@ def test_cuda_float16_compiled_generation_is_deterministic(tiny_sd, tmp_path):
     assert all(np.array_equal(pa[n], pb[n]) for n in pa)
     rec = read_json(generate.record_path(tmp_path / "a", "dog", 0))
     assert rec["dtype"] == "float16" and rec["device"].startswith("cuda")
+
+
+def test_fetch_weights_offline_names_model_cache_and_fix(tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from synth2real import fetch_weights
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(SystemExit) as exit_info:
+        fetch_weights.main(["--config", str(REPO / "config" / "paper.yaml")])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in err and str(tmp_path / "hub") in err
+    # A config whose weights are local files has nothing to fetch.
+    capsys.readouterr()
+    fetch_weights.main(["--config", str(REPO / "config" / "offline.yaml"),
+                        "--bundle", str(Path(os.environ.get("BUNDLE", REPO.parent / "shared" / "bundle")))])
+    assert "nothing to fetch" in capsys.readouterr().out
+
+
+def test_benchmark_compares_defaults_with_configured_settings(tiny_sd):
+    import torch
+
+    from synth2real import bench_generate
+
+    cfg = study(tiny_sd, Path("unused"), batch_size=2)
+    model = generate.resolve_model(cfg.synthetic.source, download=False)
+    rows = bench_generate.compare(cfg.synthetic.source, model, torch.device("cpu"), images=2)
+    assert [r["setting"] for r in rows] == ["diffusers defaults", "configured"]
+    assert (rows[0]["steps"], rows[0]["batch"], rows[0]["scheduler"]) == (50, 1, "PNDMScheduler")
+    assert (rows[1]["steps"], rows[1]["batch"]) == (2, 2)
+    assert rows[1]["scheduler"] == "DPMSolverMultistepScheduler"
+    assert all(r["images_per_s"] > 0 for r in rows)
+    text = bench_generate.report(rows, "tiny", "CPU")
+    assert "speed-up of the configured settings" in text
+
+
+def test_benchmark_says_plainly_when_there_is_no_gpu(capsys):
+    import torch
+
+    from synth2real import bench_generate
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    bench_generate.main()
+    assert "skipped, no CUDA GPU visible" in capsys.readouterr().out
