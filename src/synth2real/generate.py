@@ -215,8 +215,11 @@ def write_model_info(cfg: Study, out_json: str) -> None:
     """Step `generator_model`: resolve (and download if allowed) the model once for all shards."""
     gen = _generator(cfg)
     m = resolve_model(gen, download=True)
+    from synth2real import provenance
+
     write_json({"model_id": m.model_id, "revision": m.revision, "commit": m.commit, "path": m.path,
-                "hf_cache": hf_cache()}, out_json)
+                "hf_cache": hf_cache(), "git_commit": provenance.git_commit(),
+                "versions": provenance.versions()}, out_json)
     log.info("generator model %s@%s: commit %s (%s)", m.model_id, m.revision, m.commit, m.path)
 
 

@@ -180,7 +180,7 @@ def test_killed_shard_resumes_to_exact_set_without_redoing_finished_images(tiny_
     assert [int(r["index"]) for r in rows] == list(range(6))
 
 
-def test_corrupt_missing_and_unrecorded_images_are_regenerated(tiny_sd, tmp_path):
+def test_corrupt_missing_and_unrecorded_images_are_regenerated(tiny_sd, tmp_path, monkeypatch):
     out = tmp_path / "out"
     cfg = study(tiny_sd, out)
     make_all(cfg, tmp_path, ["dog"])
@@ -200,6 +200,13 @@ def test_corrupt_missing_and_unrecorded_images_are_regenerated(tiny_sd, tmp_path
     for name, img in folder_pixels(out, "dog").items():
         assert np.abs(original[name] - img).max() <= 1
     manifests.verify_images((out / "dog").iterdir())
+
+    # Everything finished: a rerun verifies the files and does not even load the model.
+    def no_load(*args, **kwargs):
+        raise AssertionError("pipeline loaded although every image is finished")
+
+    monkeypatch.setattr(generate, "load_pipeline", no_load)
+    assert make_all(cfg, tmp_path, ["dog"])["done"] == 6
 
 
 def test_changed_settings_regenerate_instead_of_mixing(tiny_sd, tmp_path):

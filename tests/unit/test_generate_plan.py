@@ -136,3 +136,28 @@ def test_data_card_counts_and_formats():
     csv_text = data_card.to_csv(table)
     assert csv_text.splitlines()[0].split(",") == data_card.CSV_FIELDS
     assert len(csv_text.splitlines()) == 4
+
+
+def test_concurrent_jobs_claim_different_gpus(monkeypatch, tmp_path):
+    """Several visible GPUs (a local run): each job holds its own, by lock file."""
+    import tempfile
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    with generate.claim_device() as first, generate.claim_device() as second:
+        assert {str(first), str(second)} == {"cuda:0", "cuda:1"}
+    locks = sorted(p.name for p in next(tmp_path.glob("synth2real-gpu-locks-*")).iterdir())
+    assert locks == ["gpu-3.lock", "gpu-5.lock"]
+    with generate.claim_device() as again:  # released at the end of the job
+        assert str(again) == "cuda:0"
+
+
+def test_float16_without_gpu_is_refused():
+    with pytest.raises(generate.GenerationError, match="float16 needs a CUDA GPU"):
+        generate.resolve_dtype(gen(dtype="float16"), "cpu")
+    assert generate.resolve_dtype(gen(), "cpu") == "float32"
+    assert generate.resolve_dtype(gen(), "cuda") == "float16"
