@@ -2,13 +2,6 @@
 # With a `folder` source there is nothing to generate.
 
 
-def synthetic_inputs(wildcards):
-    """What the source manifest waits for: generated shards, or nothing."""
-    if CFG.synthetic.source.kind == "diffusers":
-        return [f"results/generate/{c}.done" for c in CFG.classes]
-    return []
-
-
 rule generate_class:
     output:
         touch("results/generate/{cls}.done"),
