@@ -11,6 +11,7 @@ Numbers are printed, never asserted: they depend on the machine.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--images", type=int, default=256, help="images per measurement")
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows while the long parts run
 
     cfg = load_file(REPO / "config" / "offline.yaml", {"bundle": str(args.bundle)})
     size = cfg.backbone.image_size
