@@ -33,6 +33,7 @@ def make(summary: Mapping, *out: str) -> None:
     ax.set_xticks(x, variants)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"Accuracy per variant (mean ± std over {len(summary['seeds'])} seeds)", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    # Below the axes: inside, it would cover the lower bars.
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     save(fig, *out)
