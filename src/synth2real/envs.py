@@ -15,8 +15,8 @@ import argparse
 import re
 import sys
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from packaging.markers import Marker
 
@@ -38,8 +38,8 @@ STAGES: dict[str, tuple[str, list[str]]] = {
     "train": ("manifests, backbone export, feature extraction, head training, adaptation",
               ["torch", "torchvision", "onnx", "onnxscript", "onnxruntime", "numpy", "pillow",
                "pydantic", "pyyaml", "scikit-learn", "scipy", "tqdm"]),
-    "report": ("summary, tables, figures and the paper (the PDF build also needs a TeX "
-               "installation with latexmk, see README)",
+    "report": (("summary, tables, figures and the paper (the PDF build also needs a TeX "
+                "installation with latexmk, see README)"),
                ["torch", "matplotlib", "numpy", "pillow", "pydantic", "pyyaml"]),
     "demo": ("ONNX export checks and the Gradio demo",
              ["torch", "gradio", "onnxruntime", "numpy", "pillow", "pydantic", "pyyaml"]),

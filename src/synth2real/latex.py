@@ -61,7 +61,8 @@ def build(tex_source: str | Path, paper_dir: str | Path, out_pdf: str | Path,
     cmd = [exe, "-pdf", "-g", "-interaction=nonstopmode", "-halt-on-error",
            f"-outdir={build_dir}", f"-jobname={job}", str(tex_source)]
     log.info("running %s (in %s)", " ".join(cmd), paper_dir)
-    proc = subprocess.run(cmd, cwd=paper_dir, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=paper_dir, env=env, capture_output=True, text=True,
+                          check=False)
     tex_log = out / f"{job}.log"
     if proc.returncode != 0:
         text = tex_log.read_text(errors="replace") if tex_log.is_file() else ""

