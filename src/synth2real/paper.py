@@ -215,8 +215,11 @@ def numbers(summary: Mapping[str, Any], prov: Mapping[str, Any], stage_secs: Map
     n["created"] = tex(str(prov.get("created", "")).replace("T", " "))
     # Long platform strings may break after their hyphens.
     n["platform"] = tex(prov.get("platform", "unknown")).replace("-", "-\\allowbreak{}")
-    for name, ver in prov.get("versions", {}).items():
-        n[f"v/{name}"] = tex(ver)
+    from synth2real.provenance import PACKAGES
+
+    versions = prov.get("versions", {})
+    for name in ["python", *PACKAGES, *versions]:
+        n[f"v/{name}"] = tex(versions.get(name, "not installed"))
     hw = prov.get("hardware") or {}
     n["hw/cpu"] = tex(hw.get("cpu") or "not recorded")
     n["hw/cores"] = str(hw.get("cores") or "?")
@@ -268,6 +271,7 @@ def role_numbers(summary: Mapping[str, Any], n: Mapping[str, str]) -> dict[str, 
         for key, value in n.items():
             if f"/{v}/" in key:
                 out[key.replace(f"/{v}/", f"/{role}/")] = value
+    out.update(published_sentences(summary, r))
     test = {v: summary["variants"][v]["test_acc"] for v in summary["variants"]}
     pairs = [("large", "small")] + ([("adapted", "large"), ("adapted", "small")]
                                     if "adapted" in r else [])
@@ -275,6 +279,33 @@ def role_numbers(summary: Mapping[str, Any], n: Mapping[str, str]) -> dict[str, 
         a, b = test[r[lo]], test[r[hi]]
         out[f"delta/{hi}-{lo}/test"] = signed(b["mean"] - a["mean"])
         out[f"verdict/{hi}-{lo}"] = paired_verdict(a["per_seed"], b["per_seed"])
+    return out
+
+
+def published_sentences(summary: Mapping[str, Any], r: Mapping[str, str]) -> dict[str, str]:
+    """Sentences quoting the published real-test accuracy of each role, or saying there is none.
+
+    The study published values for 500 and 1000 images per class and for its
+    adapted model; a run with other set sizes has nothing to compare with.
+    """
+    def rep(role: str) -> str | None:
+        v = summary["reported"].get(r.get(role, ""), {}).get("test_acc")
+        return None if v is None else f"{pct(v)}\\,\\%"
+
+    small, large, adapted = rep("small"), rep("large"), rep("adapted")
+    out = {}
+    if large and adapted:
+        out["text/published-abstract"] = (f"the study reported {large} and {adapted} from a "
+                                          "single run")
+    else:
+        out["text/published-abstract"] = ("the published study has no values for the set sizes "
+                                          "of this run")
+    if small and large:
+        out["text/published-more-data"] = (f"The published single run went from {small} to "
+                                           f"{large}.")
+    else:
+        out["text/published-more-data"] = ("The published study has no values for these set "
+                                           "sizes to compare with.")
     return out
 
 

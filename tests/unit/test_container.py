@@ -118,7 +118,9 @@ def test_installs_from_the_lock_with_gpu_extra_as_non_root(instructions):
     assert any(i == "VOLUME" and "/cache" in a for i, a in instructions)
     entry = [a for i, a in instructions if i == "ENTRYPOINT"]
     assert entry and "entrypoint.sh" in entry[-1]
-    script = (REPO / "docker" / "entrypoint.sh").read_text()
+    script_path = REPO / "docker" / "entrypoint.sh"
+    assert script_path.stat().st_mode & 0o111, "entrypoint.sh must be executable"
+    script = script_path.read_text()
     assert "exec snakemake" in script and "--directory /out" in script
 
 

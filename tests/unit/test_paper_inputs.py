@@ -113,3 +113,37 @@ def test_benchmarks_sum_per_stage(tmp_path):
 
 def test_tex_escapes_specials():
     assert paper.tex("a_b & 50% #1") == r"a\_b \& 50\% \#1"
+
+
+def _keys_in_main_tex() -> set[str]:
+    from tests.conftest import REPO
+
+    text = (REPO / "paper" / "main.tex").read_text()
+    body = re.sub(r"(?<!\\)%.*", "", text)  # drop comments, keep \%
+    return set(re.findall(r"\\Num\{([^}]+)\}", body))
+
+
+@pytest.mark.parametrize("variants", [
+    ("synthetic-50", "synthetic-100", "pseudo-label"),        # sizes without published values
+    ("synthetic-500", "synthetic-1000", "pseudo-label"),      # the published sizes
+])
+def test_every_number_main_tex_quotes_is_generated(prov, variants):
+    """A key main.tex uses but the generator lacks would be a LaTeX error in that configuration."""
+    s = fake_summary(variants=variants)
+    s["reported"] = {v: r for v, r in paper_reported().items() if v in variants}
+    counts = {"test": 30, "pool": 40, "pool/ood": 4}
+    for v in variants[:2]:  # what manifest_counts gives for each synthetic set
+        counts |= {f"{v}/train": 8, f"{v}/val": 2}
+    n = paper.numbers(s, prov, {"features": 1.0}, counts, "c")
+    missing = _keys_in_main_tex() - set(n)
+    assert not missing, f"main.tex quotes numbers the generator does not write: {sorted(missing)}"
+    if "synthetic-500" in variants:
+        assert n["text/published-abstract"] == r"the study reported 87.43\,\% and 91.62\,\% from a single run"
+    else:
+        assert "no values" in n["text/published-abstract"]
+
+
+def paper_reported() -> dict:
+    from synth2real.summary import REPORTED
+
+    return REPORTED
