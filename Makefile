@@ -5,6 +5,8 @@
 #   make reproduce CONFIG=config/offline.yaml BUNDLE=<dir>     # offline, CPU, no network
 #   make test BUNDLE=<dir>                                     # whole test suite
 #   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
+#   make paper  [CONFIG=... BUNDLE=...]                        # paper/main.pdf (reruns only what is stale)
+#   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
 #   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
 
 CONFIG ?= config/paper.yaml
@@ -15,6 +17,8 @@ SMK_ARGS ?=
 # onnxruntime flavour: cpu here and in CI, gpu in the CUDA container.
 ORT ?= cpu
 PYTEST_ARGS ?=
+# Snakemake profile: profiles/local (default) or profiles/slurm (see docs/paper-container-scaleout.md).
+PROFILE ?= profiles/local
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -25,10 +29,10 @@ BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
 SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
 APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
 
-.PHONY: setup system-deps reproduce test bench lint clean help fetch-weights
+.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,13p' Makefile
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -52,7 +56,18 @@ system-deps:
 	fi
 
 reproduce: setup system-deps
-	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS)
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS)
+
+paper: setup system-deps
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS) paper/main.pdf
+
+report: setup
+	$(SNAKEMAKE) --configfile $(CONFIG) $(BUNDLE_ARG) --report reports/report.html
+	@echo "report: reports/report.html"
+
+# Rewrites environment.yml and envs/*.yaml from uv.lock (run after `uv lock`).
+envs: setup
+	$(PY) -m synth2real.envs
 
 test: setup system-deps
 	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)

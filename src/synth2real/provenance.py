@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -28,7 +29,8 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        # The container has no .git; its build records the commit instead.
+        return os.environ.get("SYNTH2REAL_GIT_COMMIT", "unknown")
 
 
 def versions() -> dict[str, str]:
@@ -39,6 +41,32 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+def hardware() -> dict[str, object]:
+    """CPU model, logical cores, memory and visible CUDA GPUs of the machine running the step."""
+    cpu = platform.processor() or None
+    mem_gb = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = int(line.split()[1]) / 1024**2
+                break
+    except OSError:
+        pass
+    gpus: list[str] = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "gpus": gpus}
 
 
 def config_hash(cfg: Study) -> str:
@@ -53,6 +81,7 @@ def record(cfg: Study, **extra: object) -> dict[str, object]:
         "config_hash": config_hash(cfg),
         "platform": platform.platform(),
         "versions": versions(),
+        "hardware": hardware(),
         **extra,
         "config": cfg.model_dump(mode="json"),
     }

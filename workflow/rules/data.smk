@@ -21,13 +21,6 @@ rule source_manifest:
         "../scripts/source_manifest.py"
 
 
-def real_inputs(wildcards):
-    """Downloadable real datasets are first written out as image folders."""
-    if CFG.real.source.kind in ("cifar10", "stl10"):
-        return [f"{CFG.real.source.extract_dir}/{CFG.real.source.kind}.done"]
-    return []
-
-
 rule real_download:
     output:
         touch(f"{config['real']['source'].get('extract_dir', 'data/real')}/{{dataset}}.done"),

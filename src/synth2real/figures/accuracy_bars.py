@@ -28,11 +28,15 @@ def make(summary: Mapping, *out: str) -> None:
     reported = [100 * summary["reported"].get(v, {}).get("test_acc", np.nan) for v in variants]
     ax.scatter(x + width, reported, marker="D", color="#e6550d", zorder=5, s=22,
                label="reported test (published)")
-    lo = min(100 * summary["variants"][v]["test_acc"]["mean"] for v in variants)
+    # Lowest bar bottom over every split, so no bar is cut off by the axis.
+    lo = min(100 * (summary["variants"][v][f"{split}_acc"]["mean"]
+                    - summary["variants"][v][f"{split}_acc"]["std"])
+             for v in variants for split, _ in SPLITS)
     ax.set_ylim(max(0, min(lo, np.nanmin(reported + [100])) - 15), 104)
     ax.set_xticks(x, variants)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"Accuracy per variant (mean ± std over {len(summary['seeds'])} seeds)", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    # Below the axes: inside, it would cover the lower bars.
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     save(fig, *out)

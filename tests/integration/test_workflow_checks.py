@@ -1,0 +1,124 @@
+"""Workflow-level checks: lint, dry runs of both configs, and bad input failing clearly
+before or at the step concerned, without losing finished work."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_snakemake, tiny_config, write_config
+
+
+def output(proc) -> str:
+    return proc.stdout + proc.stderr
+
+
+def job_counts(proc) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    lines = output(proc).split("Job stats:")[1].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_lint_is_clean(tmp_path, bundle):
+    proc = run_snakemake(tmp_path, REPO / "config" / "offline.yaml", "--lint", bundle=bundle)
+    assert "Congratulations, your workflow is in a good condition" in output(proc)
+
+
+def test_dry_run_offline_config(tmp_path, bundle):
+    proc = run_snakemake(tmp_path, REPO / "config" / "offline.yaml", "-n", bundle=bundle)
+    text = output(proc)
+    assert "generate_shard" not in job_counts(proc)
+    for rule in ("source_manifest", "real_manifests", "backbone", "features", "train_baseline",
+                 "pseudo_label", "train_adapted", "summary", "table_results", "figure"):
+        assert f"rule {rule}:" in text
+    assert not (tmp_path / "results").exists()
+
+
+def test_dry_run_paper_config(tmp_path):
+    proc = run_snakemake(tmp_path, REPO / "config" / "paper.yaml", "-n")
+    jobs = job_counts(proc)
+    # 3 classes x 1000 images in shards of 100; the model resolved once, the records merged once.
+    assert jobs["generate_shard"] == 30 and jobs["generator_model"] == 1
+    assert jobs["generation_manifest"] == 1 and jobs["data_card"] == 1
+    assert jobs["real_download"] == 1 and jobs["train_adapted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"pseudo_label.threshold": 1.5}, "pseudo_label.threshold"),
+        ({"classes": ["dog", "cat", "horse"]}, "unknown class name(s) ['horse']"),
+        ({"real.source.root": "/no/such/folder"}, "'/no/such/folder' does not exist"),
+    ],
+)
+def test_bad_config_stops_before_any_work(tmp_path, tiny_bundle, override, message):
+    cfg = write_config(tiny_config(**override), tmp_path / "bad.yaml")
+    proc = run_snakemake(tmp_path, cfg, bundle=tiny_bundle, check=False)
+    assert proc.returncode != 0
+    assert message in output(proc)
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_bundle_is_named(tmp_path):
+    cfg = write_config(tiny_config(), tmp_path / "c.yaml")
+    proc = run_snakemake(tmp_path, cfg, bundle=tmp_path / "no-bundle", check=False)
+    assert proc.returncode != 0 and "no-bundle' does not exist" in output(proc)
+
+
+def test_corrupt_image_and_bad_checksum_fail_their_step_and_keep_the_rest(tmp_path, tiny_bundle):
+    # A private copy of the slice with one corrupt source image.
+    slice_ = tmp_path / "slice"
+    shutil.copytree(tiny_bundle, slice_, symlinks=True)
+    victim = sorted((slice_ / "source/tiny-imagenet/cat").iterdir())[3]
+    victim.unlink()
+    victim.write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    cfg = write_config(tiny_config(), tmp_path / "c.yaml")
+    proc = run_snakemake(tmp_path, cfg, "--keep-going", bundle=slice_, check=False)
+    assert proc.returncode != 0
+    assert victim.name in output(proc) and "Remove or replace" in output(proc)
+    # Independent steps finished and were kept.
+    assert (tmp_path / "results/data/real_test.csv").is_file()
+    assert (tmp_path / "results/backbone/backbone.onnx").is_file()
+    assert not (tmp_path / "results/data/source.csv").exists()
+
+    bad_sum = write_config(tiny_config(**{"backbone.weights.sha256": "0" * 64}), tmp_path / "s.yaml")
+    proc = run_snakemake(tmp_path, bad_sum, "--keep-going", bundle=slice_, check=False)
+    assert proc.returncode != 0
+    assert "have sha256 91640f83" in output(proc) and "expects 0000" in output(proc)
+    assert (tmp_path / "results/data/real_test.csv").is_file()
+
+
+def test_rerun_with_nothing_changed_does_nothing(tiny_run):
+    cfg = Path(tiny_run) / "tiny.yaml"
+    proc = run_snakemake(tiny_run, cfg, "-n", bundle=_bundle_of(tiny_run))
+    assert "Nothing to be done" in output(proc)
+
+
+def test_changing_threshold_reruns_adaptation_only(tiny_run, tmp_path):
+    cfg = write_config(tiny_config(**{"pseudo_label.threshold": 0.9}), tmp_path / "t.yaml")
+    proc = run_snakemake(tiny_run, cfg, "-n", bundle=_bundle_of(tiny_run))
+    jobs = job_counts(proc)
+    assert jobs["pseudo_label"] == 1 and jobs["train_adapted"] == 1
+    assert "features" not in jobs and "train_baseline" not in jobs
+
+
+def test_changing_seeds_retrains_heads_without_features(tiny_run, tmp_path):
+    cfg = write_config(tiny_config(seeds=[0, 1, 2]), tmp_path / "s.yaml")
+    proc = run_snakemake(tiny_run, cfg, "-n", bundle=_bundle_of(tiny_run))
+    jobs = job_counts(proc)
+    assert jobs["train_baseline"] == 2 and "features" not in jobs and "backbone" not in jobs
+
+
+def _bundle_of(workdir: Path) -> Path:
+    import json
+
+    prov = json.loads((workdir / "results" / "provenance.json").read_text())
+    return Path(prov["config"]["bundle"])

