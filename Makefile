@@ -7,6 +7,7 @@
 #   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
 #   make paper  [CONFIG=... BUNDLE=...]                        # paper/main.pdf (reruns only what is stale)
 #   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
+#   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
 
 CONFIG ?= config/paper.yaml
 BUNDLE ?=
@@ -28,10 +29,10 @@ BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
 SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
 APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
 
-.PHONY: setup system-deps reproduce paper report envs test bench lint clean help
+.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,13p' Makefile
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -73,6 +74,11 @@ test: setup system-deps
 
 bench: setup
 	$(PY) -m synth2real.bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
+
+# Downloads the weights CONFIG needs (Stable Diffusion into $HF_HOME, MobileNetV2 into
+# $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.
+fetch-weights: setup
+	$(PY) -m synth2real.fetch_weights --config $(CONFIG) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests workflow demo

@@ -32,3 +32,4 @@ rule all:
     input:
         "results/summary.json",
         REPORT_OUTPUTS,
+        GENERATE_OUTPUTS,

@@ -39,15 +39,27 @@ class FolderImages(_Strict):
 
 
 class DiffusersGenerator(_Strict):
-    """Text-to-image generation with a diffusers Stable Diffusion pipeline."""
+    """Text-to-image generation with a diffusers Stable Diffusion pipeline.
+
+    See `synth2real.generate` for how these settings become images and
+    `synth2real.prompts` for the prompt sets.
+    """
 
     kind: Literal["diffusers"]
+    # A model id on the hub (cached in HF_HOME) or a local pipeline folder.
     model_id: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     revision: str = "main"
+    # "plain": `prompts[cls]` (cycled over images) or `prompt_template`;
+    # "diverse": background x lighting x viewpoint x style drawn per image.
+    prompt_set: Literal["plain", "diverse"] = "plain"
     prompts: dict[str, list[str]] | None = None
     prompt_template: str = "a photo of a {cls}"
     negative_prompt: str | None = None
     guidance_scale: float = Field(7.5, gt=0)
+    # Per-image guidance drawn from [lo, hi] on a grid of `guidance_step`
+    # (a grid, so images sharing a value batch together); None = guidance_scale.
+    guidance_range: tuple[float, float] | None = None
+    guidance_step: float = Field(0.5, gt=0)
     steps: int = Field(25, ge=1)
     scheduler: Literal["dpm-multistep", "default"] = "dpm-multistep"
     resolution: int = Field(512, ge=64, multiple_of=8)
@@ -55,7 +67,27 @@ class DiffusersGenerator(_Strict):
     dtype: Literal["auto", "float16", "float32"] = "auto"
     base_seed: int = 0
     shard_size: int = Field(100, ge=1)
+    # Seeds tried per image when the safety checker blanks it out, before failing.
+    max_attempts: int = Field(5, ge=1)
+    # torch.compile the UNet (CUDA only; pays off on shards of hundreds of images).
+    compile: bool = False
     out_dir: str = "data/synthetic"
+
+    @model_validator(mode="after")
+    def _prompt_settings(self) -> DiffusersGenerator:
+        if "{cls}" not in self.prompt_template:
+            raise ValueError(
+                f"prompt_template must contain {{cls}} (the class name), got {self.prompt_template!r}"
+            )
+        if self.prompts is not None and self.prompt_set != "plain":
+            raise ValueError("prompts (explicit per-class prompts) needs prompt_set: plain")
+        if self.prompts is not None and any(not v for v in self.prompts.values()):
+            raise ValueError("prompts: every listed class needs at least one prompt")
+        if self.guidance_range is not None:
+            lo, hi = self.guidance_range
+            if not 0 < lo <= hi:
+                raise ValueError(f"guidance_range must be [lo, hi] with 0 < lo <= hi, got {[lo, hi]}")
+        return self
 
 
 SourceImages = Annotated[FolderImages | DiffusersGenerator, Field(discriminator="kind")]

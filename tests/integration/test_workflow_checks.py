@@ -35,7 +35,7 @@ def test_lint_is_clean(tmp_path, bundle):
 def test_dry_run_offline_config(tmp_path, bundle):
     proc = run_snakemake(tmp_path, REPO / "config" / "offline.yaml", "-n", bundle=bundle)
     text = output(proc)
-    assert "generate_class" not in job_counts(proc)
+    assert "generate_shard" not in job_counts(proc)
     for rule in ("source_manifest", "real_manifests", "backbone", "features", "train_baseline",
                  "pseudo_label", "train_adapted", "summary", "table_results", "figure"):
         assert f"rule {rule}:" in text
@@ -45,7 +45,7 @@ def test_dry_run_offline_config(tmp_path, bundle):
 def test_dry_run_paper_config(tmp_path):
     proc = run_snakemake(tmp_path, REPO / "config" / "paper.yaml", "-n")
     jobs = job_counts(proc)
-    assert jobs["generate_class"] == 3 and jobs["real_download"] == 1 and jobs["train_adapted"] == 1
+    assert jobs["generate_shard"] == 3 * 10 and jobs["real_download"] == 1 and jobs["train_adapted"] == 1
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def test_slurm_profile_resources():
     per_rule = cfg["set-resources"]
     unknown = (set(per_rule) | set(cfg.get("set-threads", {}))) - _rules()
     assert not unknown, f"profile names rules the workflow does not have: {unknown}"
-    for rule in ("generate_class", "features"):
+    for rule in ("generate_shard", "features"):
         assert per_rule[rule]["gpu"] == 1, rule
     for rule, res in per_rule.items():
         assert res["runtime"] > 0 and res["mem_mb"] > 0, rule

@@ -63,14 +63,10 @@ rule figure_sample_grid:
 
 
 # Stage -> benchmark files of its jobs in this configuration (the paper's run-time table).
-# Generation is timed when its rule declares a `benchmark:`.
-_GEN = getattr(rules, "generate_class", None)
 PAPER_BENCHMARKS = {
     stage: [str(f) for f in files]
     for stage, files in {
-        "generate": expand(_GEN.benchmark, cls=CFG.classes)
-        if CFG.synthetic.source.kind == "diffusers" and _GEN is not None and _GEN.benchmark
-        else [],
+        "generate": expand(rules.generate_shard.benchmark, cls=CFG.classes, shard=range(N_SHARDS)),
         "data": [rules.source_manifest.benchmark, rules.real_manifests.benchmark],
         "backbone": [rules.backbone.benchmark],
         "features": expand(rules.features.benchmark, imageset=IMAGESETS),

@@ -1,0 +1,4 @@
+"""Rule generation_manifest: all shard records in one per-image manifest."""
+from synth2real import generate, smk
+
+smk.run(snakemake, generate.merge_manifest, list(snakemake.input), snakemake.output.csv)  # noqa: F821

@@ -1,0 +1,4 @@
+"""Rule generator_model: find (or download, where allowed) the generator's weights once."""
+from synth2real import generate, smk
+
+smk.run(snakemake, generate.write_model_info, snakemake.output[0])  # noqa: F821
