@@ -26,9 +26,11 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/adapt.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:
     input:
         "results/summary.json",
         REPORT_OUTPUTS,
+        MODEL_OUTPUTS,
