@@ -5,6 +5,7 @@
 #   make reproduce CONFIG=config/offline.yaml BUNDLE=<dir>     # offline, CPU, no network
 #   make test BUNDLE=<dir>                                     # whole test suite
 #   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
+#   make demo                                                  # web demo on http://127.0.0.1:7860
 
 CONFIG ?= config/paper.yaml
 BUNDLE ?=
@@ -14,6 +15,10 @@ SMK_ARGS ?=
 # onnxruntime flavour: cpu here and in CI, gpu in the CUDA container.
 ORT ?= cpu
 PYTEST_ARGS ?=
+# Demo server: the exported models, and where to listen (0.0.0.0 in the container).
+MODELS ?= models
+HOST ?= 127.0.0.1
+PORT ?= 7860
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -24,7 +29,7 @@ BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
 SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
 APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
 
-.PHONY: setup system-deps reproduce test bench lint clean help
+.PHONY: setup system-deps reproduce test bench lint clean help demo
 
 help:
 	@sed -n '1,10p' Makefile
@@ -58,6 +63,10 @@ test: setup system-deps
 
 bench: setup
 	$(PY) -m synth2real.bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
+
+# Compare page for the models of the last `make reproduce` (the `demo:` section of CONFIG).
+demo: setup
+	$(PY) demo/app.py --host $(HOST) --port $(PORT) --models $(MODELS) --config $(CONFIG)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests workflow demo
