@@ -107,13 +107,14 @@ def build(comparer: Comparer, examples: list[str]) -> gr.Blocks:
                 files = gr.File(label=f"Photos (up to {MAX_FILES}, JPEG/PNG/GIF/WebP/TIFF)",
                                 file_count="multiple", file_types=["image"], height=150)
                 run = gr.Button("Compare", variant="primary")
-                if examples:
-                    gallery = gr.Gallery(examples, label="Examples from the real test set "
-                                         "(click one)", columns=6, height=150,
-                                         allow_preview=False, object_fit="cover")
-                    all_examples = gr.Button("Compare all examples", size="sm")
             with gr.Column(scale=3):
                 gr.Markdown(comparer.explanation())
+        if examples:
+            with gr.Row(equal_height=True):
+                gallery = gr.Gallery(examples, label="Examples from the real test set (click one)",
+                                     columns=len(examples), rows=1, height=150, scale=5,
+                                     allow_preview=False, object_fit="cover")
+                all_examples = gr.Button("Compare all examples", scale=1)
         cards = gr.HTML(render_html({"results": []}), elem_id="s2r-results")
         with gr.Accordion("Raw result (JSON, as returned by the /compare API)", open=False):
             raw = gr.JSON()

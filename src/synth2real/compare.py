@@ -73,6 +73,10 @@ class Comparer:
         self.unsure_threshold = unsure_threshold
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.info = {r: ModelInfo.of(r, p) for r, p in self.models.items()}
+        # onnxruntime plans its kernels on the first run (seconds): pay that at startup,
+        # not on the first visitor's request.
+        for p in self.models.values():
+            p.logits(np.zeros((1, 3, p.input_size, p.input_size), np.float32))
 
     # ------------------------------------------------------------------ API --
 
@@ -192,6 +196,7 @@ CSS = """
   background: rgba(16,185,129,.10);}
 .s2r-disagree .s2r-verdict {background: rgba(245,158,11,.16); font-weight: 600;}
 .s2r-unsure {grid-column: 1 / -1; font-size: 14px; padding: 8px 12px; border-radius: 8px;
+  border-left: 4px solid #6366f1;
   background: rgba(99,102,241,.10);}
 .s2r-note {grid-column: 1 / -1; font-size: 12px; color: var(--body-text-color-subdued);}
 .s2r-errmsg {font-size: 14px;}
@@ -232,7 +237,7 @@ def _card(r: dict[str, Any], result: dict[str, Any], cls: str) -> str:
     ]
     if r["unsure"]:
         parts.append(
-            f'<div class="s2r-unsure">🤔 Probably none of {e(cls)}: both models are below '
+            f'<div class="s2r-unsure"><b>Probably none of {e(cls)}</b>: both models are below '
             f'{result["unsure_threshold"]:.0%} confidence.</div>')
     parts += [f'<div class="s2r-note">{e(n)}</div>' for n in r["notes"]]
     parts.append("</div>")

@@ -87,3 +87,20 @@ def test_upload_shows_both_predictions(browser, demo_url, tiny_run, tmp_path):
     shot = Path(os.environ.get("DEMO_SCREENSHOT", tmp_path / "demo.png"))
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_clicking_an_example_compares_it(browser, demo_url, tiny_run):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(demo_url)
+    wait = WebDriverWait(browser, 120)
+    thumbs = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".gallery-item"))
+    assert len(thumbs) == 6  # 2 per class from the run's real test set
+    thumbs[0].click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#s2r-results .s2r-card"))
+    card = browser.find_element(By.CSS_SELECTOR, "#s2r-results .s2r-card")
+    assert card.get_attribute("data-file") == "dog-0.jpg"
+    for role in ("baseline", "adapted"):
+        top = card.find_element(By.CSS_SELECTOR, f'[data-role="{role}"] .s2r-top')
+        assert top.get_attribute("data-top") in ("dog", "cat", "bird")
