@@ -134,11 +134,11 @@ def throughput(models_dir: Path, images: Sequence[Path]) -> list[tuple[int, floa
         batch = np.stack([pixels[i % len(pixels)] for i in range(bs)])
         tensor = torch.from_numpy(batch)
 
-        def run_torch() -> np.ndarray:
+        def run_torch(tensor: torch.Tensor = tensor) -> np.ndarray:
             with torch.inference_mode():
                 return model(tensor).numpy()
 
-        def run_ort() -> np.ndarray:
+        def run_ort(batch: np.ndarray = batch) -> np.ndarray:
             return session.run(None, {"image": batch})[0]
 
         diff = max_abs_diff(run_torch(), run_ort())

@@ -71,6 +71,7 @@ class Comparer:
             raise ValueError(f"{models_dir}: baseline and adapted class_names differ: {names}")
         self.classes: list[str] = names["baseline"]
         self.unsure_threshold = unsure_threshold
+        self.max_upload_mb = max_upload_mb
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.info = {r: ModelInfo.of(r, p) for r, p in self.models.items()}
         # onnxruntime plans its kernels on the first run (seconds): pay that at startup,
@@ -103,8 +104,8 @@ class Comparer:
         if size == 0:
             return self._failed(name, f"{name}: the file is empty (0 bytes)")
         if size > self.max_upload_bytes:
-            return self._failed(name, f"{name}: {size / 2**20:.1f} MB is over the "
-                                      f"{self.max_upload_bytes / 2**20:g} MB upload limit")
+            return self._failed(name, f"{name}: {_size(size)} is over the "
+                                      f"{self.max_upload_mb:g} MB upload limit")
         notes: list[str] = []
         try:
             im = load_image(path, name, notes)
@@ -152,6 +153,10 @@ class Comparer:
             f"config {meta.get('config_hash', '?')} · onnxruntime "
             f"{', '.join(p.removesuffix('ExecutionProvider') for p in b.providers)}</small>"
         )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 // 10 else f"{n / 1024:.0f} kB"
 
 
 def _pct(x: float | None) -> str:
@@ -228,10 +233,10 @@ def _card(r: dict[str, Any], result: dict[str, Any], cls: str) -> str:
     else:
         verdict = f"✓ Both models say <b>{e(a)}</b>."
     parts = [
-        f'<div class="s2r-card{" s2r-disagree" if r["disagree"] else ""}" '
-        f'data-file="{e(r["file"])}">',
-        f'<div class="s2r-thumb"><img src="{r["thumbnail"]}" alt="{e(r["file"])}">'
-        f'<div class="s2r-file">{e(r["file"])}</div></div>',
+        (f'<div class="s2r-card{" s2r-disagree" if r["disagree"] else ""}" '
+         f'data-file="{e(r["file"])}">'),
+        (f'<div class="s2r-thumb"><img src="{r["thumbnail"]}" alt="{e(r["file"])}">'
+         f'<div class="s2r-file">{e(r["file"])}</div></div>'),
         *(_model_column(role, r[role], result["models"][role]) for role in ROLES),
         f'<div class="s2r-verdict">{verdict}</div>',
     ]

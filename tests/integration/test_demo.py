@@ -65,7 +65,7 @@ def test_compare_endpoint_equals_onnx_outputs(client, tiny_run, photos):
         assert r["unsure"] == (max(r["baseline"]["confidence"], r["adapted"]["confidence"]) < UNSURE)
         assert "thumbnail" not in r  # the API result carries no image data
     # Every photo gets a card naming both models' top classes.
-    assert html.count('class="s2r-card') == len(photos)
+    assert html.count("data-file=") == len(photos)
     assert html.count('data-role="baseline"') == html.count('data-role="adapted"') == len(photos)
 
 
