@@ -27,6 +27,7 @@ from typing import Any
 
 import gradio as gr
 import yaml
+from pydantic import ValidationError
 
 from synth2real.compare import CSS, MAX_FILES, Comparer, render_html
 from synth2real.config import Demo
@@ -52,8 +53,12 @@ def demo_settings(config_path: str | None) -> Demo:
     raw = yaml.safe_load(path.read_text()) or {}
     try:
         return Demo.model_validate(raw.get("demo") or {})
-    except ValueError as e:
-        raise ConfigError(f"{config_path}: invalid `demo:` section:\n{e}") from None
+    except ValidationError as err:
+        problems = "\n".join(
+            f"  - demo.{'.'.join(map(str, e['loc']))}: "
+            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+            + f" (got {e['input']!r})" for e in err.errors())
+        raise ConfigError(f"{config_path}: invalid `demo:` section:\n{problems}") from None
 
 
 def pick_examples(test_csv: Path, classes: list[str], dest: Path) -> list[str]:
