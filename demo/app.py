@@ -117,7 +117,7 @@ def build(comparer: Comparer, examples: list[str]) -> gr.Blocks:
         if examples:
             with gr.Row(equal_height=True):
                 gallery = gr.Gallery(examples, label="Examples from the real test set (click one)",
-                                     columns=len(examples), rows=1, height=150, scale=5,
+                                     columns=len(examples), rows=1, height=205, scale=5,
                                      allow_preview=False, object_fit="cover")
                 all_examples = gr.Button("Compare all examples", scale=1)
         cards = gr.HTML(render_html({"results": []}), elem_id="s2r-results")
