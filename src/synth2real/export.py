@@ -27,6 +27,7 @@ from synth2real import manifests, provenance
 from synth2real.backbone import Backbone, Classifier, Head, export_onnx, load_backbone, ort_session
 from synth2real.config import Study
 from synth2real.errors import Synth2RealError
+from synth2real.features import batches
 from synth2real.heads import load_head
 from synth2real.predict import RESIZE_POLICY
 from synth2real.store import read_json, write_json
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
-ROLES = ("baseline", "adapted")
 # What every exported file carries in `metadata_props` (all values are strings).
 METADATA_KEYS = (
     "class_names", "input_size", "input_format", "resize_policy", "variant", "role", "seed",
@@ -84,13 +84,6 @@ def metadata(cfg: Study, src: ExportSource, classes: Sequence[str], backbone_sha
     }
 
 
-def _batches(paths: Sequence[str], size: int, batch_size: int):
-    # Same loader + preprocessing as the feature cache, so parity covers the real input path.
-    from synth2real.features import batches
-
-    yield from batches(paths, size, batch_size)
-
-
 def parity_check(backbone: Backbone, heads: dict[str, Head], sessions: dict, paths: Sequence[str],
                  labels: np.ndarray, size: int, batch_size: int) -> dict[str, dict[str, object]]:
     """Torch vs onnxruntime logits of every model on every image in `paths`.
@@ -104,7 +97,8 @@ def parity_check(backbone: Backbone, heads: dict[str, Head], sessions: dict, pat
     correct = {r: 0 for r in heads}
     worst_image = {r: "" for r in heads}
     done = 0
-    for batch in _batches(paths, size, batch_size):
+    # The feature cache's loader + preprocessing: parity covers the real input path.
+    for batch in batches(paths, size, batch_size):
         with torch.inference_mode():
             feats = backbone(torch.from_numpy(batch))  # [B, 1280]
             ref = {r: h(feats).numpy() for r, h in heads.items()}  # [B, C]
