@@ -105,6 +105,7 @@ def parity_check(backbone: Backbone, heads: dict[str, Head], sessions: dict, pat
         for r, sess in sessions.items():
             got = sess.run(None, {INPUT_NAME: batch})[0]
             d = np.abs(got.astype(np.float64) - ref[r].astype(np.float64)).max(axis=1)
+            d[~np.isfinite(d)] = np.inf  # a NaN must fail the check, not compare as "not larger"
             if d.max() > diff[r]:
                 diff[r] = float(d.max())
                 worst_image[r] = paths[done + int(d.argmax())]
