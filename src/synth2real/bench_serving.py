@@ -103,8 +103,25 @@ def images_per_s(fn: Callable[[], object], batch: int, min_s: float = 2.0, min_r
     return reps * batch / (time.perf_counter() - t0)
 
 
-def throughput(models_dir: Path, images: Sequence[Path]) -> list[tuple[int, float, float, float]]:
+def in_process_latency(models_dir: Path, images: Sequence[Path], n: int = LATENCY_REQUESTS) -> np.ndarray:
+    """Seconds per `Comparer.compare` of one photo without the server (load, both models, HTML)."""
+    from synth2real.compare import Comparer, render_html
+
+    comparer = Comparer(models_dir, unsure_threshold=0.5, max_upload_mb=100)
+    times = []
+    for i in range(LATENCY_WARMUP + n):
+        t0 = time.perf_counter()
+        render_html(comparer.compare([images[i % len(images)]]))
+        if i >= LATENCY_WARMUP:
+            times.append(time.perf_counter() - t0)
+    return np.array(times)
+
+
+def throughput(models_dir: Path, images: Sequence[Path],
+               threads: int | None = None) -> list[tuple[int, float, float, float]]:
     """(batch, onnxruntime images/s, torch images/s, max |Δlogit|) for batch 1 and 32.
+
+    `threads`: intra-op threads of both engines (None: each engine's default, all cores).
 
     The eager model is rebuilt from the sources the export recorded in
     `<models_dir>/parity.json` (backbone weights, head), so both engines run
@@ -127,7 +144,10 @@ def throughput(models_dir: Path, images: Sequence[Path]) -> list[tuple[int, floa
     model = Classifier(load_backbone(report["backbone_weights"]), load_head(head_pt)[0]).eval()
     onnx_path = models_dir / "adapted.onnx"
     size = Predictor(onnx_path).input_size
-    session = ort_session(onnx_path)
+    session = ort_session(onnx_path, threads=threads)
+    torch_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
     pixels = [preprocess(load_image(p), size) for p in images]
     out = []
     for bs in (1, 32):
@@ -143,6 +163,7 @@ def throughput(models_dir: Path, images: Sequence[Path]) -> list[tuple[int, floa
 
         diff = max_abs_diff(run_torch(), run_ort())
         out.append((bs, images_per_s(run_ort, bs), images_per_s(run_torch, bs), diff))
+    torch.set_num_threads(torch_threads)
     return out
 
 
@@ -161,11 +182,17 @@ def main(models_dir: Path, images: list[Path]) -> None:
         t = compare_latency(url, images) * 1000
     print(f"  /compare latency, 1 photo, {len(t)} requests: p50 {np.percentile(t, 50):.1f} ms, "
           f"p95 {np.percentile(t, 95):.1f} ms")
-    for bs, ort_rate, torch_rate, diff in throughput(models_dir, images):
-        print(f"  full classifier, batch {bs:>2}: onnxruntime {ort_rate:7.1f} images/s, "
-              f"eager torch {torch_rate:7.1f} images/s -> onnxruntime/torch = "
-              f"{ort_rate / torch_rate:.2f}x (max |dlogit| {diff:.1e})")
-
+    m = in_process_latency(models_dir, images) * 1000
+    print(f"    of which in-process (decode, both models, HTML; no server): "
+          f"p50 {np.percentile(m, 50):.1f} ms, p95 {np.percentile(m, 95):.1f} ms")
+    # Default threads is what users get; one thread each is the contention-robust comparison
+    # (busy-waiting thread pools suffer most when other processes share the cores).
+    for threads in (None, 1):
+        label = "default threads" if threads is None else "1 thread each"
+        for bs, ort_rate, torch_rate, diff in throughput(models_dir, images, threads):
+            print(f"  full classifier, {label}, batch {bs:>2}: onnxruntime {ort_rate:7.1f} "
+                  f"images/s, eager torch {torch_rate:7.1f} images/s -> onnxruntime/torch = "
+                  f"{ort_rate / torch_rate:.2f}x (max |dlogit| {diff:.1e})")
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
