@@ -75,8 +75,9 @@ def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
             proc.wait()
 
 
-def compare_latency(url: str, images: Sequence[Path], n: int = LATENCY_REQUESTS) -> np.ndarray:
+def compare_latency(url: str, images: Sequence[Path], n: int | None = None) -> np.ndarray:
     """Seconds per single-photo `/compare` call (upload + queue + both models + reply)."""
+    n = n or LATENCY_REQUESTS
     from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
@@ -103,8 +104,9 @@ def images_per_s(fn: Callable[[], object], batch: int, min_s: float = 2.0, min_r
     return reps * batch / (time.perf_counter() - t0)
 
 
-def in_process_latency(models_dir: Path, images: Sequence[Path], n: int = LATENCY_REQUESTS) -> np.ndarray:
+def in_process_latency(models_dir: Path, images: Sequence[Path], n: int | None = None) -> np.ndarray:
     """Seconds per `Comparer.compare` of one photo without the server (load, both models, HTML)."""
+    n = n or LATENCY_REQUESTS
     from synth2real.compare import Comparer, render_html
 
     comparer = Comparer(models_dir, unsure_threshold=0.5, max_upload_mb=100)
