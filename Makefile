@@ -8,6 +8,7 @@
 #   make paper  [CONFIG=... BUNDLE=...]                        # paper/main.pdf (reruns only what is stale)
 #   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
 #   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
+#   make demo                                                  # web demo on http://127.0.0.1:7860
 
 CONFIG ?= config/paper.yaml
 BUNDLE ?=
@@ -19,6 +20,10 @@ ORT ?= cpu
 PYTEST_ARGS ?=
 # Snakemake profile: profiles/local (default) or profiles/slurm (see docs/paper-container-scaleout.md).
 PROFILE ?= profiles/local
+# Demo server: the exported models, and where to listen (0.0.0.0 in the container).
+MODELS ?= models
+HOST ?= 127.0.0.1
+PORT ?= 7860
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,10 +34,10 @@ BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
 SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
 APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
 
-.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights
+.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights demo
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -79,6 +84,10 @@ bench: setup
 # $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.
 fetch-weights: setup
 	$(PY) -m synth2real.fetch_weights --config $(CONFIG) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
+
+# Compare page for the models of the last `make reproduce` (the `demo:` section of CONFIG).
+demo: setup
+	$(PY) demo/app.py --host $(HOST) --port $(PORT) --models $(MODELS) --config $(CONFIG)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests workflow demo

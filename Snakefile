@@ -26,6 +26,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/adapt.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:
@@ -33,3 +34,4 @@ rule all:
         "results/summary.json",
         REPORT_OUTPUTS,
         GENERATE_OUTPUTS,
+        MODEL_OUTPUTS,

@@ -10,16 +10,19 @@ parity check and the demo all call `load_image` and `preprocess` from here.
 
     python -m synth2real.predict models/adapted.onnx photo1.jpg photo2.png
 
-prints one JSON object per file (top class and per-class probabilities).
+prints a JSON list with one object per file (top class, its confidence and
+the per-class probabilities; or an `error` message for a file that is not a
+usable image).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,12 +39,14 @@ class ImageError(ValueError):
     """The file is not a usable image; the message names the file and the reason."""
 
 
-def load_image(source: str | Path | Any, name: str | None = None) -> Image.Image:
+def load_image(source: str | Path | Any, name: str | None = None,
+               notes: list[str] | None = None) -> Image.Image:
     """Open an image file (or file object) as 8-bit RGB, honouring EXIF orientation.
 
     Accepts grayscale, RGBA/LA (composited on white), palette, CMYK and 16-bit
-    images; for animated images the first frame is used. Raises `ImageError`
-    with a readable message for anything that is not a decodable image.
+    images; for animated images the first frame is used (and said so in
+    `notes`, when given). Raises `ImageError` with a readable message for
+    anything that is not a decodable image.
     """
     label = name or str(source)
     try:
@@ -53,6 +58,9 @@ def load_image(source: str | Path | Any, name: str | None = None) -> Image.Image
                 )
             if min(w, h) < MIN_SIDE:
                 raise ImageError(f"{label}: image is {w}x{h} px; at least {MIN_SIDE} px per side needed")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1 and notes is not None:
+                notes.append(f"{label}: animated image with {frames} frames; the first frame is classified")
             im.seek(0)  # first frame of animated GIF/PNG/WebP
             im = ImageOps.exif_transpose(im)
             return _to_rgb(im)
@@ -72,8 +80,10 @@ def load_image(source: str | Path | Any, name: str | None = None) -> Image.Image
 def _to_rgb(im: Image.Image) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit (or 32-bit int) grayscale: scale to 8 bit instead of clipping at 255.
+        # I;16 is 16-bit by definition (even a dark one); mode I says nothing of its
+        # range, so values above 255 are taken as 16-bit.
         a = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if a.max() > 255 else 255.0
+        peak = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         im = Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     elif im.mode == "F":
         a = np.asarray(im, dtype=np.float64)
@@ -112,6 +122,7 @@ class Prediction:
     top_class: str
     confidence: float
     probabilities: dict[str, float]
+    logits: list[float]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +130,7 @@ class Prediction:
             "top_class": self.top_class,
             "confidence": self.confidence,
             "probabilities": self.probabilities,
+            "logits": self.logits,
         }
 
 
@@ -141,20 +153,24 @@ class Predictor:
             self.input_size = int(meta["input_size"])
         except KeyError as e:
             raise ValueError(f"{self.path}: metadata key {e} missing; not a synth2real export") from None
+        except ValueError as e:
+            raise ValueError(f"{self.path}: unreadable class_names/input_size metadata ({e})") from None
         self.metadata: dict[str, str] = dict(meta)
         self.input_name = self.session.get_inputs()[0].name
+        self.providers: list[str] = self.session.get_providers()
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """float32 [N, 3, S, S] in [0, 1] -> logits [N, C]."""
         return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]
 
-    def predict_images(self, images: Sequence[Image.Image], names: Sequence[str]) -> list[Prediction]:
-        if not images:
+    def predict_batch(self, batch: np.ndarray, names: Sequence[str]) -> list[Prediction]:
+        """Predictions for a preprocessed batch [N, 3, S, S] (see `preprocess`)."""
+        if len(batch) == 0:
             return []
-        batch = np.stack([preprocess(im, self.input_size) for im in images])
-        probs = softmax(self.logits(batch).astype(np.float64))
+        logits = self.logits(batch)
+        probs = softmax(logits.astype(np.float64))
         out = []
-        for name, p in zip(names, probs):
+        for name, z, p in zip(names, logits, probs):
             k = int(p.argmax())
             out.append(
                 Prediction(
@@ -162,20 +178,28 @@ class Predictor:
                     top_class=self.class_names[k],
                     confidence=float(p[k]),
                     probabilities={c: float(v) for c, v in zip(self.class_names, p)},
+                    logits=[float(v) for v in z],
                 )
             )
         return out
+
+    def predict_images(self, images: Sequence[Image.Image], names: Sequence[str]) -> list[Prediction]:
+        if not images:
+            return []
+        return self.predict_batch(np.stack([preprocess(im, self.input_size) for im in images]), names)
 
     def predict_files(self, paths: Sequence[str | Path]) -> list[Prediction]:
         return self.predict_images([load_image(p) for p in paths], [str(p) for p in paths])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: print a JSON list with one object per image file; exit 1 if any file failed."""
     import argparse
 
     ap = argparse.ArgumentParser(
         prog="python -m synth2real.predict",
-        description="Classify image files with an exported synth2real ONNX model.",
+        description="Classify image files with an exported synth2real ONNX model. Prints a JSON "
+        "list: per file its top class, confidence and per-class probabilities (or an error).",
     )
     ap.add_argument("model", help="path to baseline.onnx or adapted.onnx")
     ap.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, TIFF, WebP ...)")
@@ -185,15 +209,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    status = 0
+    results: list[dict[str, Any]] = []
     for path in args.images:
+        # One file at a time, so a bad file is reported without losing the others.
         try:
             (pred,) = predictor.predict_files([path])
-            print(json.dumps(pred.as_dict()))
+            results.append(pred.as_dict())
         except ImageError as e:
-            print(json.dumps({"file": path, "error": str(e)}))
-            status = 1
-    return status
+            results.append({"file": path, "error": str(e)})
+    print(json.dumps(results, indent=2))
+    return 1 if any("error" in r for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -14,13 +14,6 @@ def metrics_of(variant):
     return [f"results/heads/{variant}/seed{s}/metrics.json" for s in SEEDS]
 
 
-def synthetic_inputs(wildcards):
-    """What the source manifest waits for: every generated shard (merged), or nothing."""
-    if CFG.synthetic.source.kind == "diffusers":
-        return ["results/generate/manifest.csv"]
-    return []
-
-
 def real_inputs(wildcards):
     """Downloadable real datasets are first written out as image folders."""
     if CFG.real.source.kind in ("cifar10", "stl10"):

@@ -17,8 +17,8 @@ N_SHARDS = shard_count(CFG.synthetic.source, CFG.max_size) if GENERATE else 0
 # The paper's data card (generation settings and counts), when images are generated.
 GENERATE_OUTPUTS = expand("paper/tables/data_card.{ext}", ext=["csv", "md", "tex"]) if GENERATE else []
 
-# Every shard's record list (the source manifest waits for their merge:
-# `synthetic_inputs` in common.smk).
+# What the source manifest (data.smk) waits for: every generated shard, or nothing.
+synthetic_inputs = ["results/generate/manifest.csv"] if GENERATE else []
 SHARD_CSVS = [f"results/generate/{c}/shard{k}.csv" for c in CFG.classes for k in range(N_SHARDS)]
 
 

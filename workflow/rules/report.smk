@@ -66,7 +66,6 @@ rule figure_sample_grid:
 PAPER_BENCHMARKS = {
     stage: [str(f) for f in files]
     for stage, files in {
-        # Generation: every class x shard job (empty without a diffusers source).
         "generate": expand(rules.generate_shard.benchmark, cls=CFG.classes, shard=range(N_SHARDS)),
         "data": [rules.source_manifest.benchmark, rules.real_manifests.benchmark],
         "backbone": [rules.backbone.benchmark],
