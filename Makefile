@@ -44,7 +44,7 @@ $(UV):
 
 # The environment is rebuilt whenever the lock changes.
 $(VENV)/.synced-$(ORT): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --extra $(ORT)
+	$(UV) sync --locked --compile-bytecode --extra $(ORT)
 	rm -f $(VENV)/.synced-*
 	touch $@
 

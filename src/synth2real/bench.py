@@ -4,6 +4,10 @@
    batches, same threads), with the max feature difference between the two.
 2. Training every head of the offline study from cached features vs one naive
    epoch that pushes the same training images through the frozen backbone.
+3. Serving (`bench_serving`): /compare latency through the running demo, and
+   onnxruntime vs eager torch for the full classifier at batch 1 and 32.
+4. Generation (`bench_generate`): configured vs diffusers-default settings,
+   on a GPU only (says so plainly without one).
 
 Numbers are printed, never asserted: they depend on the machine.
 """
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bundle", type=Path, required=True)
     ap.add_argument("--images", type=int, default=256, help="images per measurement")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--models", default="models", help="exported ONNX models for [3]")
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows while the long parts run
 
@@ -115,14 +120,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  ratio naive-epoch / all-heads    {h['t_naive_epoch'] / h['t_heads']:8.2f}x "
           f"(a naive run of all heads would take {h['n_heads'] * h['epochs']} such epochs)")
 
-    for module in ("bench_serving", "bench_generate"):
-        try:
-            mod = __import__(f"synth2real.{module}", fromlist=["main"])
-        except ModuleNotFoundError:
-            continue
-        print()
-        mod.main()
+    print("\n[3] serving: the demo and the exported models")
+    models = Path(args.models)
+    if (models / "adapted.onnx").is_file():
+        from synth2real import bench_serving
 
+        bench_serving.main(models, [Path(p) for p in sample_images(args.bundle, 12)[3::6]])
+    else:
+        print(f"  skipped: no exported models in {models}/ (run `make reproduce` first)")
+
+    print("\n[4] Stable Diffusion generation")
+    from synth2real import bench_generate
+
+    bench_generate.main([])
 
 if __name__ == "__main__":
     main()
