@@ -6,9 +6,9 @@ Inputs are cached backbone features X [N, 1280] and integer labels y [N].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ def scores(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dic
     per_class = {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else float("nan")
                  for i, c in enumerate(classes)}
     return {"acc": float((pred == y_true).mean()) if len(y_true) else float("nan"),
-            "per_class_acc": per_class, "confusion": cm.tolist(), "n": int(len(y_true))}
+            "per_class_acc": per_class, "confusion": cm.tolist(), "n": len(y_true)}
 
 
 def save_head(head: Head, path: str | Path, classes: Sequence[str], dropout: float) -> None:

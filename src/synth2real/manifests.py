@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import math
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 

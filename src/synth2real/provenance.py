@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -76,7 +76,7 @@ def config_hash(cfg: Study) -> str:
 
 def record(cfg: Study, **extra: object) -> dict[str, object]:
     return {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "config_hash": config_hash(cfg),
         "platform": platform.platform(),

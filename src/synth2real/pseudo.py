@@ -6,7 +6,7 @@ enter `diagnostics` alone, to report how good the accepted labels were.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,8 +36,8 @@ def diagnostics(
     n_ood = int((~ind).sum())
     ood_in = int((~ind[idx]).sum())
     return {
-        "pool_size": int(len(true)),
-        "accepted": int(len(idx)),
+        "pool_size": len(true),
+        "accepted": len(idx),
         "accepted_share": float(len(idx) / len(true)) if len(true) else 0.0,
         "accepted_per_class": {c: int((labels == k).sum()) for k, c in enumerate(classes)},
         "pseudo_label_acc": float(correct.mean()) if len(idx) else None,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from synth2real.config import Study, load
 from synth2real.errors import Synth2RealError

@@ -84,7 +84,7 @@ def _labeled(cfg: Study, rows: list[dict[str, str]], feats_npz: str) -> tuple[np
 def _fit_and_score(cfg: Study, seed: int, X: np.ndarray, y: np.ndarray, evals: dict[str, tuple],
                    out_dir: Path, **extra: object) -> None:
     head, hist = heads.train_head(X, y, len(cfg.classes), cfg.train, seed)
-    metrics: dict[str, object] = {"seed": seed, "n_train": int(len(y)), **extra,
+    metrics: dict[str, object] = {"seed": seed, "n_train": len(y), **extra,
                                   "history": {"loss": hist.loss, "lr": hist.lr}}
     for name, (Xe, ye) in evals.items():
         metrics[name] = heads.scores(ye, heads.predict_proba(head, Xe), cfg.classes)

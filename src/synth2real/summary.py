@@ -16,7 +16,7 @@ Schema (fractions in [0, 1]):
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

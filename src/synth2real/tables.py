@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 SPLITS = ("train", "val", "test")
 
@@ -63,8 +63,8 @@ def to_latex(summary: Mapping) -> str:
     lines = [
         r"\begin{tabular}{lccc@{\hspace{1.5em}}ccc}",
         r"\toprule",
-        r" & \multicolumn{3}{c}{this run (mean $\pm$ std, %d seeds)} & \multicolumn{3}{c}{reported} \\"
-        % len(summary["seeds"]),
+        (rf" & \multicolumn{{3}}{{c}}{{this run (mean $\pm$ std, {len(summary['seeds'])} seeds)}}"
+         r" & \multicolumn{3}{c}{reported} \\"),
         r"\cmidrule(lr){2-4}\cmidrule(lr){5-7}",
         r"variant & train & val & test (real) & train & val & test \\",
         r"\midrule",

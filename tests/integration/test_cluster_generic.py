@@ -13,13 +13,9 @@ import os
 import re
 from pathlib import Path
 
-from tests.conftest import run_snakemake, tiny_config, write_config
+from tests.conftest import job_counts, run_snakemake, tiny_config, write_config
 
 SUBMIT = Path(__file__).with_name("local_submit.sh")
-# Every rule of the offline workflow that does work (i.e. not `all`).
-EXPECTED_RULES = {"source_manifest", "real_manifests", "backbone", "features", "train_baseline",
-                  "pseudo_label", "train_adapted", "summary", "table_results", "figure",
-                  "figure_sample_grid", "paper_numbers", "paper"}
 
 
 def test_tiny_workflow_through_cluster_generic(tiny_bundle, tmp_path, monkeypatch):
@@ -29,6 +25,11 @@ def test_tiny_workflow_through_cluster_generic(tiny_bundle, tmp_path, monkeypatc
     record.mkdir()
     monkeypatch.setenv("SUBMIT_RECORD_DIR", str(record))
     cfg = write_config(tiny_config(), tmp_path / "tiny.yaml")
+    # Every job the workflow plans (except the local `all`) must go out as a submission.
+    planned = job_counts(run_snakemake(workdir, cfg, "-n", bundle=tiny_bundle))
+    planned.pop("all")
+    planned.pop("total")
+    assert {"features", "train_baseline", "paper"} <= set(planned)
     run_snakemake(workdir, cfg, "--executor", "cluster-generic",
                   "--cluster-generic-submit-cmd", str(SUBMIT), "--jobs", "2",
                   "--latency-wait", "10", "--show-failed-logs", bundle=tiny_bundle)
@@ -40,14 +41,13 @@ def test_tiny_workflow_through_cluster_generic(tiny_bundle, tmp_path, monkeypatc
     for script in jobs:
         props = re.search(r"^# properties = (.*)$", script.read_text(), flags=re.MULTILINE)
         rules.append(json.loads(props[1])["rule"])
-    # Each rule went out as separate submissions, one per job (3 feature sets, 2 sizes, 4 figures).
-    assert set(rules) == EXPECTED_RULES
+    # Each job went out as its own submission (e.g. 3 feature sets, 2 sizes).
+    assert {r: rules.count(r) for r in set(rules)} == planned
     assert rules.count("features") == 3 and rules.count("train_baseline") == 2
-    assert rules.count("figure") == 3
 
     summary = json.loads((workdir / "results" / "summary.json").read_text())
-    assert summary["offline"] and list(summary["variants"]) == ["synthetic-10", "synthetic-20",
-                                                                "pseudo-label"]
+    assert summary["offline"] and list(summary["variants"])[:3] == ["synthetic-10", "synthetic-20",
+                                                                    "pseudo-label"]
     pdf = workdir / "paper" / "main.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert "Output written on build/main.pdf" in (workdir / "paper" / "build" / "main.log").read_text()

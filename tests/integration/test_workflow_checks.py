@@ -8,23 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_snakemake, tiny_config, write_config
+from tests.conftest import REPO, job_counts, run_snakemake, tiny_config, write_config
 
 
 def output(proc) -> str:
     return proc.stdout + proc.stderr
-
-
-def job_counts(proc) -> dict[str, int]:
-    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
-    lines = output(proc).split("Job stats:")[1].splitlines()[3:]
-    counts = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def test_lint_is_clean(tmp_path, bundle):

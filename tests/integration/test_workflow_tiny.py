@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-from tests.conftest import run_snakemake
-
 
 def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are files, never windows
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
-def save(fig: "plt.Figure", *paths: str | Path) -> None:
+def save(fig: plt.Figure, *paths: str | Path) -> None:
     """Write the figure to each path (format from the suffix: .pdf vector, .png 200 dpi)."""
     for p in paths:
         Path(p).parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ with the published single-run test accuracy marked (the study's bar chart)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
