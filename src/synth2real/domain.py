@@ -50,5 +50,7 @@ def tsne_2d(source: np.ndarray, target: np.ndarray, n: int, seed: int = 0) -> tu
     X = np.concatenate([S, T]).astype(np.float64)
     X = (X - X.mean(0)) / (X.std(0) + 1e-8)
     Z = PCA(n_components=min(50, X.shape[1], len(X) - 1), random_state=seed).fit_transform(X)
-    pts = TSNE(n_components=2, perplexity=30.0, init="pca", random_state=seed).fit_transform(Z)
+    # perplexity must stay below the number of points (tiny test runs have few)
+    perplexity = min(30.0, (len(X) - 1) / 3)
+    pts = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(Z)
     return pts.astype(np.float32), np.r_[np.zeros(len(S)), np.ones(len(T))].astype(np.int8)

@@ -280,7 +280,8 @@ def domain_embedding(cfg: Study, pairs: dict[str, tuple[str, str]], dann_head: s
     if dann_head:
         blob = torch.load(dann_head, map_location="cpu", weights_only=True)
         d = cfg.methods.dann
-        net = dann.DannNet(len(blob["classes"]), 1280, d.bottleneck, d.hidden, cfg.train.dropout)
+        in_dim = blob["state_dict"]["bottleneck.0.weight"].shape[1]
+        net = dann.DannNet(len(blob["classes"]), in_dim, d.bottleneck, d.hidden, cfg.train.dropout)
         net.load_state_dict(blob["state_dict"])
         S, T = reps["before (frozen features)"]
         reps["after: DANN bottleneck (seed %d)" % cfg.seeds[0]] = (dann.embed(net, S), dann.embed(net, T))
