@@ -2,34 +2,6 @@
 # all seeds. Head-only methods reuse the cached features; resolution alignment
 # and AdaBN each add ONE cached feature pass of their own.
 
-import re
-
-from synth2real import methods as _methods
-
-METHOD_SPECS = {s.name: s for s in _methods.specs(CFG)}
-METHOD_VARIANTS = list(METHOD_SPECS)
-
-
-def method_inputs(wildcards):
-    spec = METHOD_SPECS[wildcards.method]
-    return {"source": "results/data/source.csv", "pool": "results/data/pool.csv",
-            "test": "results/data/real_test.csv", **spec.files()}
-
-
-def embedding_pairs():
-    """Representations shown in the domain-gap figure: label -> (source npz, pool npz)."""
-    pairs = {"before (frozen features)": ("results/features/source.npz", "results/features/pool.npz")}
-    if any(s.source == "aligned" and s.target == "adabn" for s in METHOD_SPECS.values()):
-        pairs["after: align + AdaBN"] = ("results/features/aligned/source.npz",
-                                         "results/features/adabn/pool.npz")
-    return pairs
-
-
-def embedding_dann_head():
-    if "dann" in METHOD_SPECS:
-        return [f"results/heads/dann/seed{SEEDS[0]}/head.pt"]
-    return []
-
 
 rule features_aligned:
     input:
