@@ -149,7 +149,7 @@ def test_minibatch_split_follows_the_ratio(ratio, expected):
 
 def test_mixed_training_learns_and_needs_real_images():
     Xs, y, _ = shifted_domains()
-    head, hist = mixing.train_head_mixed(Xs, y, Xs[:20], y[:20], 7, 3, Train(epochs=20), seed=0)
+    head, hist = mixing.train_head_mixed(Xs, y, Xs[:20], y[:20], 7, 3, Train(epochs=20, step_size=100), seed=0)
     assert (head(torch.from_numpy(Xs)).argmax(1).numpy() == y).mean() > 0.95
     assert len(hist.loss) == 20
     with pytest.raises(ValueError, match="at least one"):
