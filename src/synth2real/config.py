@@ -188,6 +188,91 @@ class PseudoLabel(_Strict):
     source_size: int = 1000
 
 
+class Balanced(_Strict):
+    # Per predicted class keep at most share * pool / C images, most confident first.
+    share: float = Field(0.5, gt=0, le=1)
+
+
+class SelfTraining(_Strict):
+    # Rounds of (label the pool, retrain a fresh head from the synthetic start).
+    rounds: int = Field(3, ge=1, le=10)
+    # How the reported round is chosen (never test labels): synthetic val accuracy,
+    # or the lowest mean prediction entropy on the unlabeled pool.
+    select_by: Literal["val_acc", "pool_entropy"] = "val_acc"
+
+
+class OodRejection(_Strict):
+    # Out-of-domain score of a pool image under the source model (higher = less like any class).
+    score: Literal["energy", "entropy"] = "energy"
+    # Share of the pool with the highest score dropped before pseudo-labeling.
+    reject_share: float = Field(0.2, ge=0, lt=1)
+
+
+class AdaBN(_Strict):
+    # Unlabeled pool images used to re-estimate the BatchNorm statistics (torch, train-mode BN).
+    images: int = Field(512, ge=2)
+    batch_size: int = Field(64, ge=2)
+
+
+class Align(_Strict):
+    # Target shorter side in px; null = measured: median over the unlabeled pool.
+    target_side: int | None = Field(None, ge=8)
+
+
+class Mixing(_Strict):
+    # Synthetic images per pseudo-labeled real image in each minibatch (1:1, 1:7, 1:15).
+    ratios: list[int] = Field(default=[1, 7, 15], min_length=1)
+
+
+class Dann(_Strict):
+    bottleneck: int = Field(256, ge=2)
+    # Width of the domain classifier's hidden layer.
+    hidden: int = Field(256, ge=2)
+    epochs: int = Field(25, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    # Final weight of the reversed domain gradient, and the steepness of its ramp.
+    domain_weight: float = Field(1.0, ge=0)
+    ramp_gamma: float = Field(10.0, gt=0)
+
+
+# Method families of issue 5; each expands to one or more variants (see methods.py).
+METHOD_KEYS = ("threshold-sweep", "balanced", "self-training", "ood-rejection", "adabn",
+               "adabn+pl", "dann", "align", "align+pl", "align+balanced", "align+dann",
+               "align+adabn", "align+adabn+pl", "align+adabn+balanced", "align+adabn+dann",
+               "mixing")
+
+
+class Methods(_Strict):
+    """Adaptation methods beyond the study, each a variant over all seeds (issue 5)."""
+
+    # Which method families run; [] runs the published three variants only. The
+    # default leaves out align+adabn+dann (AdaBN adds nothing to align+dann here:
+    # the bundle's BN statistics already come from CIFAR-10) to save a DANN job.
+    enabled: list[Literal[METHOD_KEYS]] = Field(  # type: ignore[valid-type]
+        default=[k for k in METHOD_KEYS if k != "align+adabn+dann"])
+    thresholds: list[float] = Field(default=[0.51, 0.7, 0.8, 0.9, 0.95], min_length=1)
+    balanced: Balanced = Balanced()
+    self_training: SelfTraining = SelfTraining()
+    ood: OodRejection = OodRejection()
+    adabn: AdaBN = AdaBN()
+    align: Align = Align()
+    mixing: Mixing = Mixing()
+    dann: Dann = Dann()
+    # Source/target samples per domain for the proxy A-distance and the t-SNE figure.
+    domain_sample: int = Field(1000, ge=10)
+
+    @model_validator(mode="after")
+    def _checks(self) -> Methods:
+        if any(not 0 < t < 1 for t in self.thresholds) or len(set(self.thresholds)) != len(self.thresholds):
+            raise ValueError(f"methods.thresholds must be distinct and in (0, 1), got {self.thresholds}")
+        if any(r < 1 for r in self.mixing.ratios) or len(set(self.mixing.ratios)) != len(self.mixing.ratios):
+            raise ValueError(f"methods.mixing.ratios must be distinct and >= 1, got {self.mixing.ratios}")
+        if len(set(self.enabled)) != len(self.enabled):
+            raise ValueError(f"methods.enabled has duplicates: {self.enabled}")
+        return self
+
+
 class Export(_Strict):
     # The seed whose baseline and adapted models are exported to ONNX.
     seed: int = 0
@@ -217,6 +302,7 @@ class Study(_Strict):
     features: Features = Features()
     train: Train = Train()
     pseudo_label: PseudoLabel = PseudoLabel()
+    methods: Methods = Methods()
     export: Export = Export()
     demo: Demo = Demo()
 
@@ -246,8 +332,20 @@ class Study(_Strict):
         return VARIANT_SYNTHETIC.format(size=self.pseudo_label.source_size)
 
     @property
-    def variants(self) -> list[str]:
+    def core_variants(self) -> list[str]:
+        """The published study's variants."""
         return [*self.baseline_variants, VARIANT_PSEUDO]
+
+    @property
+    def method_variants(self) -> list[str]:
+        """The adaptation methods of issue 5 that are enabled (see `methods.py`)."""
+        from synth2real.methods import variant_names
+
+        return variant_names(self)
+
+    @property
+    def variants(self) -> list[str]:
+        return [*self.core_variants, *self.method_variants]
 
     @property
     def max_size(self) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from synth2real.backbone import Backbone, max_abs_diff, ort_session
 from synth2real.errors import DataError
@@ -23,12 +24,23 @@ from synth2real.predict import ImageError, load_image, preprocess
 log = logging.getLogger(__name__)
 
 
-def batches(paths: Sequence[str], size: int, batch_size: int) -> Iterator[np.ndarray]:
-    """Preprocessed float32 batches [B, 3, size, size]; a bad file stops with its name."""
+ImageTransform = Callable[[Image.Image], Image.Image]
+
+
+def batches(paths: Sequence[str], size: int, batch_size: int,
+            transform: ImageTransform | None = None) -> Iterator[np.ndarray]:
+    """Preprocessed float32 batches [B, 3, size, size]; a bad file stops with its name.
+
+    `transform` (e.g. `align.transform`) edits each decoded image before the
+    one preprocessing; `None` leaves the images as they are.
+    """
     for i in range(0, len(paths), batch_size):
         chunk = paths[i : i + batch_size]
         try:
-            yield np.stack([preprocess(load_image(p), size) for p in chunk])
+            images = [load_image(p) for p in chunk]
+            if transform is not None:
+                images = [transform(im) for im in images]
+            yield np.stack([preprocess(im, size) for im in images])
         except ImageError as e:
             raise DataError(f"{e}. Remove or replace the file, then rerun.") from None
 
@@ -57,13 +69,13 @@ class Extractor:
 
 def extract(
     paths: Sequence[str], extractor: Extractor, image_size: int, batch_size: int,
-    parity_tol: float,
+    parity_tol: float, transform: ImageTransform | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Features [N, 1280] float32 for `paths`, plus timing/parity stats."""
     feats = []
     stats: dict[str, float] = {"images": float(len(paths))}
     t0 = time.perf_counter()
-    for i, batch in enumerate(batches(paths, image_size, batch_size)):
+    for i, batch in enumerate(batches(paths, image_size, batch_size, transform)):
         out = extractor(batch)
         if i == 0 and extractor.session is not None:
             diff = max_abs_diff(out, extractor.torch(batch))

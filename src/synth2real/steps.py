@@ -72,6 +72,57 @@ def extract_features(cfg: Study, manifest_csv: str, backbone_json: str, backbone
     write_json({"engine": cfg.features.engine, **stats}, out_stats)
 
 
+def features_aligned(cfg: Study, source_csv: str, pool_csv: str, backbone_json: str,
+                     backbone_onnx: str, out_npz: str, out_stats: str) -> None:
+    """Source features after bringing every source image to the target's resolution."""
+    from synth2real import align
+    from synth2real.backbone import load_backbone
+
+    measured = align.typical_side([r["path"] for r in manifests.read_csv(pool_csv)])
+    side = cfg.methods.align.target_side or int(round(measured["median_side"]))
+    log.info("target resolution: median shorter side %.0f px over %d pool images; source -> %d px",
+             measured["median_side"], measured["images"], side)
+    paths = [r["path"] for r in manifests.read_csv(source_csv)]
+    bb = load_backbone(read_json(backbone_json)["path"])
+    ex = features.Extractor(bb, cfg.features.engine, backbone_onnx)
+    feats, stats = features.extract(paths, ex, cfg.backbone.image_size, cfg.features.batch_size,
+                                    cfg.features.parity_tol, align.transform(side))
+    features.save(out_npz, feats, paths)
+    write_json({"engine": cfg.features.engine, "target_side": side, "pool_resolution": measured,
+                **stats}, out_stats)
+
+
+def features_adabn(cfg: Study, pool_csv: str, test_csv: str, backbone_json: str, out_onnx: str,
+                   out_pool_npz: str, out_test_npz: str, out_stats: str) -> None:
+    """AdaBN: BN statistics re-estimated on the unlabeled pool, then target features with them.
+
+    The statistics come from `methods.adabn.images` pool images (torch); the
+    adapted backbone is exported to ONNX, parity-checked, and extracts the
+    pool and the real test set (the one extra feature pass).
+    """
+    from synth2real import adabn
+    from synth2real.backbone import export_onnx, load_backbone
+
+    a = cfg.methods.adabn
+    size = cfg.backbone.image_size
+    pool_paths = [r["path"] for r in manifests.read_csv(pool_csv)]
+    rng = np.random.default_rng(cfg.data_seed)
+    fit_paths = [pool_paths[i] for i in np.sort(rng.permutation(len(pool_paths))[: a.images])]
+    bb = load_backbone(read_json(backbone_json)["path"])
+    adapted, bn_stats = adabn.adapt(bb, features.batches(fit_paths, size, a.batch_size))
+    log.info("AdaBN: %d BatchNorm layers re-estimated on %d pool images (mean |shift| %.4f)",
+             int(bn_stats["bn_layers"]), int(bn_stats["images"]), bn_stats["mean_abs_mean_shift"])
+    export_onnx(adapted, out_onnx, size, "features", opset=cfg.export.opset)
+    ex = features.Extractor(adapted, cfg.features.engine, out_onnx)
+    stats: dict[str, object] = {"engine": cfg.features.engine, "adabn": bn_stats}
+    for csv_path, out_npz, name in ((pool_csv, out_pool_npz, "pool"), (test_csv, out_test_npz, "real_test")):
+        paths = [r["path"] for r in manifests.read_csv(csv_path)]
+        feats, st = features.extract(paths, ex, size, cfg.features.batch_size, cfg.features.parity_tol)
+        features.save(out_npz, feats, paths)
+        stats[name] = st
+    write_json(stats, out_stats)
+
+
 # ------------------------------------------------------------- training ----
 
 
@@ -159,6 +210,93 @@ def train_adapted(cfg: Study, source_csv: str, source_npz: str, pool_npz: str, t
                        variant="pseudo-label", pseudo_label=read_json(diag_json))
 
 
+def train_method(cfg: Study, variant: str, source_csv: str, source_npz: str, pool_csv: str,
+                 pool_npz: str, test_csv: str, test_npz: str, out_dirs: dict[int, str]) -> None:
+    """Every seed of one method variant of issue 5 (`methods.spec_of(cfg, variant)`).
+
+    The feature files are the ones the spec names (`Spec.files`); the
+    proxy A-distance between source-train and pool representations is
+    measured per seed for DANN (its bottleneck is learned) and once otherwise
+    (the frozen features do not depend on the seed).
+    """
+    import torch
+
+    from synth2real import domain, methods
+
+    spec = methods.spec_of(cfg, variant)
+    rows = manifests.read_csv(source_csv)
+    size = cfg.pseudo_label.source_size
+    pool = manifests.read_csv(pool_csv)  # true_label / in_domain: diagnostics only
+    data = methods.Data(
+        train=_labeled(cfg, manifests.source_subset(rows, size, "train"), source_npz),
+        val=_labeled(cfg, manifests.source_subset(rows, size, "val"), source_npz),
+        pool=features.lookup(pool_npz, [r["path"] for r in pool]),
+        pool_true=[r["true_label"] for r in pool],
+        pool_in_domain=[int(r["in_domain"]) for r in pool],
+        test=_labeled(cfg, manifests.read_csv(test_csv), test_npz),
+    )
+    n = cfg.methods.domain_sample
+    fixed_pad = None
+    for seed, out_dir in out_dirs.items():
+        res = methods.run(spec, data, cfg, seed)
+        if spec.trainer == "dann" or fixed_pad is None:
+            pad = domain.proxy_a_distance(methods.representation(res, data.train[0]),
+                                          methods.representation(res, data.pool), n, cfg.data_seed)
+            fixed_pad = pad if spec.trainer != "dann" else None
+        else:
+            pad = fixed_pad
+        metrics: dict[str, object] = {"seed": seed, "variant": variant, "n_train": int(len(res.train_set[1])),
+                                      "method": spec.params(), "proxy_a_distance": pad, **res.extra}
+        for name, (Xe, ye) in {"train": res.train_set, "val": data.val, "test": data.test}.items():
+            metrics[name] = heads.scores(ye, methods.softmax(methods.logits_of(res.model, Xe)),
+                                         cfg.classes)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({"kind": spec.trainer, "state_dict": res.model.state_dict(),
+                    "classes": list(cfg.classes), "spec": spec.params()}, out / "head.pt")
+        write_json(metrics, out / "metrics.json")
+        provenance.write(out / "provenance.json", cfg, seed=seed, variant=variant)
+        log.info("%s seed %d: val %.4f test %.4f PAD %.3f", variant, seed, metrics["val"]["acc"],
+                 metrics["test"]["acc"], pad)
+
+
+def domain_embedding(cfg: Study, pairs: dict[str, tuple[str, str]], dann_head: str | None,
+                     source_csv: str, out_npz: str) -> None:
+    """2-D t-SNE of source-train vs pool features per representation; `pairs`: label -> (source, pool) npz.
+
+    With `dann_head`, one more panel: the DANN bottleneck of that model on the plain features.
+    """
+    import torch
+
+    from synth2real import dann, domain
+
+    rows = manifests.source_subset(manifests.read_csv(source_csv), cfg.pseudo_label.source_size, "train")
+    paths = [r["path"] for r in rows]
+    panels: dict[str, np.ndarray] = {}
+    n = cfg.methods.domain_sample // 2
+    reps = {}
+    for label, (src_npz, pool_npz) in pairs.items():
+        reps[label] = (features.lookup(src_npz, paths), features.load(pool_npz)[0])
+    if dann_head:
+        blob = torch.load(dann_head, map_location="cpu", weights_only=True)
+        d = cfg.methods.dann
+        in_dim = blob["state_dict"]["bottleneck.0.weight"].shape[1]
+        net = dann.DannNet(len(blob["classes"]), in_dim, d.bottleneck, d.hidden, cfg.train.dropout)
+        net.load_state_dict(blob["state_dict"])
+        S, T = reps["before (frozen features)"]
+        reps["after: DANN bottleneck (seed %d)" % cfg.seeds[0]] = (dann.embed(net, S), dann.embed(net, T))
+    labels = list(reps)
+    for i, label in enumerate(labels):
+        S, T = reps[label]
+        pts, dom = domain.tsne_2d(S, T, n, cfg.data_seed)
+        panels[f"points_{i}"], panels[f"domain_{i}"] = pts, dom
+        panels[f"pad_{i}"] = np.float64(domain.proxy_a_distance(S, T, cfg.methods.domain_sample,
+                                                                cfg.data_seed))
+        log.info("t-SNE panel %r: %d points", label, len(pts))
+    Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out_npz, labels=np.asarray(labels), **panels)
+
+
 # --------------------------------------------------------------- report ----
 
 
@@ -175,6 +313,18 @@ def table_results(cfg: Study, summary_json: str, out_csv: str, out_md: str, out_
     from synth2real import tables
 
     tables.write_all(read_json(summary_json), out_csv, out_md, out_tex)
+
+
+def table_methods(cfg: Study, summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
+    from synth2real import methods_table
+
+    methods_table.write_all(read_json(summary_json), out_csv, out_md, out_tex)
+
+
+def figure_domain_gap(cfg: Study, tsne_npz: str, *out: str) -> None:
+    from synth2real.figures import domain_gap
+
+    domain_gap.make(tsne_npz, *out)
 
 
 def figure(cfg: Study, name: str, summary_json: str, *out: str) -> None:

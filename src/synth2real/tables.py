@@ -16,7 +16,8 @@ SPLITS = ("train", "val", "test")
 
 def rows(summary: Mapping) -> list[dict[str, object]]:
     out = []
-    for variant, v in summary["variants"].items():
+    for variant in summary.get("core_variants", list(summary["variants"])):
+        v = summary["variants"][variant]
         rep = summary["reported"].get(variant, {})
         row: dict[str, object] = {"variant": variant, "seeds": len(summary["seeds"])}
         for s in SPLITS:

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from synth2real.config import load_file
 from tests.conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +42,31 @@ def test_summary_has_every_variant_with_finite_numbers(offline_run):
     assert s["variants"]["synthetic-1000"]["test_acc"]["mean"] > 0.45
 
 
+def test_every_method_variant_with_intervals_and_paired_gains(offline_run, bundle):
+    s = json.loads((offline_run / "results" / "summary.json").read_text())
+    expected = load_file(REPO / "config" / "offline.yaml", {"bundle": str(bundle)}).variants
+    assert list(s["variants"]) == expected and len(expected) >= 20
+    for name, v in s["variants"].items():
+        lo, hi = v["test_acc"]["ci95"]
+        assert math.isfinite(lo) and lo <= v["test_acc"]["mean"] <= hi, name
+        if name not in s["core_variants"]:
+            assert 0.0 <= v["proxy_a_distance"]["mean"] <= 2.0, name
+            assert v["method"]["description"], name
+    comps = {(c["a"], c["b"]): c for c in s["comparisons"]}
+    for name in expected:
+        if name not in s["core_variants"]:
+            for other in ("synthetic-1000", "pseudo-label"):
+                c = comps[(name, other)]
+                assert c["n"] == 5 and math.isfinite(c["mean"]) and len(c["ci95"]) == 2
+    assert ("synthetic-1000", "synthetic-500") in comps
+    ood = s["variants"]["ood-energy"]["pseudo_label"]
+    assert ood["ood_accepted"]["mean"] <= ood["ood_accepted_without_rejection"]["mean"]
+    for q in ("methods.md", "methods.tex", "methods.csv"):
+        assert "align+pl" in (offline_run / "paper/tables" / q).read_text()
+    for fig in ("all_methods", "threshold_sweep", "domain_gap"):
+        assert (offline_run / f"paper/figures/{fig}.png").stat().st_size > 10_000
+
+
 def test_tables_and_figures_from_this_run(offline_run):
     md = (offline_run / "paper/tables/results.md").read_text()
     s = json.loads((offline_run / "results" / "summary.json").read_text())
@@ -53,6 +79,8 @@ def test_tables_and_figures_from_this_run(offline_run):
 def test_features_computed_once_per_image_set(offline_run):
     stats = {p.stem: json.loads(p.read_text()) for p in (offline_run / "results/features").glob("*.stats.json")}
     assert {k.removesuffix(".stats") for k in stats} == {"source", "real_test", "pool"}
+    aligned = json.loads((offline_run / "results/features/aligned/source.stats.json").read_text())
+    assert aligned["target_side"] == 32 and aligned["images"] == 3000  # CIFAR-10 is 32 px
     assert stats["source.stats"]["images"] == 3000
     for st in stats.values():
         assert st["engine"] == "onnxruntime" and st["parity_max_abs_diff"] <= 1e-4

@@ -8,7 +8,12 @@ import math
 
 def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
-    assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label"]
+    assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label",
+                                         "threshold-0.34", "threshold-0.51", "align+adabn+pl", "dann"]
+    assert summary["core_variants"] == ["synthetic-10", "synthetic-20", "pseudo-label"]
+    pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
+    assert {("synthetic-20", "synthetic-10"), ("pseudo-label", "synthetic-20"),
+            ("dann", "synthetic-20"), ("dann", "pseudo-label")} <= pairs
     for v in summary["variants"].values():
         for split in ("train_acc", "val_acc", "test_acc"):
             assert set(v[split]["per_seed"]) == {"0", "1"}
@@ -17,9 +22,13 @@ def test_tiny_run_produces_summary_tables_figures(tiny_run):
         assert sum(map(sum, v["confusion"]["total"])) == 2 * 30  # 2 seeds x 10 test/class x 3
     for name in ("results.csv", "results.md", "results.tex"):
         assert (tiny_run / "paper" / "tables" / name).stat().st_size > 0
-    for fig in ("accuracy_bars", "confusion_matrices"):
+    for name in ("methods.csv", "methods.md", "methods.tex"):
+        assert "align+adabn+pl" in (tiny_run / "paper" / "tables" / name).read_text()
+    for fig in ("accuracy_bars", "confusion_matrices", "all_methods", "threshold_sweep", "domain_gap"):
         for ext in ("pdf", "png"):
             assert (tiny_run / "paper" / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+    for extra in ("aligned/source.npz", "adabn/pool.npz", "adabn/real_test.npz"):
+        assert (tiny_run / "results" / "features" / extra).stat().st_size > 0
     prov = json.loads((tiny_run / "results/heads/pseudo-label/seed0/provenance.json").read_text())
     assert prov["config"]["pseudo_label"]["threshold"] == 0.51
     assert "torch" in prov["versions"] and prov["git_commit"]

@@ -4,11 +4,15 @@
 
 import os
 
-FIGURES = ["accuracy_bars", "confusion_matrices", "pseudo_label_diagnostics"]
+FIGURES = ["accuracy_bars", "confusion_matrices", "pseudo_label_diagnostics", "all_methods"]
+if any(v.startswith("threshold-") for v in METHOD_VARIANTS):
+    FIGURES.append("threshold_sweep")
 
 REPORT_OUTPUTS = [
     *expand("paper/tables/results.{ext}", ext=["csv", "md", "tex"]),
+    *expand("paper/tables/methods.{ext}", ext=["csv", "md", "tex"]),
     *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
+    *expand("paper/figures/domain_gap.{ext}", ext=["pdf", "png"]),
     "paper/main.pdf",
 ]
 
@@ -116,3 +120,32 @@ rule paper:
         "../../envs/report.yaml"
     script:
         "../scripts/paper.py"
+
+
+rule table_methods:
+    input:
+        "results/summary.json",
+    output:
+        csv="paper/tables/methods.csv",
+        md="paper/tables/methods.md",
+        tex="paper/tables/methods.tex",
+    log:
+        "results/logs/report/table_methods.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/table_methods.py"
+
+
+rule figure_domain_gap:
+    input:
+        "results/domain/tsne.npz",
+    output:
+        pdf="paper/figures/domain_gap.pdf",
+        png="paper/figures/domain_gap.png",
+    log:
+        "results/logs/report/figure_domain_gap.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figure_domain_gap.py"

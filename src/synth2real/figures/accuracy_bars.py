@@ -14,7 +14,7 @@ COLORS = ["#9ecae1", "#4292c6", "#08519c"]
 
 
 def make(summary: Mapping, *out: str) -> None:
-    variants = list(summary["variants"])
+    variants = list(summary.get("core_variants", summary["variants"]))
     x = np.arange(len(variants))
     width = 0.26
     fig, ax = plt.subplots(figsize=(6.4, 3.6))

@@ -11,7 +11,7 @@ from synth2real.figures import plt, save
 
 def make(summary: Mapping, *out: str) -> None:
     classes = summary["classes"]
-    variants = list(summary["variants"])
+    variants = list(summary.get("core_variants", summary["variants"]))
     fig, axes = plt.subplots(1, len(variants), figsize=(3.0 * len(variants), 3.1), squeeze=False)
     for ax, v in zip(axes[0], variants):
         cm = np.array(summary["variants"][v]["confusion"]["total"], dtype=float)

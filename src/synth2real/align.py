@@ -1,0 +1,50 @@
+"""Data-level alignment: bring source images to the target domain's resolution.
+
+The cheap cousin of the image-refinement networks of the synthetic-to-real
+literature: before the backbone, each source image is downsampled so that its
+shorter side matches the target's typical shorter side (the median over the
+unlabeled real pool, measured from the image headers), then the one
+preprocessing (`predict.preprocess`) upsamples it to the network input as it
+does for every real photo. Source and target then share the same blur.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from synth2real.errors import DataError
+
+
+def typical_side(paths: Sequence[str | Path]) -> dict[str, float]:
+    """Median shorter side (px) of the images at `paths` and its spread, read from headers only."""
+    if not paths:
+        raise DataError("cannot measure the target resolution: the pool manifest is empty")
+    sides = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:  # lazy: decodes the header, not the pixels
+                sides.append(min(im.size))
+        except OSError as e:
+            raise DataError(f"{p}: cannot read image header ({e}); fix or remove the file") from None
+    s = np.asarray(sides, dtype=np.float64)
+    return {"median_side": float(np.median(s)), "min_side": float(s.min()),
+            "max_side": float(s.max()), "images": int(len(s))}
+
+
+def degrade(im: Image.Image, side: int) -> Image.Image:
+    """`im` with its shorter side reduced to `side` px (antialiased bilinear); smaller images unchanged."""
+    w, h = im.size
+    if min(w, h) <= side:
+        return im
+    scale = side / min(w, h)
+    return im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR,
+                     reducing_gap=None)
+
+
+def transform(side: int) -> Callable[[Image.Image], Image.Image]:
+    """The per-image transform applied before `predict.preprocess` for aligned source features."""
+    return lambda im: degrade(im, side)
