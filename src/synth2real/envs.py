@@ -40,7 +40,7 @@ STAGES: dict[str, tuple[str, list[str]]] = {
                "pydantic", "pyyaml", "scikit-learn", "scipy", "tqdm"]),
     "report": (("summary, tables, figures and the paper (the PDF build also needs a TeX "
                 "installation with latexmk, see README)"),
-               ["torch", "matplotlib", "numpy", "pillow", "pydantic", "pyyaml"]),
+               ["torch", "matplotlib", "numpy", "pillow", "pydantic", "pyyaml", "scipy", "scikit-learn"]),
     "demo": ("ONNX export checks and the Gradio demo",
              ["torch", "gradio", "onnxruntime", "numpy", "pillow", "pydantic", "pyyaml"]),
 }
