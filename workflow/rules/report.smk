@@ -108,8 +108,8 @@ rule paper_numbers:
 rule paper:
     input:
         tex=os.path.join(workflow.basedir, "paper", "main.tex"),
-        tables=[*rules.paper_numbers.output, "paper/tables/results.tex"],
-        figures=expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid"]),
+        tables=[*rules.paper_numbers.output, "paper/tables/results.tex", "paper/tables/methods.tex"],
+        figures=expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
     output:
         pdf="paper/main.pdf",
     log:
