@@ -11,7 +11,7 @@ extracts the target features once (its own cache).
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch

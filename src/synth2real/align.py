@@ -10,8 +10,8 @@ does for every real photo. Source and target then share the same blur.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -32,7 +32,7 @@ def typical_side(paths: Sequence[str | Path]) -> dict[str, float]:
             raise DataError(f"{p}: cannot read image header ({e}); fix or remove the file") from None
     s = np.asarray(sides, dtype=np.float64)
     return {"median_side": float(np.median(s)), "min_side": float(s.min()),
-            "max_side": float(s.max()), "images": int(len(s))}
+            "max_side": float(s.max()), "images": len(s)}
 
 
 def degrade(im: Image.Image, side: int) -> Image.Image:

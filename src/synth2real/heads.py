@@ -24,6 +24,12 @@ class History:
     lr: list[float] = field(default_factory=list)
 
 
+def optimizer(head: nn.Module, cfg: Train) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+    """The study's optimiser: Adam at `cfg.lr`, StepLR(`cfg.step_size`, `cfg.gamma`) per epoch."""
+    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr)
+    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+
+
 def train_head(
     X: np.ndarray, y: np.ndarray, num_classes: int, cfg: Train, seed: int,
 ) -> tuple[Head, History]:
@@ -31,8 +37,7 @@ def train_head(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     head = Head(num_classes, cfg.dropout, in_dim=X.shape[1])
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    opt, sched = optimizer(head, cfg)
     loss_fn = nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(y.astype(np.int64))
     hist = History()

@@ -19,8 +19,9 @@ Nothing here reads a test label: the test set is scored only after training.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -193,7 +194,7 @@ def pseudo_label(spec: Spec, model: torch.nn.Module, data: Data,
         plain = pseudo.diagnostics(plain_idx, plain_labels, data.pool_true, data.pool_in_domain, classes)
         ind = np.asarray(data.pool_in_domain, bool)
         rejected = np.setdiff1d(np.arange(len(probs)), candidates)
-        extra = {"ood_score": spec.ood_score, "rejected": int(len(rejected)),
+        extra = {"ood_score": spec.ood_score, "rejected": len(rejected),
                  "ood_rejected": int((~ind[rejected]).sum()),
                  "ood_accepted_without_rejection": plain["ood_accepted"],
                  "ood_accepted_share_without_rejection": plain["ood_accepted_share"]}

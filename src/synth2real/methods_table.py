@@ -7,12 +7,11 @@ Percent points throughout; a gain is marked significant (*) only when its paired
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from synth2real.config import VARIANT_PSEUDO
+from synth2real.tables import csv_text
 
 
 def _pct(x: float | None) -> float | None:
@@ -65,14 +64,7 @@ def _opt(x: object, fmt: str, none: str = "–") -> str:
 
 
 def to_csv(summary: Mapping) -> str:
-    buf = io.StringIO()
-    rs = rows(summary)
-    w = csv.DictWriter(buf, fieldnames=list(rs[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rs:
-        w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v))
-                    for k, v in r.items()})
-    return buf.getvalue()
+    return csv_text(rows(summary))
 
 
 def to_markdown(summary: Mapping) -> str:

@@ -15,7 +15,7 @@ from torch import nn
 
 from synth2real.backbone import Head
 from synth2real.config import Train
-from synth2real.heads import History
+from synth2real.heads import History, optimizer
 
 
 def split_batch(batch_size: int, ratio: int) -> tuple[int, int]:
@@ -32,8 +32,7 @@ def train_head_mixed(Xs: np.ndarray, ys: np.ndarray, Xr: np.ndarray, yr: np.ndar
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     head = Head(num_classes, cfg.dropout, in_dim=Xs.shape[1])
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    opt, sched = optimizer(head, cfg)
     loss_fn = nn.CrossEntropyLoss()
     S, SY = torch.from_numpy(np.ascontiguousarray(Xs, np.float32)), torch.from_numpy(ys.astype(np.int64))
     R, RY = torch.from_numpy(np.ascontiguousarray(Xr, np.float32)), torch.from_numpy(yr.astype(np.int64))

@@ -9,7 +9,7 @@ interval is the honest answer to "is A better than B".
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from scipy import stats as _st

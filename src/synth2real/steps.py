@@ -245,7 +245,7 @@ def train_method(cfg: Study, variant: str, source_csv: str, source_npz: str, poo
             fixed_pad = pad if spec.trainer != "dann" else None
         else:
             pad = fixed_pad
-        metrics: dict[str, object] = {"seed": seed, "variant": variant, "n_train": int(len(res.train_set[1])),
+        metrics: dict[str, object] = {"seed": seed, "variant": variant, "n_train": len(res.train_set[1]),
                                       "method": spec.params(), "proxy_a_distance": pad, **res.extra}
         for name, (Xe, ye) in {"train": res.train_set, "val": data.val, "test": data.test}.items():
             metrics[name] = heads.scores(ye, methods.softmax(methods.logits_of(res.model, Xe)),

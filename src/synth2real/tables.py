@@ -37,15 +37,19 @@ def _rep(row: Mapping, split: str) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
-def to_csv(summary: Mapping) -> str:
+def csv_text(rs: list[dict[str, object]]) -> str:
+    """Rows as CSV: floats with 4 decimals, None as an empty cell."""
     buf = io.StringIO()
-    rs = rows(summary)
     w = csv.DictWriter(buf, fieldnames=list(rs[0]), lineterminator="\n")
     w.writeheader()
     for r in rs:
         w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v))
                     for k, v in r.items()})
     return buf.getvalue()
+
+
+def to_csv(summary: Mapping) -> str:
+    return csv_text(rows(summary))
 
 
 def to_markdown(summary: Mapping) -> str:

@@ -3,7 +3,7 @@ the share of out-of-domain pool images accepted, against the confidence threshol
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
