@@ -9,6 +9,9 @@
 #   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
 #   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
 #   make demo                                                  # web demo on http://127.0.0.1:7860
+#   make doctor                                                # what this machine has and lacks
+#   make check-fresh [SUITE=bookworm|trixie] [CMD="make ..."]  # a README command in a fresh Debian root
+#   make check-container                                       # build the image, reproduce offline inside
 
 CONFIG ?= config/paper.yaml
 BUNDLE ?=
@@ -24,40 +27,55 @@ PROFILE ?= profiles/local
 MODELS ?= models
 HOST ?= 127.0.0.1
 PORT ?= 7860
+# check-fresh: the Debian release of the fresh root, and the README command run in it.
+SUITE ?= bookworm
+CMD ?= make reproduce CONFIG=config/offline.yaml BUNDLE=../shared/bundle
+# The global `gpu` resource of profiles/local: never more GPU jobs than visible GPUs.
+export SYNTH2REAL_GPUS ?= $(shell profiles/local/visible-gpus)
 
 VENV := .venv
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv, pinned, in a private venv: Debian 12+/Ubuntu 23.04+ refuse pip installs into
+# the system Python (PEP 668), and nothing here touches it.
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+UV_STAMP := .uv/.version-$(UV_VERSION)
 BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
-# Debian packages the tests and the paper need (browser tests, LaTeX, PDF -> PNG).
-SYSTEM_TOOLS := chromium:chromium chromedriver:chromium-driver latexmk:latexmk pdftoppm:poppler-utils
-APT_PACKAGES := chromium chromium-driver latexmk texlive-latex-extra poppler-utils
+# Debian packages the tests and the paper need: the `project` group of the one list.
+APT_PACKAGES := $(shell awk '!/^\#/ && $$2 == "project" {print $$1}' system-packages.txt)
 
-.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights demo
+.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights demo \
+	doctor check-fresh check-container
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,16p' Makefile
 
-$(UV):
-	python3 -m pip install --user --quiet uv
+$(UV_STAMP):
+	rm -rf .uv
+	python3 -m venv .uv || { echo "make: python3 cannot create a venv; install the README's requirements:" \
+	  "sudo apt-get install $$(awk '!/^#/ && $$2 == "base" {printf "%s ", $$1}' system-packages.txt)" >&2; exit 1; }
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	touch $@
 
 # The environment is rebuilt whenever the lock changes.
-$(VENV)/.synced-$(ORT): pyproject.toml uv.lock | $(UV)
+$(VENV)/.synced-$(ORT): pyproject.toml uv.lock | $(UV_STAMP)
 	$(UV) sync --locked --compile-bytecode --extra $(ORT)
 	rm -f $(VENV)/.synced-*
 	touch $@
 
 setup: $(VENV)/.synced-$(ORT)
 
-# Installs the Debian packages above when any is missing (needs root or sudo).
+# Installs the Debian packages above that dpkg does not list as installed (needs root or sudo).
 system-deps:
-	@missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
-	kpsewhich booktabs.sty >/dev/null 2>&1 || missing="$$missing texlive-latex-extra"; \
+	@command -v dpkg-query >/dev/null || { echo "make: no dpkg here; install the equivalents of:" \
+	  "$(APT_PACKAGES)" >&2; exit 1; }
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 reproduce: setup system-deps
@@ -67,31 +85,43 @@ paper: setup system-deps
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS) paper/main.pdf
 
 report: setup
-	$(SNAKEMAKE) --configfile $(CONFIG) $(BUNDLE_ARG) --report reports/report.html
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) --report reports/report.html
 	@echo "report: reports/report.html"
 
 # Rewrites environment.yml and envs/*.yaml from uv.lock (run after `uv lock`).
 envs: setup
-	$(PY) -m synth2real.envs
+	$(VENV)/bin/synth2real envs
 
 test: setup system-deps
 	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m synth2real.bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
+	$(VENV)/bin/synth2real bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
 
 # Downloads the weights CONFIG needs (Stable Diffusion into $HF_HOME, MobileNetV2 into
 # $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.
 fetch-weights: setup
-	$(PY) -m synth2real.fetch_weights --config $(CONFIG) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
+	$(VENV)/bin/synth2real fetch-weights --config $(CONFIG) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
 
 # Compare page for the models of the last `make reproduce` (the `demo:` section of CONFIG).
 demo: setup
-	$(PY) demo/app.py --host $(HOST) --port $(PORT) --models $(MODELS) --config $(CONFIG)
+	$(VENV)/bin/synth2real demo --host $(HOST) --port $(PORT) --models $(MODELS) --config $(CONFIG)
+
+doctor: setup
+	$(VENV)/bin/synth2real doctor $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
+
+# A README command in a freshly bootstrapped Debian root (the same script CI runs; needs root).
+check-fresh:
+	bash .ci/fresh-root.sh --suite $(SUITE) --log build/fresh-$(SUITE).log -- $(CMD)
+
+# Builds docker/Dockerfile with podman on a locally bootstrapped Debian base and
+# reproduces the offline study in a build stage (needs root; no Docker engine).
+check-container:
+	bash docker/check-container.sh $(abspath $(or $(BUNDLE),../shared/bundle))
 
 lint: setup
 	$(VENV)/bin/ruff check src tests workflow demo
 	$(SNAKEMAKE) --lint --configfile config/offline.yaml --config bundle=$(abspath $(or $(BUNDLE),../shared/bundle))
 
 clean:
-	rm -rf results models paper/figures paper/tables paper/build .snakemake
+	rm -rf results models paper/figures paper/tables paper/build .snakemake reports build

@@ -55,9 +55,9 @@ def bench_features(bb, onnx_path: Path, paths: list[str], size: int, batch: int)
             "diff": max_abs_diff(f_torch, f_ort)}
 
 
-def bench_heads(bb, paths: list[str], size: int, cfg) -> dict[str, float]:
+def bench_heads(bb, paths: list[str], size: int, cfg, max_heads: int | None = None) -> dict[str, float]:
     n_train = len(cfg.classes) * int(max(cfg.synthetic.sizes) * (1 - cfg.synthetic.val_fraction))
-    n_heads = len(cfg.variants) * len(cfg.seeds)
+    n_heads = min(len(cfg.variants) * len(cfg.seeds), max_heads or 10**9)
     # Training cost does not depend on feature values: real-shaped features suffice.
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n_train, 1280)).astype(np.float32)
@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--images", type=int, default=256, help="images per measurement")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--models", default="models", help="exported ONNX models for [3]")
+    ap.add_argument("--quick", action="store_true",
+                    help="a short run (32 images, 2 heads): checks the bench works; ratios are rough")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.images, args.batch = 32, 8
     sys.stdout.reconfigure(line_buffering=True)  # progress shows while the long parts run
 
     cfg = load_file(REPO / "config" / "offline.yaml", {"bundle": str(args.bundle)})
@@ -111,8 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  ratio ort/torch {f['ort_ips'] / f['torch_ips']:8.2f}x   "
           f"max |feature diff| {f['diff']:.2e} ({'agree' if f['diff'] <= 1e-4 else 'DIFFER'} at 1e-4)")
 
-    h = bench_heads(bb, paths[: min(len(paths), 128)], size, cfg)
-    print(f"\n[2] training all {h['n_heads']} heads of the offline study "
+    h = bench_heads(bb, paths[: min(len(paths), 128)], size, cfg, max_heads=2 if args.quick else None)
+    which = f"{h['n_heads']} (quick: a subset of the)" if args.quick else f"all {h['n_heads']}"
+    print(f"\n[2] training {which} heads of the offline study "
           f"({h['n_train']} images, {h['epochs']} epochs each)")
     print(f"  all heads from cached features   {h['t_heads']:8.1f} s")
     print(f"  one naive epoch through backbone {h['t_naive_epoch']:8.1f} s (eager torch, "

@@ -41,8 +41,7 @@ def fetch(config: str, bundle: str | None = None) -> list[str]:
 
 
 def main(argv: Sequence[str] = ()) -> None:
-    parser = argparse.ArgumentParser(prog="python -m synth2real.fetch_weights",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="config/paper.yaml")
     parser.add_argument("--bundle", default=None, help="offline bundle folder, for {bundle} paths")
     args = parser.parse_args(list(argv))

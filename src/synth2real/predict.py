@@ -197,7 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(
-        prog="python -m synth2real.predict",
         description="Classify image files with an exported synth2real ONNX model. Prints a JSON "
         "list: per file its top class, confidence and per-class probabilities (or an error).",
     )
