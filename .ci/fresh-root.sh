@@ -53,8 +53,9 @@ phase() { printf '\n== fresh-root [%4ds] %s\n' $((SECONDS - START)) "$*"; }
 # root goes through the same route; nothing about it is written in the repository.
 host_mirror() {
   if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
-  . /etc/os-release
-  [ "${ID:-}" = debian ] || die "this machine is ${ID:-unknown}, not Debian: set DEBIAN_MIRROR to a Debian mirror URL"
+  local id
+  id=$(. /etc/os-release && echo "${ID:-}")
+  [ "$id" = debian ] || die "this machine is ${id:-unknown}, not Debian: set DEBIAN_MIRROR to a Debian mirror URL"
   local uri
   uri=$( (cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2; exit}';
           cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
@@ -105,13 +106,14 @@ trap 'exit 130' INT TERM
 
 phase "fresh $SUITE root in $ROOT"
 tar -C "$ROOT" -xf "$TARBALL"
+chmod 755 "$ROOT"  # mktemp makes it 0700; apt's _apt user must reach its cache
 
 # How this machine reaches the registries: apt sources (suite names swapped for
 # the root's), apt settings, DNS, and the CA trust store. The host's extra CAs go
 # where update-ca-certificates picks them up, so installing ca-certificates in
 # the root keeps them in its regenerated bundle.
-. /etc/os-release
-HOST_SUITE=${VERSION_CODENAME:-}
+HOST_SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+rm -f "$ROOT/etc/apt/sources.list" "$ROOT"/etc/apt/sources.list.d/*
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] || continue
   if [ -n "$HOST_SUITE" ]; then sed "s/\b$HOST_SUITE\b/$SUITE/g" "$f" >"$ROOT$f"; else cp "$f" "$ROOT$f"; fi
@@ -121,14 +123,15 @@ if [ -n "${DEBIAN_MIRROR:-}" ] || [ -z "$HOST_SUITE" ]; then
   printf 'deb %s %s main\n' "$(host_mirror)" "$SUITE" >"$ROOT/etc/apt/sources.list"
 fi
 for f in /etc/apt/apt.conf.d/* /etc/apt/auth.conf /etc/apt/auth.conf.d/*; do
-  [ -f "$f" ] && { mkdir -p "$ROOT$(dirname "$f")"; cp "$f" "$ROOT$f"; }
+  if [ -f "$f" ]; then mkdir -p "$ROOT$(dirname "$f")"; cp "$f" "$ROOT$f"; fi
 done
-grep -ho 'Signed-By: *[^ ]*\|signed-by=[^] ]*' /etc/apt/sources.list* /etc/apt/sources.list.d/* 2>/dev/null |
-  sed 's/.*[:=] *//' | sort -u | while read -r key; do
-    [ -f "$key" ] && [ ! -e "$ROOT$key" ] && { mkdir -p "$ROOT$(dirname "$key")"; cp "$key" "$ROOT$key"; }
-  done
+# Keyrings named by the active sources (Signed-By / signed-by=) come along too.
+SOURCES=$(ls /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+for key in $( [ -z "$SOURCES" ] || grep -ho 'Signed-By: *[^ ]*\|signed-by=[^] ]*' $SOURCES | sed 's/.*[:=] *//' | sort -u); do
+  if [ -f "$key" ] && [ ! -e "$ROOT$key" ]; then mkdir -p "$ROOT$(dirname "$key")"; cp "$key" "$ROOT$key"; fi
+done
 rm -f "$ROOT/etc/resolv.conf" && cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
-[ -f /etc/hosts ] && cp /etc/hosts "$ROOT/etc/hosts"
+if [ -f /etc/hosts ]; then cp /etc/hosts "$ROOT/etc/hosts"; fi
 if [ -d /usr/local/share/ca-certificates ]; then
   mkdir -p "$ROOT/usr/local/share/ca-certificates"
   cp -r /usr/local/share/ca-certificates/. "$ROOT/usr/local/share/ca-certificates/"
