@@ -42,10 +42,11 @@ UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 UV_STAMP := .uv/.version-$(UV_VERSION)
 BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
-# Debian packages the tests and the paper need: the `project` group of the one list.
+# Debian packages the paper (`project` group of the one list) and the tests (`test`) need.
 APT_PACKAGES := $(shell awk '!/^\#/ && $$2 == "project" {print $$1}' system-packages.txt)
+APT_TEST_PACKAGES := $(shell awk '!/^\#/ && $$2 == "test" {print $$1}' system-packages.txt)
 
-.PHONY: setup system-deps reproduce paper report envs test bench lint clean help fetch-weights demo \
+.PHONY: setup system-deps test-deps reproduce paper report envs test bench lint clean help fetch-weights demo \
 	doctor check-fresh check-container
 
 help:
@@ -66,17 +67,25 @@ $(VENV)/.synced-$(ORT): pyproject.toml uv.lock | $(UV_STAMP)
 
 setup: $(VENV)/.synced-$(ORT)
 
-# Installs the Debian packages above that dpkg does not list as installed (needs root or sudo).
-system-deps:
+# Installs the Debian packages above that dpkg does not list as installed (needs root or sudo):
+# system-deps what the workflow and paper need, test-deps that plus the browser tests' packages.
+define apt_install
 	@command -v dpkg-query >/dev/null || { echo "make: no dpkg here; install the equivalents of:" \
-	  "$(APT_PACKAGES)" >&2; exit 1; }
-	@missing=""; for p in $(APT_PACKAGES); do \
+	  "$(1)" >&2; exit 1; }
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+system-deps:
+	$(call apt_install,$(APT_PACKAGES))
+
+test-deps:
+	$(call apt_install,$(APT_PACKAGES) $(APT_TEST_PACKAGES))
 
 reproduce: setup system-deps
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS)
@@ -92,7 +101,7 @@ report: setup
 envs: setup
 	$(VENV)/bin/synth2real envs
 
-test: setup system-deps
+test: setup test-deps
 	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -6,6 +6,17 @@
 # This file is the table of contents; each stage lives in workflow/rules/,
 # every rule is a thin wrapper over the `synth2real` package (src/).
 
+import os
+import sys
+
+# synth2real comes from this checkout, whatever Python runs a job: the .venv,
+# a conda env of envs/ (which pins only third-party packages, see
+# synth2real.envs) or a cluster node. Jobs inherit PYTHONPATH; the profiles set
+# conda-not-block-search-path-envvars so conda jobs keep it.
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
 from synth2real.smk import validate
 
 # A --configfile replaces the default instead of being merged into it: the

@@ -5,6 +5,9 @@
 # this way; `make check-fresh` runs any README command the same way.
 #
 #   .ci/fresh-root.sh [--suite bookworm|trixie] [--log FILE] [--keep] -- COMMAND...
+#   .ci/fresh-root.sh [--suite ...] --base-image FILE   # only write the pristine root,
+#       with this machine's apt sources and settings, as a tarball for `podman import`
+#       (docker/check-container.sh); no CA, DNS or anything else of this machine.
 #
 # Needs root (chroot, mounts) and debootstrap (installed with apt-get if
 # missing). Only the pristine debootstrap tarball is cached between runs
@@ -18,17 +21,19 @@ set -euo pipefail
 SUITE=bookworm
 LOG=""
 KEEP=0
+BASE_IMAGE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --suite) SUITE=$2; shift 2 ;;
     --log) LOG=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --base-image) BASE_IMAGE=$2; shift 2 ;;
     --) shift; break ;;
     -*) echo "fresh-root: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || { echo "fresh-root: no command given; e.g. $0 -- make test BUNDLE=../shared/bundle" >&2; exit 2; }
+[ $# -gt 0 ] || [ -n "$BASE_IMAGE" ] || { echo "fresh-root: no command given; e.g. $0 -- make test BUNDLE=../shared/bundle" >&2; exit 2; }
 CMD="$*"
 
 die() { echo "fresh-root: $*" >&2; exit 1; }
@@ -109,7 +114,7 @@ tar -C "$ROOT" -xf "$TARBALL"
 chmod 755 "$ROOT"  # mktemp makes it 0700; apt's _apt user must reach its cache
 
 # How this machine reaches the registries: apt sources (suite names swapped for
-# the root's), apt settings, DNS, and the CA trust store. The host's extra CAs go
+# the root's), apt settings (also for --base-image), then DNS and the CA trust store. The host's extra CAs go
 # where update-ca-certificates picks them up, so installing ca-certificates in
 # the root keeps them in its regenerated bundle.
 HOST_SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
@@ -130,6 +135,12 @@ SOURCES=$(ls /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sourc
 for key in $( [ -z "$SOURCES" ] || grep -ho 'Signed-By: *[^ ]*\|signed-by=[^] ]*' $SOURCES | sed 's/.*[:=] *//' | sort -u); do
   if [ -f "$key" ] && [ ! -e "$ROOT$key" ]; then mkdir -p "$ROOT$(dirname "$key")"; cp "$key" "$ROOT$key"; fi
 done
+if [ -n "$BASE_IMAGE" ]; then
+  mkdir -p "$(dirname "$BASE_IMAGE")"
+  tar -C "$ROOT" -cf "$BASE_IMAGE.partial" . && mv "$BASE_IMAGE.partial" "$BASE_IMAGE"
+  phase "wrote $BASE_IMAGE"
+  exit 0
+fi
 rm -f "$ROOT/etc/resolv.conf" && cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 if [ -f /etc/hosts ]; then cp /etc/hosts "$ROOT/etc/hosts"; fi
 if [ -d /usr/local/share/ca-certificates ]; then

@@ -5,8 +5,8 @@
 exactly the versions `uv.lock` resolved for Linux and the Python version
 below. Regenerate after `uv lock` with
 
-    python -m synth2real.envs           # rewrite the files
-    python -m synth2real.envs --check   # exit 1 if any file differs (CI)
+    synth2real envs           # rewrite the files (make envs)
+    synth2real envs --check   # exit 1 if any file differs (CI)
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ _MARKER_ENV = {"python_version": PYTHON, "python_full_version": f"{PYTHON}.0",
 
 # Stage -> (what runs in it, the packages it imports). Every stage runs its
 # rules through synth2real.smk, which sets torch's thread count, so torch is in all
-# that run rules; the package itself is installed from the checkout (-e).
+# that run rules. The package itself comes from the checkout (PYTHONPATH, set by
+# the Snakefile), never from a path inside the env file: Snakemake copies env
+# files to .snakemake/conda/, where a relative `-e ../` names the wrong folder.
 STAGES: dict[str, tuple[str, list[str]]] = {
     "generate": ("Stable Diffusion generation of the synthetic images",
                  ["torch", "diffusers", "accelerate", "huggingface-hub", "transformers",
@@ -50,16 +52,48 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def locked_versions(lock_path: str | Path = REPO / "uv.lock") -> dict[str, str]:
-    """package -> version uv.lock resolved for Linux and `PYTHON` (one per package)."""
+def _applies(entry: Mapping) -> bool:
+    marker = entry.get("marker")
+    return marker is None or Marker(marker).evaluate(_MARKER_ENV)
+
+
+def _lock_packages(lock_path: str | Path) -> dict[str, dict]:
+    """package -> its uv.lock entry resolved for Linux x86_64 and `PYTHON` (one per package)."""
     lock = tomllib.loads(Path(lock_path).read_text())
-    out: dict[str, str] = {}
+    out: dict[str, dict] = {}
     for pkg in lock["package"]:
         markers = pkg.get("resolution-markers")
         if markers and not any(Marker(m).evaluate(_MARKER_ENV) for m in markers):
             continue  # resolved for another Python version
-        out[_norm(pkg["name"])] = pkg["version"]
+        out[_norm(pkg["name"])] = pkg
     return out
+
+
+def locked_versions(lock_path: str | Path = REPO / "uv.lock") -> dict[str, str]:
+    """package -> version uv.lock resolved for Linux and `PYTHON` (one per package)."""
+    return {name: pkg["version"] for name, pkg in _lock_packages(lock_path).items()}
+
+
+def closure(packages: Sequence[str], lock_path: str | Path = REPO / "uv.lock") -> list[str]:
+    """`packages` and everything they need on Linux x86_64 / `PYTHON`, by uv.lock's graph
+    (extras followed), sorted: the full pinned set, so pip resolves nothing itself."""
+    lock = _lock_packages(lock_path)
+    missing = [p for p in packages if _norm(p) not in lock]
+    if missing:
+        raise KeyError(f"{missing} not in uv.lock; add them to pyproject.toml and `uv lock`")
+    seen: set[str] = set()
+    todo = [(_norm(p), ()) for p in packages]
+    while todo:
+        name, extras = todo.pop()
+        pkg = lock[name]
+        if name not in seen:
+            seen.add(name)
+            todo += [(_norm(d["name"]), tuple(d.get("extra", ())))
+                     for d in pkg.get("dependencies", []) if _applies(d)]
+        for extra in extras:
+            todo += [(_norm(d["name"]), tuple(d.get("extra", ())))
+                     for d in pkg.get("optional-dependencies", {}).get(extra, []) if _applies(d)]
+    return sorted(seen - {"synth2real"})
 
 
 def project_dependencies(pyproject: str | Path = REPO / "pyproject.toml") -> list[str]:
@@ -69,14 +103,16 @@ def project_dependencies(pyproject: str | Path = REPO / "pyproject.toml") -> lis
     return [_norm(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in reqs]
 
 
-def render(name: str, description: str, packages: Sequence[str], versions: Mapping[str, str],
-           editable: str) -> str:
-    missing = [p for p in packages if _norm(p) not in versions]
-    if missing:
-        raise KeyError(f"{name}: {missing} not in uv.lock; add them to pyproject.toml and `uv lock`")
+def render(name: str, description: str, packages: Sequence[str], lock_path: Path) -> str:
+    versions = locked_versions(lock_path)
+    pinned = closure(packages, lock_path)
     lines = [
         f"# Conda env: {description}.",
-        "# Generated from uv.lock by `python -m synth2real.envs`; do not edit (a test keeps them equal).",
+        "# Generated from uv.lock by `synth2real envs`; do not edit (a test keeps them equal).",
+        f"# The full pinned set for Linux x86_64, Python {PYTHON}: {len(packages)} direct packages "
+        f"({', '.join(packages)}) and all they need.",
+        "# synth2real itself is not installed: the Snakefile puts the checkout's src/ on",
+        "# PYTHONPATH, which holds wherever Snakemake copies this file.",
         f"name: {name}",
         "channels:",
         "  - conda-forge",
@@ -84,8 +120,7 @@ def render(name: str, description: str, packages: Sequence[str], versions: Mappi
         f"  - python={PYTHON}",
         "  - pip",
         "  - pip:",
-        *(f"      - {p}=={versions[_norm(p)]}" for p in packages),
-        f"      - -e {editable}",
+        *(f"      - {p}=={versions[p]}" for p in pinned),
         "",
     ]
     return "\n".join(lines)
@@ -93,14 +128,15 @@ def render(name: str, description: str, packages: Sequence[str], versions: Mappi
 
 def generate(repo: Path = REPO) -> dict[Path, str]:
     """path -> text of environment.yml and every envs/<stage>.yaml."""
-    versions = locked_versions(repo / "uv.lock")
+    lock = repo / "uv.lock"
     files = {repo / "environment.yml": render(
         "synth2real", "the whole synth2real project (CPU onnxruntime; the CUDA container uses "
-        "onnxruntime-gpu)", project_dependencies(repo / "pyproject.toml"), versions, ".")}
+        "onnxruntime-gpu); run from the checkout with PYTHONPATH=src",
+        project_dependencies(repo / "pyproject.toml"), lock)}
     for stage, (what, packages) in STAGES.items():
         files[repo / "envs" / f"{stage}.yaml"] = render(
             f"synth2real-{stage}", f"the `{stage}` stage ({what}), for `snakemake --sdm conda`",
-            packages, versions, "../")
+            packages, lock)
     return files
 
 
@@ -118,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.write_text(text)
             print(f"wrote {path.relative_to(REPO)}")
     if stale:
-        print("out of date with uv.lock (run `python -m synth2real.envs`): " + ", ".join(stale),
+        print("out of date with uv.lock (run `synth2real envs` or `make envs`): " + ", ".join(stale),
               file=sys.stderr)
         return 1
     return 0

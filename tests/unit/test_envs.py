@@ -55,7 +55,7 @@ def test_files_are_exactly_what_the_generator_writes():
     generated = envs.generate()
     assert set(generated) == set(ENV_FILES)
     for path, text in generated.items():
-        assert path.read_text() == text, f"{path} is stale: run `python -m synth2real.envs`"
+        assert path.read_text() == text, f"{path} is stale: run `synth2real envs`"
 
 
 def test_every_rule_names_an_existing_stage_env():
