@@ -21,6 +21,10 @@ SMK_ARGS ?=
 # onnxruntime flavour: cpu here and in CI, gpu in the CUDA container.
 ORT ?= cpu
 PYTEST_ARGS ?=
+# Where the workflow writes results/, models/, paper/ and reports/ (default: this checkout).
+RUN_DIR ?= .
+# Extra arguments of `synth2real bench`, e.g. BENCH_ARGS=--quick.
+BENCH_ARGS ?=
 # Snakemake profile: profiles/local (default) or profiles/slurm (see docs/paper-container-scaleout.md).
 PROFILE ?= profiles/local
 # Demo server: the exported models, and where to listen (0.0.0.0 in the container).
@@ -42,6 +46,9 @@ UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 UV_STAMP := .uv/.version-$(UV_VERSION)
 BUNDLE_ARG := $(if $(BUNDLE),--config bundle=$(abspath $(BUNDLE)),)
+# Targets go before the options: --configfile and --config take every word after them.
+SMK = $(SNAKEMAKE) $(1) --snakefile $(abspath Snakefile) --directory $(RUN_DIR) \
+	--workflow-profile $(abspath $(PROFILE)) --cores $(CORES) --configfile $(abspath $(CONFIG)) $(BUNDLE_ARG)
 # Debian packages the paper (`project` group of the one list) and the tests (`test`) need.
 APT_PACKAGES := $(shell awk '!/^\#/ && $$2 == "project" {print $$1}' system-packages.txt)
 APT_TEST_PACKAGES := $(shell awk '!/^\#/ && $$2 == "test" {print $$1}' system-packages.txt)
@@ -88,14 +95,15 @@ test-deps:
 	$(call apt_install,$(APT_PACKAGES) $(APT_TEST_PACKAGES))
 
 reproduce: setup system-deps
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS)
+	$(call SMK) $(SMK_ARGS)
 
 paper: setup system-deps
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) $(SMK_ARGS) paper/main.pdf
+	$(call SMK,paper/main.pdf) $(SMK_ARGS)
 
 report: setup
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG) $(BUNDLE_ARG) --report reports/report.html
-	@echo "report: reports/report.html"
+	@mkdir -p $(RUN_DIR)/reports
+	$(call SMK) --report $(abspath $(RUN_DIR))/reports/report.html
+	@echo "report: $(RUN_DIR)/reports/report.html"
 
 # Rewrites environment.yml and envs/*.yaml from uv.lock (run after `uv lock`).
 envs: setup
@@ -105,7 +113,7 @@ test: setup test-deps
 	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(VENV)/bin/synth2real bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle))
+	$(VENV)/bin/synth2real bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle)) $(BENCH_ARGS)
 
 # Downloads the weights CONFIG needs (Stable Diffusion into $HF_HOME, MobileNetV2 into
 # $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.

@@ -103,6 +103,19 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, bundle: Path | No
     return proc
 
 
+def run_make(*args: str, check: bool = True, env: dict | None = None,
+             timeout: float = 3600) -> subprocess.CompletedProcess:
+    """A README command, `make <args>`, run in the checkout as a user would type it.
+    A surrounding `make test` must not leak its own variables (MAKEFLAGS) into it."""
+    base = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    proc = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args], check=False,
+                          capture_output=True, text=True, env={**base, **(env or {})}, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"make {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
 def job_counts(proc: subprocess.CompletedProcess) -> dict[str, int]:
     """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
     lines = (proc.stdout + proc.stderr).split("Job stats:")[1].splitlines()[3:]

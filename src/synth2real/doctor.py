@@ -115,9 +115,11 @@ def check_system() -> list[Check]:
     out = []
     for package, group, probe in system_packages():
         ok, detail = probe_present(probe)
+        target = "test-deps" if group == "test" else "system-deps"
         fix = (f"sudo apt-get install --no-install-recommends {package}" if group == "base"
-               else f"`make system-deps` (or: sudo apt-get install --no-install-recommends {package})")
-        out.append(Check(f"{package} ({group})", ok, detail, fix))
+               else f"`make {target}` (or: sudo apt-get install --no-install-recommends {package})")
+        # The `test` group serves only `make test`, which installs it itself.
+        out.append(Check(f"{package} ({group})", ok, detail, fix, required=group != "test"))
     return out
 
 
