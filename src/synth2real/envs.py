@@ -109,8 +109,8 @@ def render(name: str, description: str, packages: Sequence[str], lock_path: Path
     lines = [
         f"# Conda env: {description}.",
         "# Generated from uv.lock by `synth2real envs`; do not edit (a test keeps them equal).",
-        f"# The full pinned set for Linux x86_64, Python {PYTHON}: {len(packages)} direct packages "
-        f"({', '.join(packages)}) and all they need.",
+        (f"# The full pinned set for Linux x86_64, Python {PYTHON}: {len(packages)} direct packages "
+         f"({', '.join(packages)}) and all they need."),
         "# synth2real itself is not installed: the Snakefile puts the checkout's src/ on",
         "# PYTHONPATH, which holds wherever Snakemake copies this file.",
         f"name: {name}",
