@@ -18,6 +18,17 @@
 # copied in at run time. Set DEBIAN_MIRROR where this machine is not Debian.
 set -euo pipefail
 
+# Run from a private copy: bash reads a script as it goes, so editing the
+# checkout during an hour-long run would otherwise change the script under it.
+if [ -z "${FRESH_ROOT_REPO:-}" ]; then
+  FRESH_ROOT_REPO=$(cd "$(dirname "$0")/.." && pwd)
+  export FRESH_ROOT_REPO
+  copy=$(mktemp "${TMPDIR:-/tmp}/fresh-root.XXXXXX")
+  cp "$0" "$copy"
+  exec bash "$copy" "$@"
+fi
+rm -f "$0"  # the copy; bash keeps it open
+
 SUITE=bookworm
 LOG=""
 KEEP=0
@@ -29,7 +40,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --base-image) BASE_IMAGE=$2; shift 2 ;;
     --) shift; break ;;
-    -*) echo "fresh-root: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+    -*) echo "fresh-root: unknown option $1 (see the header of .ci/fresh-root.sh)" >&2; exit 2 ;;
     *) break ;;
   esac
 done
@@ -40,7 +51,7 @@ die() { echo "fresh-root: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (chroot and mounts); run it with sudo"
 case "$SUITE" in bookworm|trixie) ;; *) die "--suite $SUITE: bookworm or trixie" ;; esac
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+REPO=$FRESH_ROOT_REPO
 NAME=$(basename "$REPO")
 SHARED=$(cd "$REPO/.." && pwd)/shared
 ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
