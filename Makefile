@@ -33,7 +33,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 # check-fresh: the Debian release of the fresh root, and the README command run in it.
 SUITE ?= bookworm
-CMD ?= make reproduce CONFIG=config/offline.yaml BUNDLE=../shared/bundle
+CMD ?= make reproduce CONFIG=config/offline.yaml BUNDLE=../shared/bundle && ls -l paper/main.pdf models/*.onnx
 # The global `gpu` resource of profiles/local: never more GPU jobs than visible GPUs.
 export SYNTH2REAL_GPUS ?= $(shell profiles/local/visible-gpus)
 
@@ -129,7 +129,7 @@ doctor: setup
 
 # A README command in a freshly bootstrapped Debian root (the same script CI runs; needs root).
 check-fresh:
-	bash .ci/fresh-root.sh --suite $(SUITE) --log build/fresh-$(SUITE).log -- $(CMD)
+	bash .ci/fresh-root.sh --suite $(SUITE) --log build/fresh-$(SUITE).log -- '$(CMD)'
 
 # Builds docker/Dockerfile with podman on a locally bootstrapped Debian base and
 # reproduces the offline study in a build stage (needs root; no Docker engine).
