@@ -15,7 +15,8 @@ import sys
 # conda-not-block-search-path-envvars so conda jobs keep it.
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+# (Set, not required: `envvars:` would demand the user define it.)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 from synth2real.smk import validate
 

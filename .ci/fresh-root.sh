@@ -125,9 +125,9 @@ tar -C "$ROOT" -xf "$TARBALL"
 chmod 755 "$ROOT"  # mktemp makes it 0700; apt's _apt user must reach its cache
 
 # How this machine reaches the registries: apt sources (suite names swapped for
-# the root's), apt settings (also for --base-image), then DNS and the CA trust store. The host's extra CAs go
-# where update-ca-certificates picks them up, so installing ca-certificates in
-# the root keeps them in its regenerated bundle.
+# the root's), apt settings (also for --base-image), then DNS and the CA trust
+# store. The host's extra CAs go where update-ca-certificates picks them up, so
+# installing ca-certificates in the root keeps them in its regenerated bundle.
 HOST_SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 rm -f "$ROOT/etc/apt/sources.list" "$ROOT"/etc/apt/sources.list.d/*
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
@@ -196,5 +196,8 @@ git -C "$ROOT/work/$NAME" checkout -q "$(git -C "$REPO" rev-parse HEAD)"
 
 phase "run: $CMD"
 t0=$SECONDS
-in_root "cd /work/$NAME && $CMD"
+# In the background, so a TERM to this script runs the cleanup at once (bash
+# defers traps while a foreground child runs).
+in_root "cd /work/$NAME && $CMD" </dev/null &
+wait $!
 phase "command passed in $((SECONDS - t0)) s"
