@@ -11,7 +11,7 @@ import sys
 
 # synth2real comes from this checkout, whatever Python runs a job: the .venv,
 # a conda env of envs/ (which pins only third-party packages, see
-# synth2real.envs) or a cluster node. Jobs inherit PYTHONPATH; the profiles set
+# synth2real.tools.envs) or a cluster node. Jobs inherit PYTHONPATH; the profiles set
 # conda-not-block-search-path-envvars so conda jobs keep it.
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)

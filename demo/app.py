@@ -4,7 +4,7 @@
     python demo/app.py --host 0.0.0.0 --port 8080 --models <run>/models --config config/offline.yaml
 
 Runs on onnxruntime alone (CUDA provider when available) through
-`synth2real.compare`. The named API endpoint `/compare` takes a list of image
+`synth2real.serve.compare`. The named API endpoint `/compare` takes a list of image
 files and returns (HTML cards, JSON result); from Python:
 
     from gradio_client import Client, handle_file
@@ -29,9 +29,9 @@ import gradio as gr
 import yaml
 from pydantic import ValidationError
 
-from synth2real.compare import CSS, MAX_FILES, Comparer, render_html
 from synth2real.config import Demo
 from synth2real.errors import ConfigError
+from synth2real.serve.compare import CSS, MAX_FILES, Comparer, render_html
 
 log = logging.getLogger("synth2real.demo")
 

@@ -20,10 +20,10 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("synth2real.predict", "classify image files with an exported ONNX model (JSON out)"),
     "demo": ("synth2real.cli:_demo", "the web demo: baseline vs adapted model on uploaded photos"),
-    "bench": ("synth2real.bench", "speed ratios measured side by side (--quick for a short run)"),
-    "fetch-weights": ("synth2real.fetch_weights", "download the weights a config needs (network)"),
-    "envs": ("synth2real.envs", "regenerate (or --check) the conda env files from uv.lock"),
-    "doctor": ("synth2real.doctor", "what this machine has and lacks, with the command that fixes it"),
+    "bench": ("synth2real.tools.bench", "speed ratios measured side by side (--quick for a short run)"),
+    "fetch-weights": ("synth2real.tools.fetch_weights", "download the weights a config needs (network)"),
+    "envs": ("synth2real.tools.envs", "regenerate (or --check) the conda env files from uv.lock"),
+    "doctor": ("synth2real.tools.doctor", "what this machine has and lacks, with the command that fixes it"),
 }
 
 

@@ -41,8 +41,8 @@ class FolderImages(_Strict):
 class DiffusersGenerator(_Strict):
     """Text-to-image generation with a diffusers Stable Diffusion pipeline.
 
-    See `synth2real.generate` for how these settings become images and
-    `synth2real.prompts` for the prompt sets.
+    See `synth2real.data.generate` for how these settings become images and
+    `synth2real.data.prompts` for the prompt sets.
     """
 
     kind: Literal["diffusers"]
@@ -339,7 +339,7 @@ class Study(_Strict):
     @property
     def method_variants(self) -> list[str]:
         """The adaptation methods of issue 5 that are enabled (see `methods.py`)."""
-        from synth2real.methods import variant_names
+        from synth2real.adapt.variants import variant_names
 
         return variant_names(self)
 

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from synth2real import features, heads, manifests, provenance, pseudo, sources
+from synth2real import provenance
+from synth2real.adapt import pseudo
 from synth2real.config import Study
+from synth2real.data import manifests, sources
 from synth2real.errors import DataError
+from synth2real.model import features
+from synth2real.model import head as heads
 from synth2real.store import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,7 @@ def real_manifests(cfg: Study, out_test: str, out_pool: str) -> None:
 
 def backbone(cfg: Study, out_onnx: str, out_json: str) -> None:
     """Resolve + verify the weights, export the backbone to ONNX and check parity."""
-    from synth2real.backbone import export_onnx, load_backbone, ort_session, parity
+    from synth2real.model.backbone import export_onnx, load_backbone, ort_session, parity
 
     info = sources.resolve_weights(cfg)
     bb = load_backbone(info["path"])
@@ -61,7 +65,7 @@ def backbone(cfg: Study, out_onnx: str, out_json: str) -> None:
 
 def extract_features(cfg: Study, manifest_csv: str, backbone_json: str, backbone_onnx: str,
                      out_npz: str, out_stats: str) -> None:
-    from synth2real.backbone import load_backbone
+    from synth2real.model.backbone import load_backbone
 
     paths = [r["path"] for r in manifests.read_csv(manifest_csv)]
     bb = load_backbone(read_json(backbone_json)["path"])
@@ -75,8 +79,8 @@ def extract_features(cfg: Study, manifest_csv: str, backbone_json: str, backbone
 def features_aligned(cfg: Study, source_csv: str, pool_csv: str, backbone_json: str,
                      backbone_onnx: str, out_npz: str, out_stats: str) -> None:
     """Source features after bringing every source image to the target's resolution."""
-    from synth2real import align
-    from synth2real.backbone import load_backbone
+    from synth2real.adapt import align
+    from synth2real.model.backbone import load_backbone
 
     measured = align.typical_side([r["path"] for r in manifests.read_csv(pool_csv)])
     side = cfg.methods.align.target_side or int(round(measured["median_side"]))
@@ -100,8 +104,8 @@ def features_adabn(cfg: Study, pool_csv: str, test_csv: str, backbone_json: str,
     adapted backbone is exported to ONNX, parity-checked, and extracts the
     pool and the real test set (the one extra feature pass).
     """
-    from synth2real import adabn
-    from synth2real.backbone import export_onnx, load_backbone
+    from synth2real.adapt import adabn
+    from synth2real.model.backbone import export_onnx, load_backbone
 
     a = cfg.methods.adabn
     size = cfg.backbone.image_size
@@ -221,7 +225,8 @@ def train_method(cfg: Study, variant: str, source_csv: str, source_npz: str, poo
     """
     import torch
 
-    from synth2real import domain, methods
+    from synth2real.adapt import variants as methods
+    from synth2real.analysis import domain
 
     spec = methods.spec_of(cfg, variant)
     rows = manifests.read_csv(source_csv)
@@ -268,7 +273,8 @@ def domain_embedding(cfg: Study, pairs: dict[str, tuple[str, str]], dann_head: s
     """
     import torch
 
-    from synth2real import dann, domain
+    from synth2real.adapt import dann
+    from synth2real.analysis import domain
 
     rows = manifests.source_subset(manifests.read_csv(source_csv), cfg.pseudo_label.source_size, "train")
     paths = [r["path"] for r in rows]
@@ -302,7 +308,7 @@ def domain_embedding(cfg: Study, pairs: dict[str, tuple[str, str]], dann_head: s
 
 def summarize(cfg: Study, metrics: dict[str, list[str]], out_json: str, out_provenance: str) -> None:
     """`metrics`: variant -> per-seed metrics.json paths."""
-    from synth2real import summary
+    from synth2real.analysis import summary
 
     loaded = {v: [read_json(p) for p in paths] for v, paths in metrics.items()}
     write_json(summary.build(cfg, loaded), out_json)
@@ -310,25 +316,25 @@ def summarize(cfg: Study, metrics: dict[str, list[str]], out_json: str, out_prov
 
 
 def table_results(cfg: Study, summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    from synth2real import tables
+    from synth2real.report import tables
 
     tables.write_all(read_json(summary_json), out_csv, out_md, out_tex)
 
 
 def table_methods(cfg: Study, summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    from synth2real import methods_table
+    from synth2real.report import methods_table
 
     methods_table.write_all(read_json(summary_json), out_csv, out_md, out_tex)
 
 
 def figure_domain_gap(cfg: Study, tsne_npz: str, *out: str) -> None:
-    from synth2real.figures import domain_gap
+    from synth2real.report.figures import domain_gap
 
     domain_gap.make(tsne_npz, *out)
 
 
 def figure(cfg: Study, name: str, summary_json: str, *out: str) -> None:
-    """Render figure module `synth2real.figures.<name>` from the summary."""
+    """Render figure module `synth2real.report.figures.<name>` from the summary."""
     import importlib
 
-    importlib.import_module(f"synth2real.figures.{name}").make(read_json(summary_json), *out)
+    importlib.import_module(f"synth2real.report.figures.{name}").make(read_json(summary_json), *out)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from synth2real import bench_serving, manifests
+from synth2real.data import manifests
+from synth2real.tools import bench_serving
 
 
 def test_bench_serving_prints_latency_and_ratios(tiny_run, monkeypatch, capsys):

@@ -13,9 +13,9 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from synth2real import manifests
-from synth2real.bench_serving import running_demo
+from synth2real.data import manifests
 from synth2real.predict import Predictor
+from synth2real.tools.bench_serving import running_demo
 
 MAX_UPLOAD_MB = 1  # small, so the over-limit upload in the test stays small too
 UNSURE = 0.6

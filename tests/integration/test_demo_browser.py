@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from synth2real import manifests
-from synth2real.bench_serving import running_demo
+from synth2real.data import manifests
 from synth2real.predict import Predictor
+from synth2real.tools.bench_serving import running_demo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 import yaml
 
-from synth2real import envs
+from synth2real.tools import envs
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.timeout(900)

@@ -14,7 +14,10 @@ import onnx
 import pytest
 import yaml
 
-from synth2real import config, export, features, heads, manifests
+from synth2real import config
+from synth2real.data import manifests
+from synth2real.model import export, features
+from synth2real.model import head as heads
 from synth2real.predict import Predictor, load_image, preprocess
 
 ROLES = {"baseline": "synthetic-20", "adapted": "pseudo-label"}  # tiny_config: source_size 20
@@ -133,7 +136,7 @@ def test_predictor_cli_is_standalone(tiny_run, tmp_path):
 
 def test_parity_check_detects_a_wrong_model(tiny_run, tiny_bundle):
     """The check is not vacuous: the adapted graph measured against the baseline head fails."""
-    from synth2real.backbone import load_backbone, ort_session
+    from synth2real.model.backbone import load_backbone, ort_session
 
     cfg = _cfg(tiny_run, tiny_bundle)
     bb = load_backbone(cfg.backbone.weights.path)

@@ -19,8 +19,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from synth2real import config, generate, manifests
+from synth2real import config
 from synth2real.config import Study
+from synth2real.data import generate, manifests
 from synth2real.store import read_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synth2real.tiny_pipeline import save_tiny_pipeline
+    from synth2real.data.tiny_pipeline import save_tiny_pipeline
 
     return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd") / "pipeline")
 
@@ -127,7 +128,8 @@ KILL_SCRIPT = """
 import os, signal, sys
 import torch
 torch.set_num_threads(1)
-from synth2real import config, generate
+from synth2real import config
+from synth2real.data import generate
 import yaml
 cfg = config.load(yaml.safe_load(open(sys.argv[1])))
 k, done = int(sys.argv[2]), []
@@ -310,7 +312,8 @@ def test_manifest_matches_files_and_settings(tiny_sd, tmp_path):
 
 OFFLINE_SCRIPT = """
 import sys
-from synth2real import config, generate
+from synth2real import config
+from synth2real.data import generate
 from synth2real.errors import Synth2RealError
 import yaml
 cfg = config.load(yaml.safe_load(open(sys.argv[1])))
@@ -389,7 +392,7 @@ def test_cuda_float16_compiled_generation_is_deterministic(tiny_sd, tmp_path):
 def test_fetch_weights_offline_names_model_cache_and_fix(tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants
 
-    from synth2real import fetch_weights
+    from synth2real.tools import fetch_weights
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
@@ -408,7 +411,7 @@ def test_fetch_weights_offline_names_model_cache_and_fix(tmp_path, monkeypatch, 
 def test_benchmark_compares_defaults_with_configured_settings(tiny_sd):
     import torch
 
-    from synth2real import bench_generate
+    from synth2real.tools import bench_generate
 
     cfg = study(tiny_sd, Path("unused"), batch_size=2)
     model = generate.resolve_model(cfg.synthetic.source, download=False)
@@ -425,7 +428,7 @@ def test_benchmark_compares_defaults_with_configured_settings(tiny_sd):
 def test_benchmark_says_plainly_when_there_is_no_gpu(capsys):
     import torch
 
-    from synth2real import bench_generate
+    from synth2real.tools import bench_generate
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synth2real import manifests
+from synth2real.data import manifests
 from tests.conftest import run_snakemake, tiny_config, write_config
 
 CLASSES = ["dog", "cat"]
@@ -21,7 +21,7 @@ CLASSES = ["dog", "cat"]
 
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synth2real.tiny_pipeline import save_tiny_pipeline
+    from synth2real.data.tiny_pipeline import save_tiny_pipeline
 
     return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd-wf") / "pipeline")
 

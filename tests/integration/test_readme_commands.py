@@ -19,8 +19,8 @@ import urllib.request
 import pytest
 from gradio_client import Client, handle_file
 
-from synth2real import manifests
-from synth2real.bench_serving import free_port
+from synth2real.data import manifests
+from synth2real.tools.bench_serving import free_port
 from tests.conftest import REPO, run_make
 
 SYNTH2REAL = REPO / ".venv" / "bin" / "synth2real"

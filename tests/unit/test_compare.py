@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 from PIL import Image
 
-from synth2real.compare import MAX_FILES, Comparer, render_html
+from synth2real.serve.compare import MAX_FILES, Comparer, render_html
 from tests.unit.test_predict import toy_model
 
 CLASSES = ["red", "green", "blue"]

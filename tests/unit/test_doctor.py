@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from synth2real import doctor
+from synth2real.tools import doctor
 from tests.conftest import REPO
 
 

@@ -7,7 +7,7 @@ import tomllib
 
 import yaml
 
-from synth2real import envs
+from synth2real.tools import envs
 from tests.conftest import REPO
 
 ENV_FILES = [REPO / "environment.yml", *sorted((REPO / "envs").glob("*.yaml"))]

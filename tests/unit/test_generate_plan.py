@@ -9,8 +9,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from synth2real import config, data_card, generate, prompts
+from synth2real import config
 from synth2real.config import DiffusersGenerator
+from synth2real.data import card as data_card
+from synth2real.data import generate, prompts
 from synth2real.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

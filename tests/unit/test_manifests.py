@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synth2real import manifests
+from synth2real.data import manifests
 from synth2real.errors import DataError
 
 

@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from synth2real import adabn, dann, domain, methods, mixing, selection
+from synth2real.adapt import adabn, dann, mixing, selection
+from synth2real.adapt import variants as methods
+from synth2real.analysis import domain
 from synth2real.config import Dann, Train, load_file
 from tests.conftest import REPO
 

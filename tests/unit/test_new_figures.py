@@ -7,7 +7,7 @@ import csv
 import pytest
 from PIL import Image
 
-from synth2real.figures import pseudo_label_diagnostics, sample_grid
+from synth2real.report.figures import pseudo_label_diagnostics, sample_grid
 from tests.unit.test_paper_inputs import fake_summary
 
 

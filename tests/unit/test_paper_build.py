@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from synth2real import latex
+from synth2real.report import latex
 
 needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None,
                                  reason="needs latexmk (make system-deps)")

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from synth2real import paper
+from synth2real.report import paper
 
 
 def _stat(values: dict[str, float]) -> dict:
@@ -144,6 +144,6 @@ def test_every_number_main_tex_quotes_is_generated(prov, variants):
 
 
 def paper_reported() -> dict:
-    from synth2real.summary import REPORTED
+    from synth2real.analysis.summary import REPORTED
 
     return REPORTED

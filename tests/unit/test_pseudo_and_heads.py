@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth2real import heads, pseudo
+from synth2real.adapt import pseudo
 from synth2real.config import Train
+from synth2real.model import head as heads
 
 
 def test_select_is_strictly_above_threshold():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from synth2real import stats
+from synth2real.analysis import stats
 
 
 def test_ci95_matches_scipy_t_interval():

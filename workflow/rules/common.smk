@@ -2,7 +2,7 @@
 
 import re
 
-from synth2real import methods as _methods
+from synth2real.adapt import variants as _methods
 
 VARIANTS = CFG.variants
 SEEDS = CFG.seeds

@@ -9,7 +9,7 @@
 
 import re
 
-from synth2real.generate import shard_count, shard_indices
+from synth2real.data.generate import shard_count, shard_indices
 
 GENERATE = CFG.synthetic.source.kind == "diffusers"
 N_SHARDS = shard_count(CFG.synthetic.source, CFG.max_size) if GENERATE else 0

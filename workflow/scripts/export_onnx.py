@@ -1,6 +1,6 @@
 """Rule export_onnx: baseline + adapted classifiers to ONNX, parity-checked on the real test set."""
 from synth2real import smk
-from synth2real.export import ExportSource, export_models
+from synth2real.model.export import ExportSource, export_models
 
 sm = snakemake  # noqa: F821
 sources = [

@@ -1,4 +1,4 @@
-"""Rule figure: one paper figure (module synth2real.figures.<figure>) as PDF and PNG."""
+"""Rule figure: one paper figure (module synth2real.report.figures.<figure>) as PDF and PNG."""
 from synth2real import smk, steps
 
 sm = snakemake  # noqa: F821

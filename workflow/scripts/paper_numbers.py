@@ -1,5 +1,6 @@
 """Rule paper_numbers: every number the paper quotes, as LaTeX macros and small tables."""
-from synth2real import paper, smk
+from synth2real import smk
+from synth2real.report import paper
 
 sm = snakemake  # noqa: F821
 i = sm.input

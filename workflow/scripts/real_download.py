@@ -1,5 +1,6 @@
 """Rule real_download: fetch a torchvision real dataset and write it out as image folders."""
-from synth2real import smk, sources
+from synth2real import smk
+from synth2real.data import sources
 
 
 def step(cfg):

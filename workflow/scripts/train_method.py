@@ -1,4 +1,4 @@
-"""Rule train_method: every seed of one adaptation-method variant (synth2real.methods)."""
+"""Rule train_method: every seed of one adaptation-method variant (synth2real.adapt.variants)."""
 import os
 
 from synth2real import smk, steps

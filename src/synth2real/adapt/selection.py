@@ -1,0 +1,71 @@
+"""Choosing which unlabeled pool images get a pseudo-label, beyond one global threshold.
+
+All selectors see only the source model's logits / probabilities; the pool's
+true labels are never an input (they enter `pseudo.diagnostics` alone).
+
+- class-balanced: per *predicted* class, the most confident images up to an
+  equal quota, so one easy class cannot flood the pseudo-labeled set;
+- out-of-domain rejection: an energy or entropy score flags images that look
+  like none of the classes; the pool's highest-scoring share is dropped before
+  any label is chosen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from synth2real.adapt import pseudo
+
+
+def balanced(probs: np.ndarray, share: float, threshold: float | None = None,
+             candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, labels): per predicted class, the top-confidence images up to a quota.
+
+    quota = floor(share * n / C) with n the number of candidate images and C the
+    number of classes; a class predicted fewer times than its quota keeps all
+    its images (above `threshold`, if given). Indices are sorted ascending.
+    """
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    cand = np.arange(len(probs)) if candidates is None else np.asarray(candidates)
+    n_classes = probs.shape[1]
+    quota = int(share * len(cand) / n_classes)
+    pred, conf = probs[cand].argmax(1), probs[cand].max(1)
+    keep = []
+    for k in range(n_classes):
+        mine = np.flatnonzero(pred == k)
+        if threshold is not None:
+            mine = mine[conf[mine] > threshold]
+        keep.append(mine[np.argsort(-conf[mine], kind="stable")[:quota]])
+    idx = np.sort(cand[np.concatenate(keep)]) if keep else np.zeros(0, np.int64)
+    return idx, probs[idx].argmax(1)
+
+
+def ood_score(logits: np.ndarray, score: str) -> np.ndarray:
+    """Higher = more likely out-of-domain. energy: -logsumexp(logits); entropy: H(softmax)."""
+    if score == "energy":
+        return -logsumexp(logits, axis=1)
+    if score == "entropy":
+        logp = logits - logsumexp(logits, axis=1, keepdims=True)
+        return -(np.exp(logp) * logp).sum(1)
+    raise ValueError(f"unknown OOD score {score!r}; 'energy' or 'entropy'")
+
+
+def in_domain(logits: np.ndarray, score: str, reject_share: float) -> np.ndarray:
+    """Indices of pool images kept as in-domain: all but the `reject_share` highest scores."""
+    if not 0.0 <= reject_share < 1.0:
+        raise ValueError(f"reject_share must be in [0, 1), got {reject_share}")
+    s = ood_score(logits, score)
+    n_keep = len(s) - int(round(reject_share * len(s)))
+    return np.sort(np.argsort(s, kind="stable")[:n_keep])
+
+
+def threshold(probs: np.ndarray, t: float,
+              candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The study's rule (confidence > t), restricted to `candidates` when given."""
+    idx, labels = pseudo.select(probs, t)
+    if candidates is None:
+        return idx, labels
+    keep = np.isin(idx, candidates)
+    return idx[keep], labels[keep]

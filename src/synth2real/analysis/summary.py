@@ -1,0 +1,143 @@
+"""Aggregating per-seed metrics into `results/summary.json`.
+
+Schema (fractions in [0, 1]):
+
+    {"classes": [...], "seeds": [...], "config_hash": ..., "git_commit": ...,
+     "reported": {variant: {"train_acc", "val_acc", "test_acc"}},
+     "variants": {variant: {
+        "train_acc" | "val_acc" | "test_acc": {"mean", "std", "ci95": [lo, hi], "per_seed": {seed: value}},
+        "per_class_test_acc": {class: {"mean", "std", "per_seed"}},
+        "confusion": {"total": [[...]], "per_seed": {seed: [[...]]}},   # rows: true class
+        "pseudo_label": {... per-seed diagnostics and their means},     # pseudo-labeling variants
+        "proxy_a_distance": {"mean", "std", "ci95", "per_seed"},        # method variants
+        "method": {"description", "settings"}, "self_training": {...}   # method variants
+     }},
+     "comparisons": [{"a", "b", "metric": "test_acc", "mean", "std", "ci95", "per_seed",
+                      "n", "p_value", "significant"}],                 # paired a - b per seed
+     "model_selection": "..."}
+
+`std` is the sample standard deviation over seeds (ddof=1; 0 for one seed);
+`ci95` the Student-t 95% interval of the mean (null for one seed). A
+comparison is `significant` when its paired interval excludes zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from synth2real import provenance
+from synth2real.analysis.stats import describe, paired
+from synth2real.config import VARIANT_PSEUDO, Study
+
+# The published single-run numbers (DESIGN.md §1), as fractions.
+REPORTED = {
+    "synthetic-500": {"train_acc": 0.9917, "val_acc": 0.9933, "test_acc": 0.8455},
+    "synthetic-1000": {"train_acc": 0.9919, "val_acc": 0.9958, "test_acc": 0.8743},
+    "pseudo-label": {"train_acc": 0.9879, "val_acc": 0.9963, "test_acc": 0.9162},
+}
+
+
+MODEL_SELECTION = (
+    "No setting is chosen on test labels. Thresholds, mixing ratios, epochs and DANN "
+    "hyperparameters are fixed in the config before the run; the self-training round is "
+    "chosen per seed by synthetic validation accuracy (methods.self_training.select_by); "
+    "out-of-domain rejection uses only the source model's scores on the unlabeled pool. "
+    "The real test set is scored once, after training, for reporting."
+)
+
+
+def stat(per_seed: Mapping[int, float]) -> dict[str, object]:
+    """mean, std (ddof=1), Student-t ci95 and the per-seed values."""
+    return describe(per_seed)
+
+
+def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[str, object]:
+    """Summary of one variant from its per-seed `metrics.json` contents."""
+    by_seed = {int(m["seed"]): m for m in metrics}
+    out: dict[str, object] = {
+        f"{split}_acc": stat({s: m[split]["acc"] for s, m in by_seed.items()})
+        for split in ("train", "val", "test")
+    }
+    out["per_class_test_acc"] = {
+        c: stat({s: m["test"]["per_class_acc"][c] for s, m in by_seed.items()}) for c in classes
+    }
+    cms = {s: np.array(m["test"]["confusion"]) for s, m in by_seed.items()}
+    out["confusion"] = {"total": sum(cms.values()).tolist(),
+                        "per_seed": {str(s): cm.tolist() for s, cm in cms.items()}}
+    diags = {s: m["pseudo_label"] for s, m in by_seed.items() if "pseudo_label" in m}
+    if diags:
+        numeric = ["accepted", "accepted_share", "pseudo_label_acc", "ood_accepted",
+                   "ood_accepted_share", "ood_accepted_without_rejection",
+                   "ood_accepted_share_without_rejection"]
+        numeric = [k for k in numeric if all(k in d for d in diags.values())]
+        out["pseudo_label"] = {
+            "threshold": next(iter(diags.values()))["threshold"],
+            **{k: stat({s: d[k] for s, d in diags.items() if d[k] is not None}) for k in numeric},
+            "accepted_per_class": {
+                c: stat({s: d["accepted_per_class"][c] for s, d in diags.items()}) for c in classes
+            },
+            "per_seed": {str(s): {k: v for k, v in d.items() if k != "source_model"}
+                         for s, d in diags.items()},
+        }
+    pads = {s: m["proxy_a_distance"] for s, m in by_seed.items() if "proxy_a_distance" in m}
+    if pads:
+        out["proxy_a_distance"] = stat(pads)
+    first = next(iter(by_seed.values()))
+    if "method" in first:
+        settings = dict(first["method"])
+        out["method"] = {"description": settings.pop("description"), "settings": settings}
+    rounds = {s: m["self_training"] for s, m in by_seed.items() if "self_training" in m}
+    if rounds:
+        out["self_training"] = {
+            "chosen_round": stat({s: r["chosen_round"] for s, r in rounds.items()}),
+            "per_seed": {str(s): [{k: v for k, v in x.items() if k != "pseudo_label"}
+                                  for x in r["rounds"]] for s, r in rounds.items()},
+        }
+    return out
+
+
+def compared_pairs(cfg: Study, variants: Sequence[str]) -> list[tuple[str, str]]:
+    """(a, b) pairs whose paired difference a - b the paper discusses.
+
+    Largest vs smallest synthetic set, pseudo-labeling vs the largest set, and
+    every method variant vs the pseudo-labels' source baseline and vs pseudo-labeling.
+    """
+    base = cfg.pseudo_source_variant
+    sizes = cfg.baseline_variants
+    pairs = []
+    if len(sizes) > 1:
+        pairs.append((sizes[-1], sizes[0]))
+    pairs.append((VARIANT_PSEUDO, base))
+    for v in variants:
+        if v not in cfg.core_variants:
+            pairs += [(v, base), (v, VARIANT_PSEUDO)]
+    return [(a, b) for a, b in pairs if a in variants and b in variants]
+
+
+def comparisons(cfg: Study, variants: Mapping[str, Mapping]) -> list[dict[str, object]]:
+    out = []
+    for a, b in compared_pairs(cfg, list(variants)):
+        d = paired(variants[a]["test_acc"]["per_seed"], variants[b]["test_acc"]["per_seed"])
+        out.append({"a": a, "b": b, "metric": "test_acc", **d})
+    return out
+
+
+def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]]) -> dict[str, object]:
+    variants = {v: variant_summary(ms, cfg.classes) for v, ms in metrics_by_variant.items()}
+    return {
+        "study": cfg.name,
+        "classes": list(cfg.classes),
+        "seeds": list(cfg.seeds),
+        "config_hash": provenance.config_hash(cfg),
+        "git_commit": provenance.git_commit(),
+        "offline": cfg.bundle is not None,
+        "reported": {v: REPORTED[v] for v in metrics_by_variant if v in REPORTED},
+        "baseline": cfg.pseudo_source_variant,
+        # The published study's variants (Table I, bar chart, confusion matrices).
+        "core_variants": [v for v in cfg.core_variants if v in variants],
+        "variants": variants,
+        "comparisons": comparisons(cfg, variants),
+        "model_selection": MODEL_SELECTION,
+    }

@@ -1,0 +1,170 @@
+"""Where inputs come from: image folders, torchvision datasets, backbone weights.
+
+Each source is a typed config entry (see `config.py`); the same workflow runs
+on any of them. Download paths stay real (torchvision's own download code)
+and are tested offline with small stand-ins in the real on-disk formats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from synth2real.config import (
+    DiffusersGenerator,
+    FolderImages,
+    FolderReal,
+    PathWeights,
+    Study,
+    TorchvisionReal,
+    TorchvisionWeights,
+)
+from synth2real.errors import DataError
+
+# torchvision class names of the two downloadable real datasets.
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+STL10_CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
+
+# The STL-10 pool comes from its labeled train split, the test set from its test split.
+_SPLITS = {"cifar10": ("train", "train"), "stl10": ("test", "train")}
+
+
+def source_root(cfg: Study) -> tuple[Path, bool]:
+    """(folder with one sub-folder per class, whether to shuffle the file order)."""
+    src = cfg.synthetic.source
+    if isinstance(src, FolderImages):
+        return Path(src.root), True
+    assert isinstance(src, DiffusersGenerator)
+    # Generated file names are the zero-padded image index: keep that order.
+    return Path(src.out_dir), False
+
+
+def real_roots(cfg: Study) -> tuple[Path, Path]:
+    """(test root, pool root) image folders of the real source."""
+    src = cfg.real.source
+    if isinstance(src, FolderReal):
+        return Path(src.root), Path(src.root)
+    test_split, pool_split = _SPLITS[src.kind]
+    base = Path(src.extract_dir) / src.kind
+    return base / test_split, base / pool_split
+
+
+def check_classes(cfg: Study) -> None:
+    """Before any work: every folder source exists and has every configured class."""
+    from synth2real.data.manifests import available_classes, check_root
+
+    src = cfg.synthetic.source
+    if isinstance(src, FolderImages):
+        root = Path(src.root)
+        check_root(root, "synthetic.source.root")
+        _require_classes(root, cfg.classes, "synthetic.source.root", available_classes(root))
+    real = cfg.real.source
+    if isinstance(real, FolderReal):
+        root = Path(real.root)
+        check_root(root, "real.source.root")
+        _require_classes(root, cfg.classes, "real.source.root", available_classes(root))
+    elif isinstance(real, TorchvisionReal):
+        names = CIFAR10_CLASSES if real.kind == "cifar10" else STL10_CLASSES
+        _require_classes(Path(real.kind), cfg.classes, "classes", names)
+
+
+def _require_classes(root: Path, classes: list[str], key: str, available: list[str]) -> None:
+    missing = [c for c in classes if c not in available]
+    if missing:
+        raise DataError(
+            f"unknown class name(s) {missing} for {key} ({str(root)!r}); "
+            f"available: {', '.join(available) or '(none)'}"
+        )
+
+
+def extract_torchvision(src: TorchvisionReal) -> list[Path]:
+    """Download (if needed) CIFAR-10 or STL-10 and write each split as `<split>/<class>/<i>.png`.
+
+    Returns the written split folders. Uses torchvision's own download and
+    integrity checks; without network and without the archive in
+    `download_dir`, torchvision's error is re-raised with the fix.
+    """
+    import torchvision
+
+    out_base = Path(src.extract_dir) / src.kind
+    written = []
+    for split in sorted(set(_SPLITS[src.kind])):
+        try:
+            if src.kind == "cifar10":
+                ds = torchvision.datasets.CIFAR10(src.download_dir, train=split == "train", download=True)
+                names = ds.classes
+            else:
+                ds = torchvision.datasets.STL10(src.download_dir, split=split, download=True)
+                names = ds.classes
+        except Exception as e:  # network errors come in many types
+            raise DataError(
+                f"could not obtain {src.kind} ({split}) in {src.download_dir!r}: {e}. "
+                "Run once with network access, or place the official archive there, "
+                "or use the offline config (real.source.kind: folder)."
+            ) from e
+        split_dir = out_base / split
+        tmp = split_dir.with_name(split_dir.name + ".partial")
+        counters: dict[str, int] = {}
+        for img, target in ds:  # PIL images, integer targets
+            cls = names[target]
+            i = counters.get(cls, 0)
+            counters[cls] = i + 1
+            (tmp / cls).mkdir(parents=True, exist_ok=True)
+            img.save(tmp / cls / f"{i:05d}.png")
+        if split_dir.exists():
+            import shutil
+
+            shutil.rmtree(split_dir)
+        tmp.replace(split_dir)  # atomic: a half-written split never looks finished
+        written.append(split_dir)
+    return written
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_weights(cfg: Study) -> dict[str, str]:
+    """Locate (downloading if needed) the backbone weights; verify them; describe them.
+
+    Returns {"kind", "path", "sha256", "origin"}; `path` is a torchvision-format
+    state_dict loadable with `strict=True`.
+    """
+    w = cfg.backbone.weights
+    if isinstance(w, PathWeights):
+        path = Path(w.path)
+        if not path.is_file():
+            raise DataError(f"backbone.weights.path {str(path)!r} does not exist")
+        digest = sha256_file(path)
+        if digest != w.sha256:
+            raise DataError(
+                f"backbone weights {str(path)!r} have sha256 {digest}, but config "
+                f"backbone.weights.sha256 expects {w.sha256}; the file is corrupt or a different model"
+            )
+        return {"kind": "path", "path": str(path.resolve()), "sha256": digest, "origin": str(path)}
+    assert isinstance(w, TorchvisionWeights)
+    import torch
+    from torchvision.models import MobileNet_V2_Weights
+
+    try:
+        weights = MobileNet_V2_Weights[w.name]
+    except KeyError:
+        raise DataError(
+            f"backbone.weights.name {w.name!r} unknown; available: {[m.name for m in MobileNet_V2_Weights]}"
+        ) from None
+    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    path = hub_dir / Path(weights.url).name
+    if not path.is_file():
+        try:
+            weights.get_state_dict(progress=False, check_hash=True)
+        except Exception as e:
+            raise DataError(
+                f"could not download {weights.url} into {str(hub_dir)!r}: {e}. "
+                "Run `make fetch-weights` with network access (TORCH_HOME sets the cache), "
+                "or use backbone.weights.kind: path"
+            ) from e
+    return {"kind": "torchvision", "path": str(path), "sha256": sha256_file(path), "origin": weights.url}

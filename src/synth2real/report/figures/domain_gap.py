@@ -1,0 +1,26 @@
+"""Figure: the domain gap made visible — joint 2-D t-SNE of source (synthetic train) and
+target (unlabeled real pool) features, before and after adaptation, with each panel's
+proxy A-distance. Reads `results/domain/tsne.npz` (rule domain_embedding)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synth2real.report.figures import plt, save
+
+
+def make(npz_path: str, *out: str) -> None:
+    with np.load(npz_path) as z:
+        labels = [str(x) for x in z["labels"]]
+        panels = [(z[f"points_{i}"], z[f"domain_{i}"], float(z[f"pad_{i}"])) for i in range(len(labels))]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
+    for ax, label, (pts, dom, pad) in zip(axes[0], labels, panels):
+        for d, name, color in ((0, "source (synthetic)", "#e6550d"), (1, "target (real pool)", "#3182bd")):
+            sel = dom == d
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=3, alpha=0.5, color=color, label=name, lw=0)
+        ax.set_title(f"{label}\nproxy A-distance {pad:.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][0].legend(fontsize=7, markerscale=3, loc="best")
+    fig.tight_layout()
+    save(fig, *out)

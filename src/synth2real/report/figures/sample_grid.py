@@ -1,0 +1,61 @@
+"""Figure: training (source-domain) images per class next to real target-domain images.
+
+Rows are classes; the left block shows the first training images of the
+source manifest, the right block the first images of the real test manifest,
+so the figure always shows exactly what this run trained and tested on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from synth2real.data import manifests
+from synth2real.report.figures import plt, save
+
+# Every thumbnail is shown at this side so 32 px and 512 px images line up.
+THUMB = 96
+
+
+def _thumb(path: str) -> np.ndarray:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        side = min(im.size)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        return np.asarray(im.crop((left, top, left + side, top + side))
+                          .resize((THUMB, THUMB), Image.Resampling.BICUBIC))
+
+
+def pick(rows: Sequence[dict[str, str]], cls: str, n: int, split: str | None = None) -> list[str]:
+    """First `n` image paths of class `cls` (of `split`, if given), in manifest order."""
+    out = [r["path"] for r in rows if r["label"] == cls and (split is None or r["split"] == split)]
+    if len(out) < n:
+        raise ValueError(f"only {len(out)} images of class {cls!r} in the manifest, need {n}")
+    return out[:n]
+
+
+def make(classes: Sequence[str], source_csv: str, test_csv: str, *out: str,
+         per_class: int = 5, source_label: str = "training images (source)",
+         target_label: str = "real test images (target)") -> None:
+    src, test = manifests.read_csv(source_csv), manifests.read_csv(test_csv)
+    cols = 2 * per_class
+    fig, axes = plt.subplots(len(classes), cols, figsize=(0.78 * cols + 0.5, 0.8 * len(classes) + 0.5),
+                             squeeze=False)
+    for i, cls in enumerate(classes):
+        paths = pick(src, cls, per_class, "train") + pick(test, cls, per_class)
+        for j, (ax, p) in enumerate(zip(axes[i], paths)):
+            ax.imshow(_thumb(p))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_edgecolor("#08519c" if j < per_class else "#e6550d")
+                spine.set_linewidth(1.2)
+        axes[i][0].set_ylabel(cls, fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.06, right=0.99, top=0.88, bottom=0.01)
+    left_mid = (axes[0][0].get_position().x0 + axes[0][per_class - 1].get_position().x1) / 2
+    right_mid = (axes[0][per_class].get_position().x0 + axes[0][-1].get_position().x1) / 2
+    fig.text(left_mid, 0.94, source_label, ha="center", fontsize=9, color="#08519c")
+    fig.text(right_mid, 0.94, target_label, ha="center", fontsize=9, color="#e6550d")
+    save(fig, *out)

@@ -1,0 +1,50 @@
+"""Figure: the pseudo-label threshold sweep — real-test accuracy, pseudo-label accuracy and
+the share of out-of-domain pool images accepted, against the confidence threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from synth2real.report.figures import plt, save
+
+PREFIX = "threshold-"
+
+
+def make(summary: Mapping, *out: str) -> None:
+    sweep = sorted(((float(n.removeprefix(PREFIX)), v) for n, v in summary["variants"].items()
+                    if n.startswith(PREFIX)), key=lambda tv: tv[0])
+    if not sweep:
+        raise ValueError("summary has no threshold-* variants: enable methods.enabled: [threshold-sweep]")
+    t = np.array([x for x, _ in sweep])
+
+    def series(get):
+        m = np.array([100 * get(v)["mean"] for _, v in sweep])
+        ci = [get(v)["ci95"] for _, v in sweep]
+        lo = np.array([100 * c[0] if c else np.nan for c in ci])
+        hi = np.array([100 * c[1] if c else np.nan for c in ci])
+        return m, lo, hi
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for label, get, color in (
+        ("real-test accuracy", lambda v: v["test_acc"], "#08519c"),
+        ("pseudo-label accuracy", lambda v: v["pseudo_label"]["pseudo_label_acc"], "#31a354"),
+        ("OOD pool images accepted", lambda v: v["pseudo_label"]["ood_accepted_share"], "#e6550d"),
+        ("pool accepted", lambda v: v["pseudo_label"]["accepted_share"], "#969696"),
+    ):
+        m, lo, hi = series(get)
+        ax.plot(t, m, "o-", color=color, label=label, ms=4)
+        ax.fill_between(t, lo, hi, color=color, alpha=0.2, lw=0)
+    base = summary["variants"].get(summary.get("baseline", ""))
+    if base:
+        ax.axhline(100 * base["test_acc"]["mean"], color="#08519c", ls="--", lw=0.8,
+                   label=f"{summary['baseline']} test accuracy")
+    ax.set_xlabel("confidence threshold")
+    ax.set_ylabel("%")
+    ax.set_xticks(t, [f"{x:g}" for x in t])
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"Threshold sweep (mean, 95% CI over {len(summary['seeds'])} seeds)", fontsize=9)
+    save(fig, *out)

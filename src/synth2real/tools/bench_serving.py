@@ -1,0 +1,200 @@
+"""Serving speed: `/compare` latency through the running demo, onnxruntime vs eager torch.
+
+    main(Path("models"), [photo, ...])
+
+prints (a) p50/p95 latency of one single-photo `/compare` request made with
+`gradio_client` against `demo/app.py` started as a real server process, and
+(b) images/s of the full classifier (backbone + head) in onnxruntime and in
+eager PyTorch at batch 1 and 32, measured side by side in this run, as ratios.
+Numbers depend on the machine; only the ratios are meant to travel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_APP = REPO / "demo" / "app.py"
+LATENCY_WARMUP = 5
+LATENCY_REQUESTS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
+                 config: Path | None = None, startup_s: float = 180.0) -> Iterator[str]:
+    """Start `demo/app.py` on a free port as its own process; yield its URL; stop it after."""
+    if not DEMO_APP.is_file():
+        raise FileNotFoundError(f"{DEMO_APP} not found: run from a synth2real checkout")
+    port = free_port()
+    cmd = [sys.executable, str(DEMO_APP), "--port", str(port), "--models", str(models),
+           "--examples", str(examples_csv or "")]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    with log.open("w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"demo exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(url + "config", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"demo not up after {startup_s:.0f} s:\n{log.read_text()[-4000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def compare_latency(url: str, images: Sequence[Path], n: int | None = None) -> np.ndarray:
+    """Seconds per single-photo `/compare` call (upload + queue + both models + reply)."""
+    n = n or LATENCY_REQUESTS
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    times = []
+    for i in range(LATENCY_WARMUP + n):
+        t0 = time.perf_counter()
+        _, result = client.predict([handle_file(str(images[i % len(images)]))], api_name="/compare")
+        dt = time.perf_counter() - t0
+        if result["results"][0]["error"]:
+            raise RuntimeError(f"/compare failed on {images[i % len(images)]}: "
+                               f"{result['results'][0]['error']}")
+        if i >= LATENCY_WARMUP:
+            times.append(dt)
+    return np.array(times)
+
+
+def images_per_s(fn: Callable[[], object], batch: int, min_s: float = 2.0, min_reps: int = 3) -> float:
+    """Throughput of `fn` (one batch per call) after one warm-up call."""
+    fn()
+    reps, t0 = 0, time.perf_counter()
+    while reps < min_reps or time.perf_counter() - t0 < min_s:
+        fn()
+        reps += 1
+    return reps * batch / (time.perf_counter() - t0)
+
+
+def in_process_latency(models_dir: Path, images: Sequence[Path], n: int | None = None) -> np.ndarray:
+    """Seconds per `Comparer.compare` of one photo without the server (load, both models, HTML)."""
+    n = n or LATENCY_REQUESTS
+    from synth2real.serve.compare import Comparer, render_html
+
+    comparer = Comparer(models_dir, unsure_threshold=0.5, max_upload_mb=100)
+    times = []
+    for i in range(LATENCY_WARMUP + n):
+        t0 = time.perf_counter()
+        render_html(comparer.compare([images[i % len(images)]]))
+        if i >= LATENCY_WARMUP:
+            times.append(time.perf_counter() - t0)
+    return np.array(times)
+
+
+def throughput(models_dir: Path, images: Sequence[Path],
+               threads: int | None = None) -> list[tuple[int, float, float, float]]:
+    """(batch, onnxruntime images/s, torch images/s, max |Δlogit|) for batch 1 and 32.
+
+    `threads`: intra-op threads of both engines (None: each engine's default, all cores).
+
+    The eager model is rebuilt from the sources the export recorded in
+    `<models_dir>/parity.json` (backbone weights, head), so both engines run
+    the same weights.
+    """
+    import torch
+
+    from synth2real.model.backbone import Classifier, load_backbone, max_abs_diff, ort_session
+    from synth2real.model.head import load_head
+    from synth2real.predict import Predictor, load_image, preprocess
+    from synth2real.store import read_json
+
+    report_path = models_dir / "parity.json"
+    if not report_path.is_file():
+        raise FileNotFoundError(f"{report_path} not found: export the models first (make reproduce)")
+    report = read_json(report_path)
+    head_pt = Path(report["models"]["adapted"]["head"])
+    if not head_pt.is_absolute():  # recorded relative to the workflow's working directory
+        head_pt = models_dir.parent / head_pt
+    model = Classifier(load_backbone(report["backbone_weights"]), load_head(head_pt)[0]).eval()
+    onnx_path = models_dir / "adapted.onnx"
+    size = Predictor(onnx_path).input_size
+    session = ort_session(onnx_path, threads=threads)
+    torch_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    pixels = [preprocess(load_image(p), size) for p in images]
+    out = []
+    for bs in (1, 32):
+        batch = np.stack([pixels[i % len(pixels)] for i in range(bs)])
+        tensor = torch.from_numpy(batch)
+
+        def run_torch(tensor: torch.Tensor = tensor) -> np.ndarray:
+            with torch.inference_mode():
+                return model(tensor).numpy()
+
+        def run_ort(batch: np.ndarray = batch) -> np.ndarray:
+            return session.run(None, {"image": batch})[0]
+
+        diff = max_abs_diff(run_torch(), run_ort())
+        out.append((bs, images_per_s(run_ort, bs), images_per_s(run_torch, bs), diff))
+    torch.set_num_threads(torch_threads)
+    return out
+
+
+def main(models_dir: Path, images: list[Path]) -> None:
+    """Print the serving benchmark (see module docstring)."""
+    import torch
+
+    if not images:
+        raise ValueError("bench_serving.main needs at least one image file")
+    models_dir = Path(models_dir)
+    cores = os.cpu_count()
+    print(f"serving benchmark: models {models_dir}, {len(images)} photos, {cores} CPU cores, "
+          f"torch threads {torch.get_num_threads()}")
+    with tempfile.TemporaryDirectory() as tmp, \
+            running_demo(models_dir, Path(tmp) / "demo.log") as url:
+        t = compare_latency(url, images) * 1000
+    print(f"  /compare latency, 1 photo, {len(t)} requests: p50 {np.percentile(t, 50):.1f} ms, "
+          f"p95 {np.percentile(t, 95):.1f} ms")
+    m = in_process_latency(models_dir, images) * 1000
+    print(f"    of which in-process (decode, both models, HTML; no server): "
+          f"p50 {np.percentile(m, 50):.1f} ms, p95 {np.percentile(m, 95):.1f} ms")
+    # Default threads is what users get; one thread each is the contention-robust comparison
+    # (busy-waiting thread pools suffer most when other processes share the cores).
+    for threads in (None, 1):
+        label = "default threads" if threads is None else "1 thread each"
+        for bs, ort_rate, torch_rate, diff in throughput(models_dir, images, threads):
+            print(f"  full classifier, {label}, batch {bs:>2}: onnxruntime {ort_rate:7.1f} "
+                  f"images/s, eager torch {torch_rate:7.1f} images/s -> onnxruntime/torch = "
+                  f"{ort_rate / torch_rate:.2f}x (max |dlogit| {diff:.1e})")
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
