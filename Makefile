@@ -21,19 +21,20 @@ SMK_ARGS ?=
 # onnxruntime flavour: cpu here and in CI, gpu in the CUDA container.
 ORT ?= cpu
 PYTEST_ARGS ?=
-# Where the workflow writes results/, models/, paper/ and reports/ (default: this checkout).
-RUN_DIR ?= .
+# Where the workflow writes results/, models/, paper/ and reports/: runs/<name of CONFIG>,
+# so each configuration keeps its own outputs (the Snakefile's default, too).
+RUN_DIR ?= runs/$(shell sed -n 's/^name: *//p' $(CONFIG))
 # Extra arguments of `synth2real bench`, e.g. BENCH_ARGS=--quick.
 BENCH_ARGS ?=
 # Snakemake profile: profiles/local (default) or profiles/slurm (see docs/paper-container-scaleout.md).
 PROFILE ?= profiles/local
 # Demo server: the exported models, and where to listen (0.0.0.0 in the container).
-MODELS ?= models
+MODELS ?= $(RUN_DIR)/models
 HOST ?= 127.0.0.1
 PORT ?= 7860
 # check-fresh: the Debian release of the fresh root, and the README command run in it.
 SUITE ?= bookworm
-CMD ?= make reproduce CONFIG=config/offline.yaml BUNDLE=../shared/bundle && ls -l paper/main.pdf models/*.onnx
+CMD ?= make reproduce CONFIG=config/offline.yaml BUNDLE=../shared/bundle && ls -l runs/offline/paper/main.pdf runs/offline/models/*.onnx
 # The global `gpu` resource of profiles/local: never more GPU jobs than visible GPUs.
 export SYNTH2REAL_GPUS ?= $(shell profiles/local/visible-gpus)
 
@@ -141,4 +142,4 @@ lint: setup
 	$(SNAKEMAKE) --lint --configfile config/offline.yaml --config bundle=$(abspath $(or $(BUNDLE),../shared/bundle))
 
 clean:
-	rm -rf results models paper/figures paper/tables paper/build .snakemake reports build
+	rm -rf runs results models paper/figures paper/tables paper/build .snakemake reports build

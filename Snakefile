@@ -3,8 +3,10 @@
 #   snakemake --cores 2                                   # paper config (GPU + network)
 #   snakemake --cores 2 --configfile config/offline.yaml --config bundle=<dir>
 #
-# This file is the table of contents; each stage lives in workflow/rules/,
-# every rule is a thin wrapper over the `synth2real` package (src/).
+# This file is the table of contents; each stage lives in workflow/rules/, and
+# every rule's script calls one function of the `synth2real` package (src/).
+# Outputs go to runs/<config name>/ (or to --directory, when given), so two
+# configurations never overwrite each other's results.
 
 import os
 import sys
@@ -28,6 +30,9 @@ if not workflow.overwrite_configfiles:
 
 # Stop before any work on an invalid config, naming every bad key.
 CFG = validate(config)
+
+# Each configuration gets its own output root; `--directory DIR` overrides it.
+workdir: os.path.join(workflow.basedir, "runs", CFG.name)
 
 
 include: "workflow/rules/common.smk"

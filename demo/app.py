@@ -1,10 +1,10 @@
 """Gradio demo: upload photos, see the baseline and the adapted model side by side.
 
-    python demo/app.py                                  # models/ of this checkout, 127.0.0.1:7860
+    python demo/app.py                                  # ./models, 127.0.0.1:7860
     python demo/app.py --host 0.0.0.0 --port 8080 --models <run>/models --config config/offline.yaml
 
 Runs on onnxruntime alone (CUDA provider when available) through
-`synth2real.serve.compare`. The named API endpoint `/compare` takes a list of image
+`synth2real.serve` (the comparison, and the cards' HTML). The named API endpoint `/compare` takes a list of image
 files and returns (HTML cards, JSON result); from Python:
 
     from gradio_client import Client, handle_file
@@ -31,11 +31,11 @@ from pydantic import ValidationError
 
 from synth2real.config import Demo
 from synth2real.errors import ConfigError
-from synth2real.serve.compare import CSS, MAX_FILES, Comparer, render_html
+from synth2real.serve.compare import MAX_FILES, Comparer
+from synth2real.serve.html import CSS, render_html
 
 log = logging.getLogger("synth2real.demo")
 
-REPO = Path(__file__).resolve().parents[1]
 # Example photos shown under the upload box: this many per class, from the run's real test set.
 EXAMPLES_PER_CLASS = 2
 
@@ -143,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1",
                     help="interface to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     ap.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    ap.add_argument("--models", default=str(REPO / "models"),
+    ap.add_argument("--models", default="models",
                     help="folder with baseline.onnx and adapted.onnx (default ./models)")
     ap.add_argument("--config", default=None,
                     help="study config whose `demo:` section to use (default: built-in defaults)")
-    ap.add_argument("--examples", default=str(REPO / "results" / "data" / "real_test.csv"),
-                    help="real test manifest to take example photos from")
+    ap.add_argument("--examples", default=None,
+                    help="real test manifest to take example photos from (default: "
+                         "results/data/real_test.csv of the run the --models folder belongs to)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -158,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: {e}", file=sys.stderr)
         return 2
     examples_dir = Path(tempfile.mkdtemp(prefix="synth2real-examples-"))
-    examples = pick_examples(Path(args.examples), comparer.classes, examples_dir)
+    # A run keeps its models/ beside its results/: by default the examples come from that run.
+    run_dir = Path(args.models).absolute().parent
+    test_csv = run_dir / "results" / "data" / "real_test.csv" if args.examples is None else args.examples
+    examples = pick_examples(Path(test_csv), comparer.classes, examples_dir)
     app = build(comparer, examples)
     log.info("models: %s", {r: (i.variant, i.providers) for r, i in comparer.info.items()})
     app.queue(max_size=256).launch(

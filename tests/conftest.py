@@ -71,8 +71,12 @@ def tiny_config(**overrides: object) -> dict:
     cfg["features"]["batch_size"] = 16
     # A few methods that exercise every extra rule (both extra feature passes, the
     # threshold-sweep figure, the DANN t-SNE panel), sized for seconds.
-    cfg["methods"].update(enabled=["threshold-sweep", "align+adabn+pl", "dann"],
-                          thresholds=[0.34, 0.51], domain_sample=40)
+    cfg["methods"].update(variants={
+        "threshold-0.34": {"select": "threshold", "threshold": 0.34},
+        "threshold-0.51": {"select": "threshold", "threshold": 0.51},
+        "align+adabn+pl": {"source": "aligned", "target": "adabn", "select": "threshold"},
+        "dann": {"trainer": "dann"},
+    }, domain_sample=40)
     cfg["methods"]["adabn"].update(images=16, batch_size=8)
     cfg["methods"]["dann"].update(epochs=3, bottleneck=16, hidden=16)
     for key, value in overrides.items():

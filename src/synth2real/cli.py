@@ -1,8 +1,11 @@
 """`synth2real <command>`: what people run outside the workflow.
 
 Each command is a thin front over one module's `main`, so `synth2real X` and
-`python -m synth2real.X` behave the same. The workflow itself runs through
-`make reproduce` (Snakemake); these are the tools around it.
+`python -m <that module>` (e.g. `python -m synth2real.tools.envs`) behave the
+same. The workflow itself runs through
+`make reproduce` (Snakemake); these are the tools around it. Commands that
+need the repository's files find it from the working directory
+(`synth2real.tools.checkout`).
 """
 
 from __future__ import annotations
@@ -11,11 +14,9 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-# The source checkout this package is installed from (uv installs it editable);
-# the demo page and the system package list live there, not in the package.
-CHECKOUT = Path(__file__).resolve().parents[2]
+from synth2real.errors import Synth2RealError
+from synth2real.tools.checkout import find_checkout
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("synth2real.predict", "classify image files with an exported ONNX model (JSON out)"),
@@ -38,7 +39,7 @@ def usage() -> str:
 
 def _demo(argv: Sequence[str]) -> int | None:
     """Runs demo/app.py of the checkout (the Gradio page is not part of the package)."""
-    app = CHECKOUT / "demo" / "app.py"
+    app = find_checkout() / "demo" / "app.py"
     if not app.is_file():
         sys.stderr.write(f"synth2real demo: {app} not found; the demo runs from a source checkout "
                          "(git clone, then `make demo`).\n")
@@ -65,7 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"synth2real: unknown command {name!r}; one of: {', '.join(COMMANDS)}\n")
         return 2
     sys.argv[0] = f"synth2real {name}"  # argparse's prog in each command's --help
-    rc = _resolve(COMMANDS[name][0])(rest)
+    try:
+        rc = _resolve(COMMANDS[name][0])(rest)
+    except Synth2RealError as e:  # a user error: one line, no traceback
+        sys.stderr.write(f"synth2real {name}: {e}\n")
+        return 1
     return int(rc or 0)
 
 

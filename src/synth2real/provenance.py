@@ -10,10 +10,16 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from synth2real.config import Study
+from pydantic import BaseModel
+
 from synth2real.store import write_json
+
+# The config a product depends on: the whole study, or the sections its rule declared.
+Config = BaseModel | Mapping[str, Any]
 
 PACKAGES = ["synth2real", "torch", "torchvision", "onnxruntime", "onnx", "numpy", "pillow",
             "snakemake", "diffusers", "gradio", "scikit-learn", "matplotlib"]
@@ -69,12 +75,19 @@ def hardware() -> dict[str, object]:
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "gpus": gpus}
 
 
-def config_hash(cfg: Study) -> str:
-    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()
+def dump(cfg: Config) -> dict[str, Any]:
+    """`cfg` as plain JSON values (each section of a mapping dumped on its own)."""
+    if isinstance(cfg, BaseModel):
+        return cfg.model_dump(mode="json")
+    return {k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in cfg.items()}
+
+
+def config_hash(cfg: Config) -> str:
+    blob = json.dumps(dump(cfg), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def record(cfg: Study, **extra: object) -> dict[str, object]:
+def record(cfg: Config, **extra: object) -> dict[str, object]:
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
@@ -83,9 +96,9 @@ def record(cfg: Study, **extra: object) -> dict[str, object]:
         "versions": versions(),
         "hardware": hardware(),
         **extra,
-        "config": cfg.model_dump(mode="json"),
+        "config": dump(cfg),
     }
 
 
-def write(path: str | Path, cfg: Study, **extra: object) -> None:
+def write(path: str | Path, cfg: Config, **extra: object) -> None:
     write_json(record(cfg, **extra), path)

@@ -91,7 +91,7 @@ def test_predictor_agrees_with_pipeline_evaluation(tiny_run, role):
     """The torch-free predictor on image files == the pipeline's head on cached features."""
     rows = _test_rows(tiny_run)
     paths = [r["path"] for r in rows]
-    head, classes = heads.load_head(tiny_run / f"results/heads/{ROLES[role]}/seed0/head.pt")
+    head, classes = heads.load(tiny_run / f"results/heads/{ROLES[role]}/seed0/head.pt")
     X = features.lookup(tiny_run / "results" / "features" / "real_test.npz", paths)
     pipeline = [classes[k] for k in heads.predict_proba(head, X).argmax(1)]
 
@@ -140,7 +140,7 @@ def test_parity_check_detects_a_wrong_model(tiny_run, tiny_bundle):
 
     cfg = _cfg(tiny_run, tiny_bundle)
     bb = load_backbone(cfg.backbone.weights.path)
-    head, _ = heads.load_head(tiny_run / "results/heads/synthetic-20/seed0/head.pt")
+    head, _ = heads.load(tiny_run / "results/heads/synthetic-20/seed0/head.pt")
     rows = _test_rows(tiny_run)[:16]
     labels = np.zeros(len(rows), dtype=np.int64)
     wrong = ort_session(tiny_run / "models" / "adapted.onnx")
@@ -165,11 +165,13 @@ def test_failed_parity_fails_export_and_removes_models(tiny_run, tiny_bundle, tm
 
     monkeypatch.setattr(export, "parity_check", one_flip)
     r = tiny_run / "results"
-    sources = [export.ExportSource(role, v, str(r / f"heads/{v}/seed0/head.pt"),
-                                   str(r / f"heads/{v}/seed0/metrics.json"),
-                                   str(tmp_path / f"{role}.onnx")) for role, v in ROLES.items()]
     with pytest.raises(export.ParityError, match="adapted.onnx.*top-1 mismatches 1"):
-        export.export_models(cfg, str(r / "backbone/backbone.json"), str(r / "data/real_test.csv"),
-                             sources, str(tmp_path / "parity.json"))
+        export.export_models(
+            str(r / "backbone/backbone.json"), str(r / "data/real_test.csv"),
+            [str(r / f"heads/{v}/seed0/head.pt") for v in ROLES.values()],
+            [str(r / f"heads/{v}/seed0/metrics.json") for v in ROLES.values()],
+            {role: str(tmp_path / f"{role}.onnx") for role in ROLES}, str(tmp_path / "parity.json"),
+            variants=ROLES, export=cfg.export, features=cfg.features, classes=cfg.classes,
+            name=cfg.name)
     assert not list(tmp_path.glob("*.onnx"))
     assert json.loads((tmp_path / "parity.json").read_text())["passed"] is False

@@ -21,10 +21,12 @@ from PIL import Image
 
 from synth2real import config
 from synth2real.config import Study
-from synth2real.data import generate, manifests
+from synth2real.data import manifests
+from synth2real.data.generate import plan, shard, weights
+from synth2real.data.sources import sha256_file
 from synth2real.store import read_json
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 CLASSES = ["dog", "cat"]
 
 
@@ -59,7 +61,8 @@ def study(model: Path | str, out_dir: Path, sizes: tuple[int, ...] = (6,), **sou
 
 def model_json(cfg: Study, where: Path) -> str:
     path = where / "model.json"
-    generate.write_model_info(cfg, str(path))
+    gen = cfg.synthetic.source
+    weights.write_model_info(str(path), gen.model_id, gen.revision)
     return str(path)
 
 
@@ -68,8 +71,9 @@ def make_all(cfg: Study, where: Path, classes: list[str] = CLASSES) -> dict[str,
     mj, total = model_json(cfg, where), {}
     gen = cfg.synthetic.source
     for cls in classes:
-        for k in range(generate.shard_count(gen, cfg.max_size)):
-            counts = generate.run_shard(cfg, cls, k, mj, str(where / f"{cls}-shard{k}.csv"))
+        for k in range(plan.shard_count(gen, cfg.max_size)):
+            counts = shard.run_shard(cls, mj, str(where / f"{cls}-shard{k}.csv"), generator=gen,
+                                     indices=plan.shard_indices(gen, cfg.max_size, k))
             for key, v in counts.items():
                 total[key] = total.get(key, 0) + v
     return total
@@ -129,11 +133,11 @@ import os, signal, sys
 import torch
 torch.set_num_threads(1)
 from synth2real import config
-from synth2real.data import generate
+from synth2real.data.generate import images, plan, shard
 import yaml
 cfg = config.load(yaml.safe_load(open(sys.argv[1])))
 k, done = int(sys.argv[2]), []
-real_save = generate.save_image
+real_save = images.save_image
 
 def dying_save(image, path):
     if len(done) == k:
@@ -143,8 +147,10 @@ def dying_save(image, path):
     done.append(path)
     return real_save(image, path)
 
-generate.save_image = dying_save
-generate.run_shard(cfg, "dog", 0, sys.argv[3], sys.argv[4])
+images.save_image = dying_save
+gen = cfg.synthetic.source
+shard.run_shard("dog", sys.argv[3], sys.argv[4], generator=gen,
+                indices=plan.shard_indices(gen, cfg.max_size, 0))
 """
 
 
@@ -165,7 +171,9 @@ def test_killed_shard_resumes_to_exact_set_without_redoing_finished_images(tiny_
     assert not shard_csv.exists()
     survivors = stamps(out, "dog")
 
-    counts = generate.run_shard(cfg, "dog", 0, mj, str(shard_csv))
+    gen = cfg.synthetic.source
+    counts = shard.run_shard("dog", mj, str(shard_csv), generator=gen,
+                             indices=plan.shard_indices(gen, cfg.max_size, 0))
     assert counts["done"] == 3 and counts["missing"] == 3 and counts["generated"] == 3
     final = sorted(p.name for p in (out / "dog").iterdir())
     assert final == [f"{i:06d}.png" for i in range(6)]  # no temp files, no duplicates
@@ -191,7 +199,7 @@ def test_corrupt_missing_and_unrecorded_images_are_regenerated(tiny_sd, tmp_path
     (out / "dog" / "000001.png").write_bytes(data[: len(data) // 2])  # truncated
     (out / "dog" / "000002.png").write_bytes(b"not a png at all")  # unreadable
     (out / "dog" / "000004.png").unlink()  # missing
-    generate.record_path(out, "dog", 5).unlink()  # killed between image and record
+    plan.record_path(out, "dog", 5).unlink()  # killed between image and record
     before = stamps(out, "dog")
 
     counts = make_all(cfg, tmp_path, ["dog"])
@@ -207,7 +215,7 @@ def test_corrupt_missing_and_unrecorded_images_are_regenerated(tiny_sd, tmp_path
     def no_load(*args, **kwargs):
         raise AssertionError("pipeline loaded although every image is finished")
 
-    monkeypatch.setattr(generate, "load_pipeline", no_load)
+    monkeypatch.setattr(shard, "load_pipeline", no_load)
     assert make_all(cfg, tmp_path, ["dog"])["done"] == 6
 
 
@@ -216,7 +224,7 @@ def test_changed_settings_regenerate_instead_of_mixing(tiny_sd, tmp_path):
     make_all(study(tiny_sd, out, sizes=(5,), shard_size=5), tmp_path / "a", ["dog"])
     counts = make_all(study(tiny_sd, out, sizes=(5,), shard_size=5, steps=3), tmp_path / "b", ["dog"])
     assert counts["stale"] == 5 and counts["generated"] == 5
-    assert {read_json(generate.record_path(out, "dog", i))["steps"] for i in range(5)} == {3}
+    assert {read_json(plan.record_path(out, "dog", i))["steps"] for i in range(5)} == {3}
 
 
 def _blanking(monkeypatch: pytest.MonkeyPatch, blank: callable) -> list[int]:
@@ -224,7 +232,7 @@ def _blanking(monkeypatch: pytest.MonkeyPatch, blank: callable) -> list[int]:
 
     `blank(call, position)` -> True to flag that image. Returns the batch sizes seen.
     """
-    real_load, calls = generate.load_pipeline, []
+    real_load, calls = shard.load_pipeline, []
 
     def load(*args, **kwargs):
         pipe = real_load(*args, **kwargs)
@@ -241,7 +249,7 @@ def _blanking(monkeypatch: pytest.MonkeyPatch, blank: callable) -> list[int]:
         pipe.run_safety_checker = fake_checker
         return pipe
 
-    monkeypatch.setattr(generate, "load_pipeline", load)
+    monkeypatch.setattr(shard, "load_pipeline", load)
     return calls
 
 
@@ -263,18 +271,18 @@ def test_blanked_image_is_replaced_with_the_next_seed(tiny_sd, tmp_path, monkeyp
     counts = make_all(cfg, tmp_path, ["dog"])
     assert counts["blanked"] == 2 and counts["generated"] == 6
     assert calls == [2, 2, 2, 1, 1]
-    rec = read_json(generate.record_path(out, "dog", 1))
-    seeds = [generate.image_seed(cfg.synthetic.source.base_seed, "dog", 1, a) for a in range(3)]
+    rec = read_json(plan.record_path(out, "dog", 1))
+    seeds = [plan.image_seed(cfg.synthetic.source.base_seed, "dog", 1, a) for a in range(3)]
     assert rec["attempt"] == 2 and rec["seed"] == seeds[2]
     assert rec["blanked_seeds"] == f"{seeds[0]} {seeds[1]}"
     assert all(pixels(p).max() > 0 for p in (out / "dog").iterdir())
-    assert read_json(generate.record_path(out, "dog", 0))["attempt"] == 0
+    assert read_json(plan.record_path(out, "dog", 0))["attempt"] == 0
 
 
 def test_image_blanked_for_every_seed_fails_with_its_name(tiny_sd, tmp_path, monkeypatch):
     cfg = study(tiny_sd, tmp_path / "out", max_attempts=2)
     _blanking(monkeypatch, lambda call, pos: True)
-    with pytest.raises(generate.GenerationError, match=r"image 0 of class 'dog' was blanked .* 2 seeds"):
+    with pytest.raises(plan.GenerationError, match=r"image 0 of class 'dog' was blanked .* 2 seeds"):
         make_all(cfg, tmp_path, ["dog"])
     assert not any((tmp_path / "out" / "dog").glob("*.png"))
 
@@ -286,16 +294,16 @@ def test_manifest_matches_files_and_settings(tiny_sd, tmp_path):
     make_all(cfg, tmp_path)
     gen = cfg.synthetic.source
     csvs = [str(tmp_path / f"{c}-shard{k}.csv") for c in CLASSES for k in range(3)]
-    generate.merge_manifest(cfg, csvs, str(tmp_path / "manifest.csv"))
+    shard.merge_manifest(csvs, str(tmp_path / "manifest.csv"), cfg.classes, cfg.synthetic.sizes)
     rows = manifests.read_csv(tmp_path / "manifest.csv")
     files = sorted(str(p) for c in CLASSES for p in (out / c).iterdir())
     assert sorted(r["path"] for r in rows) == files and len(rows) == 16
-    assert list(rows[0]) == generate.MANIFEST_FIELDS
+    assert list(rows[0]) == plan.MANIFEST_FIELDS
     for r in rows:
         i = int(r["index"])
         assert Path(r["path"]).name == f"{i:06d}.png"
-        assert r["sha256"] == generate._sha256(Path(r["path"]))
-        assert int(r["seed"]) == generate.image_seed(0, r["class"], i)
+        assert r["sha256"] == sha256_file(Path(r["path"]))
+        assert int(r["seed"]) == plan.image_seed(0, r["class"], i)
         assert f" of a {r['class']}, " in r["prompt"] and r["negative_prompt"] == "blurry"
         assert float(r["guidance"]) in {3.0, 6.0, 9.0}
         assert (r["model"], r["commit"], r["scheduler"]) == (str(tiny_sd), "local", "dpm-multistep")
@@ -306,19 +314,19 @@ def test_manifest_matches_files_and_settings(tiny_sd, tmp_path):
     src = manifests.source_rows(Path(gen.out_dir), CLASSES, 8, 0.2, 0, shuffle=False)
     assert [r["path"] for r in src] == [r["path"] for r in rows]
     # A missing shard is named, not silently skipped.
-    with pytest.raises(generate.GenerationError, match="class 'cat' list 6 images"):
-        generate.merge_manifest(cfg, csvs[:-1], str(tmp_path / "m2.csv"))
+    with pytest.raises(plan.GenerationError, match="class 'cat' list 6 images"):
+        shard.merge_manifest(csvs[:-1], str(tmp_path / "m2.csv"), cfg.classes, cfg.synthetic.sizes)
 
 
 OFFLINE_SCRIPT = """
 import sys
 from synth2real import config
-from synth2real.data import generate
+from synth2real.data.generate import weights
 from synth2real.errors import Synth2RealError
 import yaml
 cfg = config.load(yaml.safe_load(open(sys.argv[1])))
 try:
-    generate.write_model_info(cfg, sys.argv[2])
+    weights.write_model_info(sys.argv[2], cfg.synthetic.source.model_id, cfg.synthetic.source.revision)
 except Synth2RealError as e:
     print(f"{type(e).__name__}: {e}", file=sys.stderr)
     sys.exit(3)
@@ -371,8 +379,9 @@ def test_cached_hub_model_is_used_offline(tiny_sd, tmp_path, monkeypatch):
         ("test-org/tiny-sd", "main", commit)}
     # A revision that is not cached is named as such, not silently replaced by main.
     other = study("test-org/tiny-sd", tmp_path / "out", sizes=(5,), revision="v2")
-    with pytest.raises(generate.ModelNotCachedError, match=r"'test-org/tiny-sd' \(revision 'v2'\)"):
-        generate.write_model_info(other, str(tmp_path / "m2.json"))
+    with pytest.raises(weights.ModelNotCachedError, match=r"'test-org/tiny-sd' \(revision 'v2'\)"):
+        weights.write_model_info(str(tmp_path / "m2.json"), other.synthetic.source.model_id,
+                                 other.synthetic.source.revision)
 
 
 @pytest.mark.gpu
@@ -385,7 +394,7 @@ def test_cuda_float16_compiled_generation_is_deterministic(tiny_sd, tmp_path):
                        compile=True), tmp_path / run, ["dog"])
     pa, pb = folder_pixels(tmp_path / "a", "dog"), folder_pixels(tmp_path / "b", "dog")
     assert all(np.array_equal(pa[n], pb[n]) for n in pa)
-    rec = read_json(generate.record_path(tmp_path / "a", "dog", 0))
+    rec = read_json(plan.record_path(tmp_path / "a", "dog", 0))
     assert rec["dtype"] == "float16" and rec["device"].startswith("cuda")
 
 
@@ -414,7 +423,8 @@ def test_benchmark_compares_defaults_with_configured_settings(tiny_sd):
     from synth2real.tools import bench_generate
 
     cfg = study(tiny_sd, Path("unused"), batch_size=2)
-    model = generate.resolve_model(cfg.synthetic.source, download=False)
+    gen = cfg.synthetic.source
+    model = weights.resolve_model(gen.model_id, gen.revision, download=False)
     rows = bench_generate.compare(cfg.synthetic.source, model, torch.device("cpu"), images=2)
     assert [r["setting"] for r in rows] == ["diffusers defaults", "configured"]
     assert (rows[0]["steps"], rows[0]["batch"], rows[0]["scheduler"]) == (50, 1, "PNDMScheduler")

@@ -110,3 +110,26 @@ def _bundle_of(workdir: Path) -> Path:
 
     prov = json.loads((workdir / "results" / "provenance.json").read_text())
     return Path(prov["config"]["bundle"])
+
+
+def test_each_configuration_has_its_own_output_root(tmp_path, bundle):
+    """Without --directory the Snakefile writes to runs/<name>/; make's default agrees."""
+    import subprocess
+
+    from tests.conftest import SNAKEMAKE
+
+    name = f"pytest-root-{tmp_path.name}"
+    cfg = write_config(tiny_config(name=name), tmp_path / "c.yaml")
+    root = REPO / "runs" / name
+    try:
+        proc = subprocess.run([str(SNAKEMAKE), "-n", "-s", str(REPO / "Snakefile"), "--cores", "1",
+                               "--configfile", str(cfg), "--config", f"bundle={bundle}"],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, output(proc)[-3000:]
+        assert root.is_dir() and not (tmp_path / "results").exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for config, run_dir in (("config/offline.yaml", "runs/offline"), ("config/paper.yaml", "runs/paper")):
+        dry = subprocess.run(["make", "-n", "-C", str(REPO), "reproduce", "demo", f"CONFIG={config}"],
+                             capture_output=True, text=True, check=True).stdout
+        assert f"--directory {run_dir} " in dry and f"--models {run_dir}/models " in dry

@@ -1,11 +1,11 @@
-# Stage: pseudo-label domain adaptation. Each seed's source model labels the
-# unlabeled real pool; confident labels join the synthetic training set; a
+# Stage: the published pseudo-label adaptation. Each seed's source model labels
+# the unlabeled real pool; confident labels join the synthetic training set; a
 # fresh head is trained on both.
 
 
 rule pseudo_label:
     input:
-        heads=expand("results/heads/{variant}/seed{seed}/head.pt", variant=CFG.pseudo_source_variant, seed=SEEDS),
+        heads=per_seed(CFG.pseudo_source_variant, "head.pt"),
         pool="results/data/pool.csv",
         pool_npz="results/features/pool.npz",
     output:
@@ -34,11 +34,13 @@ rule train_adapted:
         test="results/data/real_test.csv",
         test_npz="results/features/real_test.npz",
     output:
-        heads=expand("results/heads/pseudo-label/seed{seed}/head.pt", seed=SEEDS),
-        metrics=expand("results/heads/pseudo-label/seed{seed}/metrics.json", seed=SEEDS),
-        provenance=expand("results/heads/pseudo-label/seed{seed}/provenance.json", seed=SEEDS),
+        heads=per_seed("pseudo-label", "head.pt"),
+        metrics=per_seed("pseudo-label", "metrics.json"),
+        provenance=per_seed("pseudo-label", "provenance.json"),
     params:
         train=config["train"],
+        pseudo_label=config["pseudo_label"],
+        classes=config["classes"],
         seeds=SEEDS,
     log:
         "results/logs/train/pseudo-label.log",

@@ -1,15 +1,22 @@
 # Names shared by all stages: variants, seeds, and where each product lives.
-
-import re
-
-from synth2real.adapt import variants as _methods
+# Only the validated config (CFG) is read here: parsing the workflow imports no torch.
 
 VARIANTS = CFG.variants
 SEEDS = CFG.seeds
 IMAGESETS = ["source", "real_test", "pool"]
-# Adaptation methods beyond the study (issue 5): variant name -> methods.Spec.
-METHOD_SPECS = {s.name: s for s in _methods.specs(CFG)}
-METHOD_VARIANTS = list(METHOD_SPECS)
+METHODS = CFG.methods.variants
+METHOD_VARIANTS = list(METHODS)
+
+# (image set, feature kind) -> cached features; features.smk writes the plain
+# ones, methods.smk the aligned source and the AdaBN target features.
+FEATURE_FILES = {
+    ("source", "plain"): "results/features/source.npz",
+    ("source", "aligned"): "results/features/aligned/source.npz",
+    ("pool", "plain"): "results/features/pool.npz",
+    ("pool", "adabn"): "results/features/adabn/pool.npz",
+    ("real_test", "plain"): "results/features/real_test.npz",
+    ("real_test", "adabn"): "results/features/adabn/real_test.npz",
+}
 
 
 wildcard_constraints:
@@ -17,8 +24,13 @@ wildcard_constraints:
     imageset="|".join(IMAGESETS),
 
 
+def per_seed(variant, name):
+    """One file per seed of a variant: its checkpoint, metrics or provenance."""
+    return [f"results/heads/{variant}/seed{s}/{name}" for s in SEEDS]
+
+
 def metrics_of(variant):
-    return [f"results/heads/{variant}/seed{s}/metrics.json" for s in SEEDS]
+    return per_seed(variant, "metrics.json")
 
 
 def real_inputs(wildcards):
@@ -29,21 +41,27 @@ def real_inputs(wildcards):
 
 
 def method_inputs(wildcards):
-    spec = METHOD_SPECS[wildcards.method]
+    """The manifests and the cached features a method variant's parts read."""
+    v = METHODS[wildcards.method]
     return {"source": "results/data/source.csv", "pool": "results/data/pool.csv",
-            "test": "results/data/real_test.csv", **spec.files()}
+            "test": "results/data/real_test.csv",
+            "source_npz": FEATURE_FILES[("source", v.source)],
+            "pool_npz": FEATURE_FILES[("pool", v.target)],
+            "test_npz": FEATURE_FILES[("real_test", v.target)]}
 
 
 def embedding_pairs():
     """Representations shown in the domain-gap figure: label -> (source npz, pool npz)."""
-    pairs = {"before (frozen features)": ("results/features/source.npz", "results/features/pool.npz")}
-    if any(s.source == "aligned" and s.target == "adabn" for s in METHOD_SPECS.values()):
-        pairs["after: align + AdaBN"] = ("results/features/aligned/source.npz",
-                                         "results/features/adabn/pool.npz")
+    pairs = {"before (frozen features)": (FEATURE_FILES[("source", "plain")],
+                                          FEATURE_FILES[("pool", "plain")])}
+    if any(v.source == "aligned" and v.target == "adabn" for v in METHODS.values()):
+        pairs["after: align + AdaBN"] = (FEATURE_FILES[("source", "aligned")],
+                                         FEATURE_FILES[("pool", "adabn")])
     return pairs
 
 
-def embedding_dann_head():
-    if "dann" in METHOD_SPECS:
-        return [f"results/heads/dann/seed{SEEDS[0]}/head.pt"]
-    return []
+def embedding_dann_checkpoint():
+    """The first seed's plain DANN model (on the plain features), when the config runs one."""
+    dann = [name for name, v in METHODS.items() if v.trainer == "dann" and v.source == "plain"
+            and v.target == "plain"]
+    return [f"results/heads/{dann[0]}/seed{SEEDS[0]}/head.pt"] if dann else []

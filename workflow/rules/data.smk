@@ -60,6 +60,9 @@ rule backbone:
         info="results/backbone/backbone.json",
     params:
         backbone=config["backbone"],
+        # The export's opset and the parity tolerance of the features it will give.
+        features=config["features"],
+        export=config["export"],
     log:
         "results/logs/backbone/backbone.log",
     benchmark:

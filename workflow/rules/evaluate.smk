@@ -7,6 +7,9 @@ rule summary:
     output:
         summary="results/summary.json",
         provenance="results/provenance.json",
+    params:
+        # The summary records the whole resolved study (its provenance).
+        study=config,
     log:
         "results/logs/evaluate/summary.log",
     conda:

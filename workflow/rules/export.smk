@@ -23,8 +23,11 @@ rule export_onnx:
         adapted="models/adapted.onnx",
         report="models/parity.json",
     params:
-        export=config["export"],
         variants=EXPORT_VARIANTS,
+        export=config["export"],
+        features=config["features"],
+        classes=config["classes"],
+        name=config["name"],
     threads: workflow.cores
     log:
         "results/logs/export/export_onnx.log",

@@ -9,7 +9,7 @@
 
 import re
 
-from synth2real.data.generate import shard_count, shard_indices
+from synth2real.data.generate.plan import shard_count, shard_indices
 
 GENERATE = CFG.synthetic.source.kind == "diffusers"
 N_SHARDS = shard_count(CFG.synthetic.source, CFG.max_size) if GENERATE else 0
@@ -24,7 +24,7 @@ SHARD_CSVS = [f"results/generate/{c}/shard{k}.csv" for c in CFG.classes for k in
 
 rule generator_model:
     output:
-        "results/generate/model.json",
+        json="results/generate/model.json",
     params:
         model_id=config["synthetic"]["source"].get("model_id"),
         revision=config["synthetic"]["source"].get("revision"),
@@ -45,8 +45,9 @@ rule generate_shard:
         csv="results/generate/{cls}/shard{shard}.csv",
     params:
         generator=config["synthetic"]["source"],
-        # The shard's image indices, e.g. "range(0, 100)" (the last shard grows with the sizes).
-        indices=lambda w: str(shard_indices(CFG.synthetic.source, CFG.max_size, int(w.shard))),
+        # The shard's image indices, e.g. range(0, 100): a shard reruns only when its own
+        # indices change (the last shard grows with the sizes), not on every size change.
+        indices=lambda w: shard_indices(CFG.synthetic.source, CFG.max_size, int(w.shard)),
     wildcard_constraints:
         cls="|".join(re.escape(c) for c in CFG.classes),
         shard=r"\d+",
@@ -66,29 +67,16 @@ rule generate_shard:
 
 rule generation_manifest:
     input:
-        SHARD_CSVS,
+        shards=SHARD_CSVS,
     output:
         csv="results/generate/manifest.csv",
     params:
         classes=config["classes"],
+        # Each class must list exactly images 0..max(sizes)-1.
+        sizes=config["synthetic"]["sizes"],
     log:
         "results/logs/generate/generation_manifest.log",
     conda:
         "../../envs/generate.yaml"
     script:
         "../scripts/generation_manifest.py"
-
-
-rule data_card:
-    input:
-        "results/generate/manifest.csv",
-    output:
-        csv="paper/tables/data_card.csv",
-        md="paper/tables/data_card.md",
-        tex="paper/tables/data_card.tex",
-    log:
-        "results/logs/report/data_card.log",
-    conda:
-        "../../envs/generate.yaml"
-    script:
-        "../scripts/data_card.py"

@@ -1,6 +1,8 @@
-# Stage: the adaptation methods beyond the study (issue 5), each a variant over
-# all seeds. Head-only methods reuse the cached features; resolution alignment
-# and AdaBN each add ONE cached feature pass of their own.
+import re
+
+# Stage: the adaptation method variants beyond the study, each a combination of
+# parts (config `methods.variants`) trained over all seeds. Head-only parts reuse
+# the cached features; resolution alignment and AdaBN each add ONE feature pass.
 
 
 rule features_aligned:
@@ -10,7 +12,7 @@ rule features_aligned:
         onnx="results/backbone/backbone.onnx",
         info="results/backbone/backbone.json",
     output:
-        npz="results/features/aligned/source.npz",
+        npz=FEATURE_FILES[("source", "aligned")],
         stats="results/features/aligned/source.stats.json",
     params:
         features=config["features"],
@@ -33,13 +35,14 @@ rule features_adabn:
         info="results/backbone/backbone.json",
     output:
         onnx="results/backbone/adabn.onnx",
-        pool_npz="results/features/adabn/pool.npz",
-        test_npz="results/features/adabn/real_test.npz",
+        pool_npz=FEATURE_FILES[("pool", "adabn")],
+        test_npz=FEATURE_FILES[("real_test", "adabn")],
         stats="results/features/adabn/stats.json",
     params:
         features=config["features"],
-        backbone=config["backbone"],
         adabn=config["methods"]["adabn"],
+        export=config["export"],
+        data_seed=config["data_seed"],
     threads: workflow.cores
     log:
         "results/logs/features/adabn.log",
@@ -55,17 +58,19 @@ rule train_method:
     input:
         unpack(method_inputs),
     output:
-        heads=expand("results/heads/{{method}}/seed{seed}/head.pt", seed=SEEDS),
-        metrics=expand("results/heads/{{method}}/seed{seed}/metrics.json", seed=SEEDS),
-        provenance=expand("results/heads/{{method}}/seed{seed}/provenance.json", seed=SEEDS),
+        heads=per_seed("{method}", "head.pt"),
+        metrics=per_seed("{method}", "metrics.json"),
+        provenance=per_seed("{method}", "provenance.json"),
     wildcard_constraints:
         method="|".join(re.escape(m) for m in METHOD_VARIANTS) or "(?!)",
     params:
-        # Rerun triggers: the method's own settings, the trainer and the seeds.
-        spec=lambda w: METHOD_SPECS[w.method].params(),
+        # The variant's parts and the settings of the parts it uses (its rerun trigger).
+        spec=lambda w: CFG.methods.spec(w.method, CFG.pseudo_label.threshold),
         train=config["train"],
         source_size=config["pseudo_label"]["source_size"],
         domain_sample=config["methods"]["domain_sample"],
+        data_seed=config["data_seed"],
+        classes=config["classes"],
         seeds=SEEDS,
     log:
         "results/logs/train/{method}.log",
@@ -81,12 +86,14 @@ rule domain_embedding:
     input:
         source="results/data/source.csv",
         npz=[f for pair in embedding_pairs().values() for f in pair],
-        dann=embedding_dann_head(),
+        dann=embedding_dann_checkpoint(),
     output:
         npz="results/domain/tsne.npz",
     params:
         pairs=embedding_pairs(),
-        methods=config["methods"],
+        source_size=config["pseudo_label"]["source_size"],
+        domain_sample=config["methods"]["domain_sample"],
+        data_seed=config["data_seed"],
         seeds=SEEDS,
     log:
         "results/logs/report/domain_embedding.log",

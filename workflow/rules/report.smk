@@ -1,18 +1,26 @@
-# Stage: the paper's tables and figures, each from results/summary.json alone
+# Stage: the paper's tables and figures, each from the run's result files alone
 # (so an author can restyle them without retraining anything), then the paper
 # PDF, whose every number comes from generated macros (paper/tables/numbers.tex).
+# Each rule calls one function of synth2real.report; a figure rule calls
+# `make(<inputs>, pdf, png)` of the module named after the figure
+# (synth2real/report/figures/<figure>.py). No report job imports torch.
 
 import os
 
+# Figures drawn from results/summary.json alone (rule figure).
 FIGURES = ["accuracy_bars", "confusion_matrices", "pseudo_label_diagnostics", "all_methods"]
 if any(v.startswith("threshold-") for v in METHOD_VARIANTS):
     FIGURES.append("threshold_sweep")
+
+# The data card describes generated images, so it exists only when images are generated.
+DATA_CARD = expand("paper/tables/data_card.{ext}", ext=["csv", "md", "tex"]) if GENERATE else []
 
 REPORT_OUTPUTS = [
     *expand("paper/tables/results.{ext}", ext=["csv", "md", "tex"]),
     *expand("paper/tables/methods.{ext}", ext=["csv", "md", "tex"]),
     *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
     *expand("paper/figures/domain_gap.{ext}", ext=["pdf", "png"]),
+    *DATA_CARD,
     "paper/main.pdf",
 ]
 
@@ -35,6 +43,39 @@ rule table_results:
         "../scripts/table_results.py"
 
 
+rule table_methods:
+    input:
+        "results/summary.json",
+    output:
+        csv="paper/tables/methods.csv",
+        md="paper/tables/methods.md",
+        tex="paper/tables/methods.tex",
+    log:
+        "results/logs/report/table_methods.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/table_methods.py"
+
+
+rule data_card:
+    input:
+        "results/generate/manifest.csv",
+    output:
+        csv="paper/tables/data_card.csv",
+        md="paper/tables/data_card.md",
+        tex="paper/tables/data_card.tex",
+    params:
+        classes=config["classes"],
+        synthetic=config["synthetic"],
+    log:
+        "results/logs/report/data_card.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/data_card.py"
+
+
 rule figure:
     input:
         "results/summary.json",
@@ -51,6 +92,20 @@ rule figure:
         "../scripts/figure.py"
 
 
+rule figure_domain_gap:
+    input:
+        "results/domain/tsne.npz",
+    output:
+        pdf="paper/figures/domain_gap.pdf",
+        png=report("paper/figures/domain_gap.png", caption="../report/domain_gap.rst", category="Figures"),
+    log:
+        "results/logs/report/figure_domain_gap.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figure_domain_gap.py"
+
+
 rule figure_sample_grid:
     input:
         source="results/data/source.csv",
@@ -58,6 +113,9 @@ rule figure_sample_grid:
     output:
         pdf="paper/figures/sample_grid.pdf",
         png=report("paper/figures/sample_grid.png", caption="../report/sample_grid.rst", category="Figures"),
+    params:
+        classes=config["classes"],
+        source_kind=config["synthetic"]["source"]["kind"],
     log:
         "results/logs/report/figure_sample_grid.log",
     conda:
@@ -82,11 +140,15 @@ PAPER_BENCHMARKS = {
 }
 
 
+# The settings the paper quotes come from the config recorded in
+# results/provenance.json (the run that produced the numbers), not from params.
 rule paper_numbers:
     input:
         summary="results/summary.json",
         provenance="results/provenance.json",
-        manifests=["results/data/source.csv", "results/data/real_test.csv", "results/data/pool.csv"],
+        source="results/data/source.csv",
+        test="results/data/real_test.csv",
+        pool="results/data/pool.csv",
         benchmarks=[f for files in PAPER_BENCHMARKS.values() for f in files],
     output:
         numbers="paper/tables/numbers.tex",
@@ -94,7 +156,7 @@ rule paper_numbers:
         setup="paper/tables/setup.tex",
         runtimes="paper/tables/runtimes.tex",
     params:
-        stages=PAPER_BENCHMARKS,
+        benchmarks=PAPER_BENCHMARKS,
         configfiles=[str(f) for f in workflow.configfiles],
         repo=workflow.basedir,
     log:
@@ -120,32 +182,3 @@ rule paper:
         "../../envs/report.yaml"
     script:
         "../scripts/paper.py"
-
-
-rule table_methods:
-    input:
-        "results/summary.json",
-    output:
-        csv="paper/tables/methods.csv",
-        md="paper/tables/methods.md",
-        tex="paper/tables/methods.tex",
-    log:
-        "results/logs/report/table_methods.log",
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/table_methods.py"
-
-
-rule figure_domain_gap:
-    input:
-        "results/domain/tsne.npz",
-    output:
-        pdf="paper/figures/domain_gap.pdf",
-        png="paper/figures/domain_gap.png",
-    log:
-        "results/logs/report/figure_domain_gap.log",
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/figure_domain_gap.py"

@@ -1,5 +1,5 @@
 # Stage: baseline heads on synthetic features, one per (size, seed). One job
-# per size trains every seed (features load once; see steps.train_baseline).
+# per size trains every seed: the features load once.
 
 
 rule train_baseline:
@@ -9,11 +9,12 @@ rule train_baseline:
         test="results/data/real_test.csv",
         test_npz="results/features/real_test.npz",
     output:
-        heads=expand("results/heads/synthetic-{{size}}/seed{seed}/head.pt", seed=SEEDS),
-        metrics=expand("results/heads/synthetic-{{size}}/seed{seed}/metrics.json", seed=SEEDS),
-        provenance=expand("results/heads/synthetic-{{size}}/seed{seed}/provenance.json", seed=SEEDS),
+        heads=per_seed("synthetic-{size}", "head.pt"),
+        metrics=per_seed("synthetic-{size}", "metrics.json"),
+        provenance=per_seed("synthetic-{size}", "provenance.json"),
     params:
         train=config["train"],
+        classes=config["classes"],
         seeds=SEEDS,
     log:
         "results/logs/train/synthetic-{size}.log",

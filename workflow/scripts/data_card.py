@@ -1,6 +1,6 @@
 """Rule data_card: the paper's table of generation settings and counts."""
-from synth2real import smk
-from synth2real.data import card as data_card
+from synth2real.report.data_card import write
+from synth2real.smk import run
 
-o = snakemake.output  # noqa: F821
-smk.run(snakemake, data_card.write_all, snakemake.input[0], o.csv, o.md, o.tex)  # noqa: F821
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, write, i[0], o.csv, o.md, o.tex)  # noqa: F821

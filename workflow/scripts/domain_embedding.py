@@ -1,7 +1,6 @@
 """Rule domain_embedding: 2-D t-SNE of source vs target features, before and after adaptation."""
-from synth2real import smk, steps
+from synth2real.analysis.embedding import domain_embedding
+from synth2real.smk import run
 
 sm = snakemake  # noqa: F821
-pairs = {k: tuple(v) for k, v in sm.params.pairs.items()}
-smk.run(sm, steps.domain_embedding, pairs, sm.input.dann[0] if sm.input.dann else None,
-        sm.input.source, sm.output.npz)
+run(sm, domain_embedding, sm.input.source, list(sm.input.dann), sm.output.npz)

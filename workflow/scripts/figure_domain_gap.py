@@ -1,5 +1,6 @@
-"""Rule figure_domain_gap: t-SNE of source vs target features before/after adaptation."""
-from synth2real import smk, steps
+"""Rule figure_domain_gap: t-SNE of source vs target features before/after adaptation, as PDF and PNG."""
+from synth2real.report.figures.domain_gap import make
+from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-smk.run(sm, steps.figure_domain_gap, sm.input[0], sm.output.pdf, sm.output.png)
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, make, i[0], o.pdf, o.png)  # noqa: F821

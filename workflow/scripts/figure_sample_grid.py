@@ -1,6 +1,6 @@
 """Rule figure_sample_grid: training images per class beside real test images (from the manifests)."""
-from synth2real import smk
-from synth2real.report import paper
+from synth2real.report.figures.sample_grid import make
+from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-smk.run(sm, paper.sample_grid, sm.input.source, sm.input.test, sm.output.pdf, sm.output.png)
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, make, i.source, i.test, o.pdf, o.png)  # noqa: F821

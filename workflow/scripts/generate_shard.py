@@ -1,7 +1,6 @@
 """Rule generate_shard: the missing images of one class x shard, then the shard's records."""
-from synth2real import smk
-from synth2real.data import generate
+from synth2real.data.generate.shard import run_shard
+from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-smk.run(sm, generate.run_shard, sm.wildcards.cls, int(sm.wildcards.shard), sm.input.model,
-        sm.output.csv)
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, run_shard, snakemake.wildcards.cls, i.model, o.csv)  # noqa: F821

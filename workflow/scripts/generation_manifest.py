@@ -1,5 +1,6 @@
 """Rule generation_manifest: all shard records in one per-image manifest."""
-from synth2real import smk
-from synth2real.data import generate
+from synth2real.data.generate.shard import merge_manifest
+from synth2real.smk import run
 
-smk.run(snakemake, generate.merge_manifest, list(snakemake.input), snakemake.output.csv)  # noqa: F821
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, merge_manifest, list(i.shards), o.csv)  # noqa: F821

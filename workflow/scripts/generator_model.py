@@ -1,5 +1,6 @@
 """Rule generator_model: find (or download, where allowed) the generator's weights once."""
-from synth2real import smk
-from synth2real.data import generate
+from synth2real.data.generate.weights import write_model_info
+from synth2real.smk import run
 
-smk.run(snakemake, generate.write_model_info, snakemake.output[0])  # noqa: F821
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, write_model_info, o.json)  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule paper: paper/main.pdf with latexmk; a LaTeX error fails the rule showing the log's first error."""
-from synth2real import smk
-from synth2real.report import latex
+from synth2real.report.latex import build_paper
+from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-smk.run(sm, latex.build_step, sm.input.tex, sm.output.pdf, sm.log.latex)
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, build_paper, i.tex, o.pdf, snakemake.log.latex)  # noqa: F821

@@ -1,8 +1,7 @@
 """Rule paper_numbers: every number the paper quotes, as LaTeX macros and small tables."""
-from synth2real import smk
-from synth2real.report import paper
+from synth2real.report.paper_numbers import write
+from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-i = sm.input
-smk.run(sm, paper.write_paper_inputs, i.summary, i.provenance, sm.params.stages, list(i.manifests),
-        sm.params.configfiles, sm.params.repo, dict(sm.output.items()))
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, write, i.summary, i.provenance, i.source, i.test, i.pool,  # noqa: F821
+    o.numbers, o.reported, o.setup, o.runtimes)

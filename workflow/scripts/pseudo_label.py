@@ -1,8 +1,7 @@
 """Rule pseudo_label: each seed's source model labels the real pool; keep confident labels."""
-from synth2real import smk, steps
+from synth2real.adapt.pseudo_label import label_pool
+from synth2real.smk import run
 
 sm = snakemake  # noqa: F821
-seeds = sm.params.seeds
-outputs = dict(zip(seeds, zip(sm.output.accepted, sm.output.diagnostics)))
-smk.run(sm, steps.pseudo_labels, dict(zip(seeds, sm.input.heads)), sm.input.pool,
-        sm.input.pool_npz, outputs)
+i, o = sm.input, sm.output
+run(sm, label_pool, i.heads, i.pool, i.pool_npz, o.accepted, o.diagnostics)

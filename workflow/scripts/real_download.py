@@ -1,10 +1,6 @@
 """Rule real_download: fetch a torchvision real dataset and write it out as image folders."""
-from synth2real import smk
-from synth2real.data import sources
+from synth2real.data.sources import extract_torchvision
+from synth2real.smk import run
 
-
-def step(cfg):
-    sources.extract_torchvision(cfg.real.source)
-
-
-smk.run(snakemake, step)  # noqa: F821
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, extract_torchvision)  # noqa: F821

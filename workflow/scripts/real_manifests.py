@@ -1,4 +1,6 @@
 """Rule real_manifests: the labeled real test set and the disjoint unlabeled pool."""
-from synth2real import smk, steps
+from synth2real.data.manifests import real_manifests
+from synth2real.smk import run
 
-smk.run(snakemake, steps.real_manifests, snakemake.output.test, snakemake.output.pool)  # noqa: F821
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, real_manifests, o.test, o.pool)  # noqa: F821

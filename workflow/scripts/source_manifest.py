@@ -1,4 +1,6 @@
 """Rule source_manifest: the nested train/val manifest of the source (synthetic) images."""
-from synth2real import smk, steps
+from synth2real.data.manifests import source_manifest
+from synth2real.smk import run
 
-smk.run(snakemake, steps.source_manifest, snakemake.output.csv)  # noqa: F821
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, source_manifest, o.csv)  # noqa: F821

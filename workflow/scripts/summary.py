@@ -1,6 +1,7 @@
 """Rule summary: per-seed metrics of every variant -> results/summary.json."""
-from synth2real import smk, steps
+from synth2real.analysis.summary import summarize
+from synth2real.smk import run
 
 sm = snakemake  # noqa: F821
-metrics = {name: list(files) for name, files in sm.input.items()}
-smk.run(sm, steps.summarize, metrics, sm.output.summary, sm.output.provenance)
+run(sm, summarize, {name: list(files) for name, files in sm.input.items()}, sm.output.summary,
+    sm.output.provenance)

@@ -1,5 +1,6 @@
 """Rule table_results: the study's Table I as CSV, Markdown and LaTeX."""
-from synth2real import smk, steps
+from synth2real.report.results_table import write
+from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-smk.run(sm, steps.table_results, sm.input[0], sm.output.csv, sm.output.md, sm.output.tex)
+i, o = snakemake.input, snakemake.output  # noqa: F821
+run(snakemake, write, i[0], o.csv, o.md, o.tex)  # noqa: F821

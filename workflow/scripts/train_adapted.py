@@ -1,11 +1,8 @@
 """Rule train_adapted: per seed, a fresh head on synthetic + pseudo-labeled real features."""
-import os
-
-from synth2real import smk, steps
+from synth2real.adapt.pseudo_label import train_adapted
+from synth2real.smk import run
 
 sm = snakemake  # noqa: F821
-i, seeds = sm.input, sm.params.seeds
-pseudo = dict(zip(seeds, zip(i.accepted, i.diagnostics)))
-out_dirs = {s: os.path.dirname(h) for s, h in zip(seeds, sm.output.heads)}
-smk.run(sm, steps.train_adapted, i.source, i.source_npz, i.pool_npz, i.test, i.test_npz,
-        pseudo, out_dirs)
+i, o = sm.input, sm.output
+run(sm, train_adapted, i.source, i.source_npz, i.pool_npz, i.test, i.test_npz, i.accepted,
+    i.diagnostics, o.heads, o.metrics, o.provenance)

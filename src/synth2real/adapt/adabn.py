@@ -11,13 +11,19 @@ extracts the target features once (its own cache).
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
-from synth2real.model.backbone import Backbone
+from synth2real.config import AdaBN, Export, Features
+from synth2real.model.backbone import Backbone, export_onnx, load_backbone
+from synth2real.model.features import Extractor, batches, extract_to, manifest_paths
+from synth2real.store import read_json, write_json
+
+log = logging.getLogger(__name__)
 
 
 def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -52,3 +58,28 @@ def adapt(backbone: Backbone, batches: Iterable[np.ndarray]) -> tuple[Backbone, 
     bb.eval()
     shift = float(np.mean([(m.running_mean - b).abs().mean().item() for m, b in zip(layers, before)]))
     return bb, {"images": float(n), "bn_layers": float(len(layers)), "mean_abs_mean_shift": shift}
+
+
+def extract_adabn(pool_csv: str, test_csv: str, backbone_json: str, out_onnx: str, out_pool_npz: str,
+                  out_test_npz: str, out_stats: str, *, features: Features, adabn: AdaBN,
+                  export: Export, data_seed: int) -> None:
+    """Stage: BN statistics re-estimated on the unlabeled pool, then target features with them.
+
+    The statistics come from `adabn.images` pool images (torch); the adapted
+    backbone is exported to ONNX, parity-checked, and extracts the pool and the
+    real test set (the one extra feature pass).
+    """
+    info = read_json(backbone_json)
+    size = int(info["image_size"])
+    pool_paths = manifest_paths(pool_csv)
+    rng = np.random.default_rng(data_seed)
+    fit_paths = [pool_paths[i] for i in np.sort(rng.permutation(len(pool_paths))[: adabn.images])]
+    adapted, bn_stats = adapt(load_backbone(info["path"]), batches(fit_paths, size, adabn.batch_size))
+    log.info("AdaBN: %d BatchNorm layers re-estimated on %d pool images (mean |shift| %.4f)",
+             int(bn_stats["bn_layers"]), int(bn_stats["images"]), bn_stats["mean_abs_mean_shift"])
+    export_onnx(adapted, out_onnx, size, "features", opset=export.opset)
+    ex = Extractor(adapted, features.engine, out_onnx)
+    stats: dict[str, object] = {"engine": features.engine, "adabn": bn_stats}
+    for csv_path, out_npz, name in ((pool_csv, out_pool_npz, "pool"), (test_csv, out_test_npz, "real_test")):
+        stats[name] = extract_to(manifest_paths(csv_path), ex, size, features, out_npz)
+    write_json(stats, out_stats)

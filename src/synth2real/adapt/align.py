@@ -10,13 +10,20 @@ does for every real photo. Source and target then share the same blur.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from synth2real.config import Align, Features
 from synth2real.errors import DataError
+from synth2real.model.backbone import load_backbone
+from synth2real.model.features import Extractor, extract_to, manifest_paths
+from synth2real.store import read_json, write_json
+
+log = logging.getLogger(__name__)
 
 
 def typical_side(paths: Sequence[str | Path]) -> dict[str, float]:
@@ -48,3 +55,18 @@ def degrade(im: Image.Image, side: int) -> Image.Image:
 def transform(side: int) -> Callable[[Image.Image], Image.Image]:
     """The per-image transform applied before `predict.preprocess` for aligned source features."""
     return lambda im: degrade(im, side)
+
+
+def extract_aligned(source_csv: str, pool_csv: str, backbone_json: str, backbone_onnx: str,
+                    out_npz: str, out_stats: str, *, features: Features, align: Align) -> None:
+    """Stage: source features after bringing every source image to the target's resolution."""
+    measured = typical_side(manifest_paths(pool_csv))
+    side = align.target_side or int(round(measured["median_side"]))
+    log.info("target resolution: median shorter side %.0f px over %d pool images; source -> %d px",
+             measured["median_side"], measured["images"], side)
+    info = read_json(backbone_json)
+    ex = Extractor(load_backbone(info["path"]), features.engine, backbone_onnx)
+    stats = extract_to(manifest_paths(source_csv), ex, int(info["image_size"]), features, out_npz,
+                       transform(side))
+    write_json({"engine": features.engine, "target_side": side, "pool_resolution": measured,
+                **stats}, out_stats)

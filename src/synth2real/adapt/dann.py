@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from synth2real.config import Dann, Train
+from synth2real.model.head import DannNet, tensors
 
 
 class _GradReverse(torch.autograd.Function):
@@ -47,24 +48,6 @@ def ramp(progress: float, gamma: float) -> float:
     return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
 
 
-class DannNet(nn.Module):
-    """Bottleneck + label classifier (+ domain classifier used only in training)."""
-
-    def __init__(self, num_classes: int, in_dim: int, bottleneck: int, hidden: int,
-                 dropout: float) -> None:
-        super().__init__()
-        self.bottleneck = nn.Sequential(nn.Linear(in_dim, bottleneck), nn.ReLU(), nn.Dropout(dropout))
-        self.classifier = nn.Linear(bottleneck, num_classes)
-        self.domain = nn.Sequential(nn.Linear(bottleneck, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                    nn.Linear(hidden, 1))
-
-    def embed(self, f: torch.Tensor) -> torch.Tensor:
-        return self.bottleneck(f)
-
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.bottleneck(f))
-
-
 @dataclass
 class DannHistory:
     class_loss: list[float] = field(default_factory=list)
@@ -86,8 +69,7 @@ def train_dann(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, num_classes: int,
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=train.step_size, gamma=train.gamma)
     ce, bce = nn.CrossEntropyLoss(), nn.BCEWithLogitsLoss()
-    S = torch.from_numpy(np.ascontiguousarray(Xs, np.float32))
-    Y = torch.from_numpy(ys.astype(np.int64))
+    S, Y = tensors(Xs, ys)
     T = torch.from_numpy(np.ascontiguousarray(Xt, np.float32))
     bs, steps_per_epoch = train.batch_size, math.ceil(len(S) / train.batch_size)
     total = cfg.epochs * steps_per_epoch
@@ -117,8 +99,3 @@ def train_dann(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, num_classes: int,
         sched.step()
     return net.eval(), hist
 
-
-def embed(net: DannNet, X: np.ndarray) -> np.ndarray:
-    """Bottleneck features [N, B] (eval mode)."""
-    with torch.inference_mode():
-        return net.eval().embed(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from synth2real.config import Train
-from synth2real.model.backbone import Head
-from synth2real.model.head import History, optimizer
+from synth2real.model.head import Head, History, optimizer, tensors
 
 
 def split_batch(batch_size: int, ratio: int) -> tuple[int, int]:
@@ -34,8 +33,8 @@ def train_head_mixed(Xs: np.ndarray, ys: np.ndarray, Xr: np.ndarray, yr: np.ndar
     head = Head(num_classes, cfg.dropout, in_dim=Xs.shape[1])
     opt, sched = optimizer(head, cfg)
     loss_fn = nn.CrossEntropyLoss()
-    S, SY = torch.from_numpy(np.ascontiguousarray(Xs, np.float32)), torch.from_numpy(ys.astype(np.int64))
-    R, RY = torch.from_numpy(np.ascontiguousarray(Xr, np.float32)), torch.from_numpy(yr.astype(np.int64))
+    S, SY = tensors(Xs, ys)
+    R, RY = tensors(Xr, yr)
     n_real, n_syn = split_batch(cfg.batch_size, ratio)
     real_order, real_pos = torch.randperm(len(R), generator=gen), 0
     hist = History()

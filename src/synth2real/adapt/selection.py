@@ -1,8 +1,10 @@
-"""Choosing which unlabeled pool images get a pseudo-label, beyond one global threshold.
+"""Choosing which unlabeled pool images get a pseudo-label, and how good the choice was.
 
 All selectors see only the source model's logits / probabilities; the pool's
-true labels are never an input (they enter `pseudo.diagnostics` alone).
+true labels are never an input (they enter `diagnostics` alone, to report how
+good the accepted labels were).
 
+- threshold: the study's rule, confidence strictly above one global threshold;
 - class-balanced: per *predicted* class, the most confident images up to an
   equal quota, so one easy class cannot flood the pseudo-labeled set;
 - out-of-domain rejection: an energy or entropy score flags images that look
@@ -12,10 +14,10 @@ true labels are never an input (they enter `pseudo.diagnostics` alone).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.special import logsumexp
-
-from synth2real.adapt import pseudo
 
 
 def balanced(probs: np.ndarray, share: float, threshold: float | None = None,
@@ -63,9 +65,40 @@ def in_domain(logits: np.ndarray, score: str, reject_share: float) -> np.ndarray
 
 def threshold(probs: np.ndarray, t: float,
               candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The study's rule (confidence > t), restricted to `candidates` when given."""
-    idx, labels = pseudo.select(probs, t)
+    """(indices, labels) of pool images whose top probability is strictly above `t`,
+    restricted to `candidates` when given."""
+    if not 0.0 < t < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {t}")
+    idx = np.flatnonzero(probs.max(1) > t)
+    labels = probs[idx].argmax(1)
     if candidates is None:
         return idx, labels
     keep = np.isin(idx, candidates)
     return idx[keep], labels[keep]
+
+
+def diagnostics(
+    idx: np.ndarray, labels: np.ndarray, true_labels: Sequence[str], in_domain: Sequence[int],
+    classes: Sequence[str],
+) -> dict[str, object]:
+    """Accepted count per (predicted) class, pseudo-label accuracy, out-of-domain acceptance.
+
+    An accepted out-of-domain image counts as a wrong pseudo-label: it carries
+    one of the study's labels but shows none of its classes.
+    """
+    true = np.asarray(true_labels)
+    ind = np.asarray(in_domain, dtype=bool)
+    given = np.asarray(classes)[labels] if len(labels) else np.asarray([], dtype=str)
+    correct = given == true[idx]
+    n_ood = int((~ind).sum())
+    ood_in = int((~ind[idx]).sum())
+    return {
+        "pool_size": len(true),
+        "accepted": len(idx),
+        "accepted_share": float(len(idx) / len(true)) if len(true) else 0.0,
+        "accepted_per_class": {c: int((labels == k).sum()) for k, c in enumerate(classes)},
+        "pseudo_label_acc": float(correct.mean()) if len(idx) else None,
+        "ood_in_pool": n_ood,
+        "ood_accepted": ood_in,
+        "ood_accepted_share": float(ood_in / n_ood) if n_ood else 0.0,
+    }

@@ -1,4 +1,4 @@
-"""Aggregating per-seed metrics into `results/summary.json`.
+"""Aggregating per-seed metrics into the study's summary (`summary.json`).
 
 Schema (fractions in [0, 1]):
 
@@ -29,9 +29,10 @@ import numpy as np
 
 from synth2real import provenance
 from synth2real.analysis.stats import describe, paired
+from synth2real.store import read_json, write_json
 from synth2real.config import VARIANT_PSEUDO, Study
 
-# The published single-run numbers (DESIGN.md §1), as fractions.
+# The published single-run numbers (README, "The study"), as fractions.
 REPORTED = {
     "synthetic-500": {"train_acc": 0.9917, "val_acc": 0.9933, "test_acc": 0.8455},
     "synthetic-1000": {"train_acc": 0.9919, "val_acc": 0.9958, "test_acc": 0.8743},
@@ -141,3 +142,11 @@ def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]]) -> di
         "comparisons": comparisons(cfg, variants),
         "model_selection": MODEL_SELECTION,
     }
+
+
+def summarize(metrics: Mapping[str, Sequence[str]], out_json: str, out_provenance: str, *,
+              study: Study) -> None:
+    """Stage: `metrics` (variant -> its per-seed metrics.json files) -> the study's summary."""
+    loaded = {v: [read_json(p) for p in paths] for v, paths in metrics.items()}
+    write_json(build(study, loaded), out_json)
+    provenance.write(out_provenance, study)

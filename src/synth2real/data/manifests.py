@@ -1,53 +1,42 @@
 """Split and pool manifests: CSV lists of image paths and labels, never copies.
 
-Source manifest (`results/data/source.csv`): the first `max(sizes)` images of
+Source manifest (stage `source_manifest`): the first `max(sizes)` images of
 each class in a fixed order, with their `rank` in that order and a fixed
 train/val split. The set of size N is `rank < N`, so the 500 set is a prefix
 of the 1000 set and only the *volume* differs between the two variants. The
 split is a function of the rank alone (every 1/val_fraction-th image is
 validation), so it is nested too: val(500) is a subset of val(1000).
 
-Real manifests (`results/data/real_test.csv`, `results/data/pool.csv`): a
-labeled test set of `test_per_class` images per class and a disjoint
-unlabeled pool, `1 - ood_fraction` of it from the study classes and the rest
-from the other classes of the same real dataset (out-of-domain). The pool's
-`true_label` column exists for diagnostics only; training never reads it.
+Real manifests (stage `real_manifests`): a labeled test set of
+`test_per_class` images per class and a disjoint unlabeled pool,
+`1 - ood_fraction` of it from the study classes and the rest from the other
+classes of the same real dataset (out-of-domain). The pool's `true_label`
+column exists for diagnostics only; training never reads it.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from synth2real.config import RealData, SyntheticData
+from synth2real.data.sources import available_classes, check_root, real_roots, source_root
 from synth2real.errors import DataError
 from synth2real.predict import ImageError, load_image
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 
 SOURCE_FIELDS = ["path", "label", "rank", "split"]
 TEST_FIELDS = ["path", "label"]
 POOL_FIELDS = ["path", "true_label", "in_domain"]
-
-
-@dataclass(frozen=True)
-class Row:
-    path: str
-    label: str
-
-
-def available_classes(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def check_root(root: Path, what: str) -> None:
-    if not root.is_dir():
-        raise DataError(f"{what} folder {str(root)!r} does not exist; check the config path")
 
 
 def list_class_images(root: Path, cls: str, what: str) -> list[Path]:
@@ -84,6 +73,7 @@ def is_val(rank: int, val_fraction: float) -> bool:
 
 def verify_images(paths: Iterable[Path]) -> None:
     """Decode every image once; one error lists the corrupt files and the fix."""
+    # With the one loader training and the predictor use: what passes here loads there.
     bad = []
     for p in paths:
         try:
@@ -194,3 +184,24 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
 def source_subset(rows: Sequence[dict[str, str]], size: int, split: str) -> list[dict[str, str]]:
     """Rows of the nested set of `size` per class, one split ('train' or 'val')."""
     return [r for r in rows if int(r["rank"]) < size and r["split"] == split]
+
+
+def source_manifest(out_csv: str, synthetic: SyntheticData, classes: list[str],
+                    data_seed: int) -> None:
+    """Stage `source_manifest`: the nested train/val manifest of the synthetic images."""
+    root, shuffle = source_root(synthetic.source)
+    rows = source_rows(root, classes, max(synthetic.sizes), synthetic.val_fraction, data_seed,
+                       shuffle)
+    write_csv(out_csv, rows, SOURCE_FIELDS)
+    log.info("source manifest: %d images (%s)", len(rows), root)
+
+
+def real_manifests(out_test: str, out_pool: str, real: RealData, classes: list[str],
+                   data_seed: int) -> None:
+    """Stage `real_manifests`: the labeled real test set and the disjoint unlabeled pool."""
+    test_root, pool_root = real_roots(real.source)
+    test, pool = real_rows(test_root, pool_root, classes, real.test_per_class, real.pool_size,
+                           real.ood_fraction, data_seed)
+    write_csv(out_test, test, TEST_FIELDS)
+    write_csv(out_pool, pool, POOL_FIELDS)
+    log.info("real test: %d images, pool: %d images", len(test), len(pool))

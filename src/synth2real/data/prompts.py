@@ -26,7 +26,7 @@ import numpy as np
 
 from synth2real.config import DiffusersGenerator
 
-# The named "diverse" set: four independent axes of variation (DESIGN.md §1).
+# The named "diverse" set: four independent axes of variation, one draw each per image.
 STYLES = (
     "a photo",
     "a DSLR photo",
@@ -62,8 +62,6 @@ LIGHTING = (
     "at night under street lights",
 )
 DIVERSE_TEMPLATE = "{style} of a {cls}, {viewpoint}, {background}, {lighting}"
-
-PROMPT_SETS = ("plain", "diverse")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Where inputs come from: image folders, torchvision datasets, backbone weights.
 
-Each source is a typed config entry (see `config.py`); the same workflow runs
-on any of them. Download paths stay real (torchvision's own download code)
-and are tested offline with small stand-ins in the real on-disk formats.
+Each source is a typed config entry (`synth2real.config`); the same workflow
+runs on any of them. Download paths stay real (torchvision's own download
+code) and are tested offline with small stand-ins in the real on-disk formats.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from synth2real.config import (
@@ -29,19 +30,26 @@ STL10_CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monk
 _SPLITS = {"cifar10": ("train", "train"), "stl10": ("test", "train")}
 
 
-def source_root(cfg: Study) -> tuple[Path, bool]:
+def available_classes(root: Path) -> list[str]:
+    """The class sub-folders of an image folder (hidden folders excluded), sorted."""
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def check_root(root: Path, what: str) -> None:
+    if not root.is_dir():
+        raise DataError(f"{what} folder {str(root)!r} does not exist; check the config path")
+
+
+def source_root(src: FolderImages | DiffusersGenerator) -> tuple[Path, bool]:
     """(folder with one sub-folder per class, whether to shuffle the file order)."""
-    src = cfg.synthetic.source
     if isinstance(src, FolderImages):
         return Path(src.root), True
-    assert isinstance(src, DiffusersGenerator)
     # Generated file names are the zero-padded image index: keep that order.
     return Path(src.out_dir), False
 
 
-def real_roots(cfg: Study) -> tuple[Path, Path]:
+def real_roots(src: TorchvisionReal | FolderReal) -> tuple[Path, Path]:
     """(test root, pool root) image folders of the real source."""
-    src = cfg.real.source
     if isinstance(src, FolderReal):
         return Path(src.root), Path(src.root)
     test_split, pool_split = _SPLITS[src.kind]
@@ -51,8 +59,6 @@ def real_roots(cfg: Study) -> tuple[Path, Path]:
 
 def check_classes(cfg: Study) -> None:
     """Before any work: every folder source exists and has every configured class."""
-    from synth2real.data.manifests import available_classes, check_root
-
     src = cfg.synthetic.source
     if isinstance(src, FolderImages):
         root = Path(src.root)
@@ -77,28 +83,29 @@ def _require_classes(root: Path, classes: list[str], key: str, available: list[s
         )
 
 
-def extract_torchvision(src: TorchvisionReal) -> list[Path]:
-    """Download (if needed) CIFAR-10 or STL-10 and write each split as `<split>/<class>/<i>.png`.
+def extract_torchvision(real: TorchvisionReal) -> list[Path]:
+    """Stage `real_download`: fetch CIFAR-10 or STL-10, write each split as `<split>/<class>/<i>.png`.
 
-    Returns the written split folders. Uses torchvision's own download and
-    integrity checks; without network and without the archive in
-    `download_dir`, torchvision's error is re-raised with the fix.
+    The splits go under `real.extract_dir`/<kind>; returns the written split
+    folders. Uses torchvision's own download and integrity checks; without
+    network and without the archive in `download_dir`, torchvision's error is
+    re-raised with the fix.
     """
     import torchvision
 
-    out_base = Path(src.extract_dir) / src.kind
+    out_base = Path(real.extract_dir) / real.kind
     written = []
-    for split in sorted(set(_SPLITS[src.kind])):
+    for split in sorted(set(_SPLITS[real.kind])):
         try:
-            if src.kind == "cifar10":
-                ds = torchvision.datasets.CIFAR10(src.download_dir, train=split == "train", download=True)
+            if real.kind == "cifar10":
+                ds = torchvision.datasets.CIFAR10(real.download_dir, train=split == "train", download=True)
                 names = ds.classes
             else:
-                ds = torchvision.datasets.STL10(src.download_dir, split=split, download=True)
+                ds = torchvision.datasets.STL10(real.download_dir, split=split, download=True)
                 names = ds.classes
         except Exception as e:  # network errors come in many types
             raise DataError(
-                f"could not obtain {src.kind} ({split}) in {src.download_dir!r}: {e}. "
+                f"could not obtain {real.kind} ({split}) in {real.download_dir!r}: {e}. "
                 "Run once with network access, or place the official archive there, "
                 "or use the offline config (real.source.kind: folder)."
             ) from e
@@ -112,8 +119,6 @@ def extract_torchvision(src: TorchvisionReal) -> list[Path]:
             (tmp / cls).mkdir(parents=True, exist_ok=True)
             img.save(tmp / cls / f"{i:05d}.png")
         if split_dir.exists():
-            import shutil
-
             shutil.rmtree(split_dir)
         tmp.replace(split_dir)  # atomic: a half-written split never looks finished
         written.append(split_dir)
@@ -121,6 +126,7 @@ def extract_torchvision(src: TorchvisionReal) -> list[Path]:
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256, hex."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -128,13 +134,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_weights(cfg: Study) -> dict[str, str]:
-    """Locate (downloading if needed) the backbone weights; verify them; describe them.
+def resolve_weights(w: TorchvisionWeights | PathWeights) -> dict[str, str]:
+    """Locate (downloading if needed) the backbone weights `backbone.weights`; verify; describe.
 
     Returns {"kind", "path", "sha256", "origin"}; `path` is a torchvision-format
     state_dict loadable with `strict=True`.
     """
-    w = cfg.backbone.weights
     if isinstance(w, PathWeights):
         path = Path(w.path)
         if not path.is_file():

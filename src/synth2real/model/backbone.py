@@ -13,6 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from synth2real import config
+from synth2real.data.sources import resolve_weights
+from synth2real.store import write_json
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_DIM = 1280  # MobileNetV2's pooled feature width
@@ -41,22 +45,10 @@ class Backbone(nn.Module):
         return x.mean(dim=(2, 3))  # global average pool, as torchvision does
 
 
-class Head(nn.Module):
-    """The only trained part: torchvision's classifier shape, Dropout + Linear(1280, C)."""
-
-    def __init__(self, num_classes: int, dropout: float = 0.2, in_dim: int = FEATURE_DIM) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(in_dim, num_classes)
-
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.dropout(f))
-
-
 class Classifier(nn.Module):
     """Full model for deployment: image [N, 3, S, S] in [0, 1] -> logits [N, C]."""
 
-    def __init__(self, backbone: Backbone, head: Head) -> None:
+    def __init__(self, backbone: Backbone, head: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
@@ -129,3 +121,19 @@ def parity(model: nn.Module, session, batch: np.ndarray) -> float:
         ref = model(torch.from_numpy(batch)).numpy()
     got = session.run(None, {session.get_inputs()[0].name: batch})[0]
     return max_abs_diff(ref, got)
+
+
+def export_backbone(out_onnx: str, out_json: str, *, backbone: config.Backbone,
+                    features: config.Features, export: config.Export) -> None:
+    """Stage: resolve and verify the weights, export the frozen backbone to ONNX, check parity."""
+    info = resolve_weights(backbone.weights)
+    bb = load_backbone(info["path"])
+    size = backbone.image_size
+    export_onnx(bb, out_onnx, size, "features", opset=export.opset)
+    batch = np.random.default_rng(0).random((4, 3, size, size), dtype=np.float32)
+    diff = parity(bb, ort_session(out_onnx), batch)
+    if diff > features.parity_tol:
+        raise RuntimeError(f"backbone ONNX export differs from torch by {diff:.2e} "
+                           f"(> features.parity_tol={features.parity_tol})")
+    write_json({**info, "arch": backbone.arch, "image_size": size,
+                "onnx_parity_max_abs_diff": diff}, out_json)

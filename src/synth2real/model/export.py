@@ -16,27 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from synth2real import provenance
-from synth2real.config import Study
+from synth2real.config import Export, Features
 from synth2real.data import manifests
 from synth2real.errors import Synth2RealError
-from synth2real.model.backbone import (
-    Backbone,
-    Classifier,
-    Head,
-    export_onnx,
-    load_backbone,
-    ort_session,
-)
+from synth2real.model import head
+from synth2real.model.backbone import Backbone, Classifier, export_onnx, load_backbone, ort_session
 from synth2real.model.features import batches
-from synth2real.model.head import load_head
 from synth2real.predict import RESIZE_POLICY
 from synth2real.store import read_json, write_json
 
@@ -71,28 +65,28 @@ class ExportSource:
     out_onnx: str
 
 
-def metadata(cfg: Study, src: ExportSource, classes: Sequence[str], backbone_sha256: str,
-             commit: str) -> dict[str, str]:
+def metadata(src: ExportSource, classes: Sequence[str], image_size: int, seed: int,
+             backbone_sha256: str, commit: str, config_hash: str, study: str) -> dict[str, str]:
     """`metadata_props` of one exported file (see `METADATA_KEYS`)."""
     test = read_json(src.metrics_json)["test"]
     return {
         "class_names": json.dumps(list(classes)),
-        "input_size": str(cfg.backbone.image_size),
+        "input_size": str(image_size),
         "input_format": INPUT_FORMAT,
         "resize_policy": RESIZE_POLICY,
         "variant": src.variant,
         "role": src.role,
-        "seed": str(cfg.export.seed),
+        "seed": str(seed),
         "test_accuracy": repr(float(test["acc"])),
         "test_images": str(int(test["n"])),
         "git_commit": commit,
-        "config_hash": provenance.config_hash(cfg),
-        "study": cfg.name,
+        "config_hash": config_hash,
+        "study": study,
         "backbone_sha256": backbone_sha256,
     }
 
 
-def parity_check(backbone: Backbone, heads: dict[str, Head], sessions: dict, paths: Sequence[str],
+def parity_check(backbone: Backbone, heads: dict[str, nn.Module], sessions: dict, paths: Sequence[str],
                  labels: np.ndarray, size: int, batch_size: int) -> dict[str, dict[str, object]]:
     """Torch vs onnxruntime logits of every model on every image in `paths`.
 
@@ -131,40 +125,47 @@ def parity_check(backbone: Backbone, heads: dict[str, Head], sessions: dict, pat
     }
 
 
-def export_models(cfg: Study, backbone_json: str, test_csv: str, sources: Sequence[ExportSource],
-                  out_report: str) -> None:
-    """Export every `sources` model to ONNX, check parity on the whole real test set, report."""
+def export_models(backbone_json: str, test_csv: str, checkpoints: Sequence[str],
+                  metrics: Sequence[str], onnx_files: Mapping[str, str], out_report: str, *,
+                  variants: dict[str, str], export: Export, features: Features, classes: list[str],
+                  name: str) -> None:
+    """Stage: export each role's model (`variants`: role -> variant; `checkpoints`, `metrics`
+    and `onnx_files` in the same order) to ONNX, check parity on the whole real test set, report."""
+    sources = [ExportSource(role, variant, ckpt, m, onnx_files[role])
+               for (role, variant), ckpt, m in zip(variants.items(), checkpoints, metrics, strict=True)]
+    config = {"variants": variants, "export": export, "features": features, "classes": classes,
+              "name": name}
+    config_hash = provenance.config_hash(config)
     info = read_json(backbone_json)
     backbone = load_backbone(info["path"])
     size = int(info["image_size"])
     commit = provenance.git_commit()
-    heads: dict[str, Head] = {}
+    heads: dict[str, nn.Module] = {}
     sessions = {}
     for src in sources:
-        head, classes = load_head(src.head_pt)
-        if list(classes) != list(cfg.classes):
+        model, model_classes = head.load(src.head_pt)
+        if model_classes != list(classes):
             raise Synth2RealError(
-                f"{src.head_pt}: head classes {classes} differ from config classes {cfg.classes}; "
-                "retrain (snakemake --forcerun train_baseline train_adapted)"
+                f"{src.head_pt}: model classes {model_classes} differ from config classes {classes}; "
+                "retrain it (snakemake --forcerun <its training rule>)"
             )
-        heads[src.role] = head
-        export_onnx(Classifier(backbone, head), src.out_onnx, size, OUTPUT_NAME,
-                    opset=cfg.export.opset,
-                    metadata=metadata(cfg, src, classes, info.get("sha256", ""), commit))
+        heads[src.role] = model
+        export_onnx(Classifier(backbone, model), src.out_onnx, size, OUTPUT_NAME, opset=export.opset,
+                    metadata=metadata(src, classes, size, export.seed, info.get("sha256", ""), commit,
+                                      config_hash, name))
         sessions[src.role] = ort_session(src.out_onnx, threads=torch.get_num_threads())
         log.info("exported %s (%s) -> %s", src.role, src.variant, src.out_onnx)
 
     rows = manifests.read_csv(test_csv)
-    index = {c: i for i, c in enumerate(cfg.classes)}
+    index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[r["label"]] for r in rows], dtype=np.int64)
     paths = [r["path"] for r in rows]
-    checks = parity_check(backbone, heads, sessions, paths, labels, size, cfg.features.batch_size)
-
-    tol = cfg.export.parity_tol
+    checks = parity_check(backbone, heads, sessions, paths, labels, size, features.batch_size)
+    tol = export.parity_tol
     report = {
         "parity_tol": tol, "test_images": len(paths), "test_manifest": test_csv,
-        "image_size": size, "opset": cfg.export.opset, "seed": cfg.export.seed,
-        "git_commit": commit, "config_hash": provenance.config_hash(cfg),
+        "image_size": size, "opset": export.opset, "seed": export.seed,
+        "git_commit": commit, "config_hash": config_hash,
         # Where the torch side came from, so `make bench` can rebuild the eager model.
         "backbone_weights": info["path"],
         "models": {

@@ -1,7 +1,7 @@
 """Backbone features, computed once per image set and cached on disk.
 
 The backbone is frozen, so a head never needs the images again: every variant
-and seed trains on `results/features/<set>.npz` in seconds. Extraction runs in
+and seed trains on the cached features of its image sets in seconds. Extraction runs in
 onnxruntime (~10x eager torch on CPU, see `make bench`) after checking, on the
 first batch of every set, that its features match torch's to `parity_tol`.
 """
@@ -17,9 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from synth2real.config import Features
+from synth2real.data.manifests import read_csv
 from synth2real.errors import DataError
-from synth2real.model.backbone import Backbone, max_abs_diff, ort_session
+from synth2real.model.backbone import Backbone, load_backbone, max_abs_diff, ort_session
 from synth2real.predict import ImageError, load_image, preprocess
+from synth2real.store import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +119,25 @@ def lookup(path: str | Path, wanted: Sequence[str]) -> np.ndarray:
     if missing:
         raise DataError(f"{len(missing)} image(s) not in feature cache {str(path)!r}, e.g. {missing[0]!r}")
     return feats[[index[p] for p in wanted]]
+
+
+def extract_to(paths: Sequence[str], extractor: Extractor, image_size: int, features: Features,
+               out_npz: str | Path, transform: ImageTransform | None = None) -> dict[str, float]:
+    """Extract and cache the features of `paths`; returns the extraction stats."""
+    feats, stats = extract(paths, extractor, image_size, features.batch_size, features.parity_tol,
+                           transform)
+    save(out_npz, feats, paths)
+    return stats
+
+
+def manifest_paths(manifest_csv: str | Path) -> list[str]:
+    return [r["path"] for r in read_csv(manifest_csv)]
+
+
+def extract_imageset(manifest_csv: str, backbone_json: str, backbone_onnx: str, out_npz: str,
+                     out_stats: str, *, features: Features) -> None:
+    """Stage: the backbone features of every image of one manifest, cached in `out_npz`."""
+    info = read_json(backbone_json)
+    ex = Extractor(load_backbone(info["path"]), features.engine, backbone_onnx)
+    stats = extract_to(manifest_paths(manifest_csv), ex, int(info["image_size"]), features, out_npz)
+    write_json({"engine": features.engine, **stats}, out_stats)

@@ -1,7 +1,10 @@
-"""Training and evaluating the classification head on cached features.
+"""The trained part of every model, on cached backbone features: nets, training, scoring, checkpoints.
 
-Only the final layer is trained (DESIGN.md §1): Adam, cross-entropy, StepLR.
+Only the final layer is trained by the study: Adam, cross-entropy, StepLR.
 Inputs are cached backbone features X [N, 1280] and integer labels y [N].
+Every trained model (the study's `Head`, DANN's `DannNet`) maps features to
+logits, is saved with `save` and read back with `load` (one checkpoint format),
+and is scored through `predict_proba` (the one softmax).
 """
 
 from __future__ import annotations
@@ -9,13 +12,54 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from synth2real.config import Train
-from synth2real.model.backbone import FEATURE_DIM, Head
+from synth2real.model.backbone import FEATURE_DIM
+
+
+class Head(nn.Module):
+    """The study's classifier: torchvision's MobileNetV2 shape, Dropout + Linear(1280, C)."""
+
+    kind = "head"
+
+    def __init__(self, num_classes: int, dropout: float = 0.2, in_dim: int = FEATURE_DIM) -> None:
+        super().__init__()
+        self.args = {"num_classes": num_classes, "dropout": dropout, "in_dim": in_dim}
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_dim, num_classes)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.dropout(f))
+
+
+class DannNet(nn.Module):
+    """DANN's model: bottleneck + label classifier (+ a domain classifier used only in training)."""
+
+    kind = "dann"
+
+    def __init__(self, num_classes: int, in_dim: int, bottleneck: int, hidden: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.args = {"num_classes": num_classes, "in_dim": in_dim, "bottleneck": bottleneck,
+                     "hidden": hidden, "dropout": dropout}
+        self.bottleneck = nn.Sequential(nn.Linear(in_dim, bottleneck), nn.ReLU(), nn.Dropout(dropout))
+        self.classifier = nn.Linear(bottleneck, num_classes)
+        self.domain = nn.Sequential(nn.Linear(bottleneck, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                    nn.Linear(hidden, 1))
+
+    def embed(self, f: torch.Tensor) -> torch.Tensor:
+        return self.bottleneck(f)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.bottleneck(f))
+
+
+NETS: dict[str, type[nn.Module]] = {Head.kind: Head, DannNet.kind: DannNet}
 
 
 @dataclass
@@ -30,6 +74,10 @@ def optimizer(head: nn.Module, cfg: Train) -> tuple[torch.optim.Optimizer, torch
     return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
 
 
+def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(y.astype(np.int64))
+
+
 def train_head(
     X: np.ndarray, y: np.ndarray, num_classes: int, cfg: Train, seed: int,
 ) -> tuple[Head, History]:
@@ -39,7 +87,7 @@ def train_head(
     head = Head(num_classes, cfg.dropout, in_dim=X.shape[1])
     opt, sched = optimizer(head, cfg)
     loss_fn = nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(y.astype(np.int64))
+    Xt, yt = tensors(X, y)
     hist = History()
     for _ in range(cfg.epochs):
         head.train()
@@ -58,10 +106,28 @@ def train_head(
     return head.eval(), hist
 
 
-def predict_proba(head: Head, X: np.ndarray) -> np.ndarray:
-    """Softmax probabilities [N, C] (eval mode: dropout off)."""
+def logits(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    """Logits [N, C] of any trained model on features X (eval mode: dropout off)."""
     with torch.inference_mode():
-        return torch.softmax(head.eval()(torch.from_numpy(np.ascontiguousarray(X, np.float32))), 1).numpy()
+        return model.eval()(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
+
+
+def embed(net: DannNet, X: np.ndarray) -> np.ndarray:
+    """DANN's bottleneck features [N, B] of features X (eval mode)."""
+    with torch.inference_mode():
+        return net.eval().embed(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits [N, C] (shifted by the row maximum, so it cannot overflow)."""
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def predict_proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    """Class probabilities [N, C] of any trained model on features X."""
+    return softmax(logits(model, X))
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -81,15 +147,20 @@ def scores(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dic
             "per_class_acc": per_class, "confusion": cm.tolist(), "n": len(y_true)}
 
 
-def save_head(head: Head, path: str | Path, classes: Sequence[str], dropout: float) -> None:
+def save(model: nn.Module, path: str | Path, classes: Sequence[str], **extra: Any) -> None:
+    """The one checkpoint format: net kind, constructor arguments, classes, weights (+ `extra`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": head.state_dict(), "classes": list(classes), "dropout": dropout,
-                "in_dim": head.linear.in_features}, path)
+    torch.save({"kind": model.kind, "args": dict(model.args), "classes": list(classes),
+                "state_dict": model.state_dict(), **extra}, path)
 
 
-def load_head(path: str | Path) -> tuple[Head, list[str]]:
+def load(path: str | Path) -> tuple[nn.Module, list[str]]:
+    """(model in eval mode, class names) from a checkpoint written by `save`."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    head = Head(len(blob["classes"]), blob["dropout"], in_dim=blob.get("in_dim", FEATURE_DIM))
-    head.load_state_dict(blob["state_dict"])
-    return head.eval(), list(blob["classes"])
+    if blob.get("kind") not in NETS:
+        raise ValueError(f"{path}: not a synth2real checkpoint (kind {blob.get('kind')!r}); "
+                         "retrain it with this version")
+    model = NETS[blob["kind"]](**blob["args"])
+    model.load_state_dict(blob["state_dict"])
+    return model.eval(), list(blob["classes"])

@@ -79,8 +79,8 @@ def build(tex_source: str | Path, paper_dir: str | Path, out_pdf: str | Path,
     return tex_log
 
 
-def build_step(cfg: object, tex_source: str, out_pdf: str, tex_log: str) -> None:
-    """Rule paper: `out_pdf` from `tex_source`, built next to it in `<dir of out_pdf>/build/`."""
+def build_paper(tex_source: str, out_pdf: str, tex_log: str) -> None:
+    """Rule paper: `out_pdf` from `tex_source`, built in the folder of `tex_log` (below `out_pdf`'s)."""
     paper_dir = Path(out_pdf).parent
     kept = build(tex_source, paper_dir, out_pdf, build_dir=str(Path(tex_log).parent.relative_to(paper_dir)))
     if kept.resolve() != Path(tex_log).resolve():

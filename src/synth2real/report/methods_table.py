@@ -8,17 +8,14 @@ Percent points throughout; a gain is marked significant (*) only when its paired
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from synth2real.config import VARIANT_PSEUDO
-from synth2real.report.tables import csv_text
-
-
-def _pct(x: float | None) -> float | None:
-    return None if x is None else 100 * x
+from synth2real.report.text import csv_text, percent, write_texts
+from synth2real.store import read_json
 
 
 def rows(summary: Mapping) -> list[dict[str, object]]:
+    """One row per variant: test accuracy with its interval, paired gains, pseudo-label quality, PAD."""
     base = summary["baseline"]
     comp = {(c["a"], c["b"]): c for c in summary["comparisons"]}
     out = []
@@ -28,17 +25,17 @@ def rows(summary: Mapping) -> list[dict[str, object]]:
         row: dict[str, object] = {
             "variant": name,
             "description": v.get("method", {}).get("description", "the published study's variant"),
-            "test_mean": _pct(t["mean"]), "test_ci_lo": _pct(ci[0]), "test_ci_hi": _pct(ci[1]),
-            "val_mean": _pct(v["val_acc"]["mean"]),
+            "test_mean": percent(t["mean"]), "test_ci_lo": percent(ci[0]), "test_ci_hi": percent(ci[1]),
+            "val_mean": percent(v["val_acc"]["mean"]),
         }
         for key, other in (("gain_base", base), ("gain_pl", VARIANT_PSEUDO)):
             c = comp.get((name, other))
             lo_hi = (c or {}).get("ci95") or [None, None]
-            row[f"{key}_mean"] = _pct(c["mean"]) if c else None
-            row[f"{key}_ci_lo"], row[f"{key}_ci_hi"] = _pct(lo_hi[0]), _pct(lo_hi[1])
+            row[f"{key}_mean"] = percent(c["mean"]) if c else None
+            row[f"{key}_ci_lo"], row[f"{key}_ci_hi"] = percent(lo_hi[0]), percent(lo_hi[1])
             row[f"{key}_significant"] = bool(c and c["significant"])
         pl = v.get("pseudo_label", {})
-        row["pseudo_label_acc"] = _pct(pl["pseudo_label_acc"]["mean"]) if "pseudo_label_acc" in pl else None
+        row["pseudo_label_acc"] = percent(pl["pseudo_label_acc"]["mean"]) if "pseudo_label_acc" in pl else None
         row["ood_accepted"] = pl["ood_accepted"]["mean"] if "ood_accepted" in pl else None
         row["proxy_a_distance"] = v["proxy_a_distance"]["mean"] if "proxy_a_distance" in v else None
         out.append(row)
@@ -87,8 +84,8 @@ def to_latex(summary: Mapping) -> str:
     lines = [
         r"\begin{tabular}{lcccc}",
         r"\toprule",
-        rf"variant & test acc. (\%) [95\% CI] & gain vs \texttt{{{base}}} & gain vs "
-        r"\texttt{pseudo-label} & PAD \\",
+        (rf"variant & test acc. (\%) [95\% CI] & gain vs \texttt{{{base}}} & gain vs "
+         r"\texttt{pseudo-label} & PAD \\"),
         r"\midrule",
     ]
     for r in rows(summary):
@@ -99,8 +96,7 @@ def to_latex(summary: Mapping) -> str:
     return "\n".join(lines).replace("–", "--")
 
 
-def write_all(summary: Mapping, csv_path: str, md_path: str, tex_path: str) -> None:
-    for path, text in ((csv_path, to_csv(summary)), (md_path, to_markdown(summary)),
-                       (tex_path, to_latex(summary))):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
+def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
+    """Rule table_methods: the table from `summary_json` as CSV, Markdown and LaTeX."""
+    summary = read_json(summary_json)
+    write_texts({out_csv: to_csv(summary), out_md: to_markdown(summary), out_tex: to_latex(summary)})

@@ -1,1 +1,1 @@
-"""serve"""
+"""The comparison behind the web demo and its JSON API (`compare`), and its HTML (`html`)."""

@@ -1,23 +1,25 @@
-"""Baseline vs adapted on the same photos: the logic (and HTML) behind the Gradio demo.
+"""Baseline vs adapted on the same photos: the comparison behind the Gradio demo and its API.
 
 Kept free of Gradio so it is unit-tested directly and reused by `bench_serving`;
 built on the deploy-side `predict` module only (onnxruntime, numpy, Pillow), so
-the demo sees exactly what a deployer's code sees.
+the demo sees exactly what a deployer's code sees. `synth2real.serve.html`
+draws the result cards.
 
 `Comparer.compare(files)` returns a JSON-ready dict:
 
     {"classes": [...], "unsure_threshold": t,
-     "models": {"baseline": {"variant", "test_accuracy", "onnx", "providers"}, "adapted": {...}},
+     "models": {"baseline": {"role", "variant", "test_accuracy", "onnx", "providers"},
+                "adapted": {...}},
      "results": [{"file", "error" (str | None), "notes": [...],
                   "baseline": {"top_class", "confidence", "probabilities", "logits"} | None,
                   "adapted": {...} | None,
-                  "disagree": bool, "unsure": bool}]}
+                  "disagree": bool, "unsure": bool,
+                  "thumbnail": "data:image/png;base64,..." | None}]}
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import os
 from collections.abc import Sequence
@@ -31,7 +33,6 @@ from PIL import Image
 from synth2real.predict import ImageError, Predictor, load_image, preprocess
 
 ROLES = ("baseline", "adapted")
-TITLES = {"baseline": "Baseline", "adapted": "Adapted"}
 # One request classifies at most this many photos: bounds the time one user can hold a worker.
 MAX_FILES = 16
 # Side of the thumbnail embedded in the result card (the original is never sent back).
@@ -142,10 +143,10 @@ class Comparer:
             "MobileNetV2 backbone; only the final layer differs.\n\n"
             f"- **Baseline** (`{b.variant}`): trained on source-domain images only "
             f"(synthetic in the study). Accuracy on this run's real test photos: "
-            f"**{_pct(b.test_accuracy)}**.\n"
+            f"**{pct_or_na(b.test_accuracy)}**.\n"
             f"- **Adapted** (`{a.variant}`): the baseline labels unlabeled real photos; its "
             "confident labels join the training set and the last layer is retrained. "
-            f"Accuracy on the same real test photos: **{_pct(a.test_accuracy)}**.\n\n"
+            f"Accuracy on the same real test photos: **{pct_or_na(a.test_accuracy)}**.\n\n"
             f"Where the two disagree, adaptation changed the answer. When both are below "
             f"{self.unsure_threshold:.0%} confidence the photo is probably none of {cls} "
             "(the models can only pick among these).\n\n"
@@ -159,7 +160,8 @@ def _size(n: int) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 // 10 else f"{n / 1024:.0f} kB"
 
 
-def _pct(x: float | None) -> str:
+def pct_or_na(x: float | None) -> str:
+    """A fraction as a percentage with one decimal, "n/a" without a value (e.g. no accuracy)."""
     return "n/a" if x is None else f"{x:.1%}"
 
 
@@ -170,97 +172,3 @@ def thumbnail_data_uri(im: Image.Image, side: int = THUMB_SIDE) -> str:
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-# ------------------------------------------------------------------- HTML --
-
-CSS = """
-.s2r-cards {display: flex; flex-direction: column; gap: 14px;}
-.s2r-card {display: grid; grid-template-columns: 150px 1fr 1fr; gap: 18px; align-items: start;
-  padding: 14px 16px; border-radius: 12px; border: 1px solid var(--border-color-primary);
-  background: var(--background-fill-secondary);}
-.s2r-card.s2r-disagree {border: 2px solid #f59e0b; box-shadow: 0 0 0 3px rgba(245,158,11,.15);}
-.s2r-card.s2r-error {grid-template-columns: 1fr; border: 2px solid #ef4444;
-  background: rgba(239,68,68,.06);}
-.s2r-thumb img {width: 150px; height: 150px; object-fit: cover; border-radius: 8px;
-  display: block; background: #ddd;}
-.s2r-file {font-size: 12px; color: var(--body-text-color-subdued); margin-top: 6px;
-  word-break: break-all;}
-.s2r-model h4 {margin: 0 0 2px 0; font-size: 15px;}
-.s2r-variant {font-size: 12px; color: var(--body-text-color-subdued); margin-bottom: 8px;}
-.s2r-top {font-size: 22px; font-weight: 700; margin: 2px 0 8px 0;}
-.s2r-top .s2r-conf {font-size: 14px; font-weight: 500; color: var(--body-text-color-subdued);}
-.s2r-row {display: grid; grid-template-columns: 48px 1fr 52px; gap: 8px; align-items: center;
-  font-size: 13px; margin: 3px 0;}
-.s2r-bar {height: 10px; border-radius: 5px; background: var(--border-color-primary);
-  overflow: hidden;}
-.s2r-bar > div {height: 100%; border-radius: 5px; background: #94a3b8;}
-.s2r-baseline .s2r-row.s2r-first .s2r-bar > div {background: #6366f1;}
-.s2r-adapted .s2r-row.s2r-first .s2r-bar > div {background: #10b981;}
-.s2r-verdict {grid-column: 1 / -1; font-size: 14px; padding: 8px 12px; border-radius: 8px;
-  background: rgba(16,185,129,.10);}
-.s2r-disagree .s2r-verdict {background: rgba(245,158,11,.16); font-weight: 600;}
-.s2r-unsure {grid-column: 1 / -1; font-size: 14px; padding: 8px 12px; border-radius: 8px;
-  border-left: 4px solid #6366f1;
-  background: rgba(99,102,241,.10);}
-.s2r-note {grid-column: 1 / -1; font-size: 12px; color: var(--body-text-color-subdued);}
-.s2r-errmsg {font-size: 14px;}
-.s2r-empty {color: var(--body-text-color-subdued); padding: 24px; text-align: center;}
-@media (max-width: 720px) {.s2r-card {grid-template-columns: 1fr;}}
-"""
-
-
-def render_html(result: dict[str, Any]) -> str:
-    """The result cards; every user-supplied string (file names, messages) is escaped."""
-    rows = result.get("results") or []
-    if not rows:
-        return '<div class="s2r-empty">Upload photos (or click an example) to compare the models.</div>'
-    cls = "/".join(result["classes"])
-    cards = [_card(r, result, cls) for r in rows]
-    return '<div class="s2r-cards">' + "".join(cards) + "</div>"
-
-
-def _card(r: dict[str, Any], result: dict[str, Any], cls: str) -> str:
-    e = html.escape
-    if r["error"]:
-        return (f'<div class="s2r-card s2r-error" data-file="{e(r["file"])}">'
-                f'<div class="s2r-errmsg">⚠️ <b>Could not classify {e(r["file"])}</b><br>'
-                f'{e(r["error"])}</div></div>')
-    b, a = r["baseline"]["top_class"], r["adapted"]["top_class"]
-    if r["disagree"]:
-        verdict = (f"⚡ The models disagree: baseline says <b>{e(b)}</b>, "
-                   f"adapted says <b>{e(a)}</b>.")
-    else:
-        verdict = f"✓ Both models say <b>{e(a)}</b>."
-    parts = [
-        (f'<div class="s2r-card{" s2r-disagree" if r["disagree"] else ""}" '
-         f'data-file="{e(r["file"])}">'),
-        (f'<div class="s2r-thumb"><img src="{r["thumbnail"]}" alt="{e(r["file"])}">'
-         f'<div class="s2r-file">{e(r["file"])}</div></div>'),
-        *(_model_column(role, r[role], result["models"][role]) for role in ROLES),
-        f'<div class="s2r-verdict">{verdict}</div>',
-    ]
-    if r["unsure"]:
-        parts.append(
-            f'<div class="s2r-unsure"><b>Probably none of {e(cls)}</b>: both models are below '
-            f'{result["unsure_threshold"]:.0%} confidence.</div>')
-    parts += [f'<div class="s2r-note">{e(n)}</div>' for n in r["notes"]]
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def _model_column(role: str, pred: dict[str, Any], info: dict[str, Any]) -> str:
-    e = html.escape
-    ranked = sorted(pred["probabilities"].items(), key=lambda kv: -kv[1])  # top-k, all C here
-    bars = "".join(
-        f'<div class="s2r-row{" s2r-first" if i == 0 else ""}"><span>{e(c)}</span>'
-        f'<div class="s2r-bar"><div style="width:{p * 100:.1f}%"></div></div>'
-        f'<span>{p:.1%}</span></div>'
-        for i, (c, p) in enumerate(ranked)
-    )
-    acc = _pct(info["test_accuracy"])
-    return (f'<div class="s2r-model s2r-{role}" data-role="{role}">'
-            f'<h4>{TITLES[role]}</h4>'
-            f'<div class="s2r-variant">{e(info["variant"])} · real-test accuracy {acc}</div>'
-            f'<div class="s2r-top" data-top="{e(pred["top_class"])}">{e(pred["top_class"])} '
-            f'<span class="s2r-conf">{pred["confidence"]:.1%}</span></div>{bars}</div>')

@@ -1,1 +1,1 @@
-"""tools"""
+"""Developer tools around the workflow: benchmarks, weight download, conda envs, doctor."""

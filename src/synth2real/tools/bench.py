@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 from synth2real.config import Train, load_file
-from synth2real.model import head as heads
-from synth2real.model.backbone import Head, export_onnx, load_backbone, max_abs_diff
+from synth2real.model.backbone import export_onnx, load_backbone, max_abs_diff
+from synth2real.model.head import Head, train_head
 from synth2real.model.features import Extractor, batches
-
-REPO = Path(__file__).resolve().parents[2]
+from synth2real.tools.checkout import find_checkout
 
 
 def sample_images(bundle: Path, n: int) -> list[str]:
@@ -62,10 +61,10 @@ def bench_heads(bb, paths: list[str], size: int, cfg, max_heads: int | None = No
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n_train, 1280)).astype(np.float32)
     y = rng.integers(0, len(cfg.classes), n_train)
-    heads.train_head(X[:64], y[:64], len(cfg.classes), Train(epochs=1), seed=0)  # warm-up
+    train_head(X[:64], y[:64], len(cfg.classes), Train(epochs=1), seed=0)  # warm-up
     t0 = time.perf_counter()
     for seed in range(n_heads):
-        heads.train_head(X, y, len(cfg.classes), cfg.train, seed)
+        train_head(X, y, len(cfg.classes), cfg.train, seed)
     t_heads = time.perf_counter() - t0
 
     # Naive: one epoch of (decode, backbone forward, head step) over the training images,
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         args.images, args.batch = 32, 8
     sys.stdout.reconfigure(line_buffering=True)  # progress shows while the long parts run
 
-    cfg = load_file(REPO / "config" / "offline.yaml", {"bundle": str(args.bundle)})
+    cfg = load_file(find_checkout() / "config" / "offline.yaml", {"bundle": str(args.bundle)})
     size = cfg.backbone.image_size
     threads = torch.get_num_threads()
     bb = load_backbone(cfg.backbone.weights.path)
@@ -142,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     from synth2real.tools import bench_generate
 
     bench_generate.main([])
+
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from synth2real.config import DiffusersGenerator, load_file
-from synth2real.data import generate
+from synth2real.data.generate.pipeline import load_pipeline, resolve_dtype, run_batch
+from synth2real.data.generate.plan import GenerationError, image_seed
+from synth2real.data.generate.weights import ResolvedModel, resolve_model
 from synth2real.data.prompts import ask_for
 
 
@@ -36,12 +38,12 @@ def _images_per_second(pipe: Any, gen: DiffusersGenerator, n: int, steps: int) -
     asks = [ask_for(gen, "dog", i) for i in range(n)]
     # One guidance value, so batches are exactly batch_size (as with the default config).
     asks = [type(a)(a.prompt, a.negative_prompt, asks[0].guidance) for a in asks]
-    seeds = [generate.image_seed(gen.base_seed, "dog", i) for i in range(n)]
+    seeds = [image_seed(gen.base_seed, "dog", i) for i in range(n)]
     b = gen.batch_size
-    generate.run_batch(pipe, gen, asks[:b], seeds[:b], steps)  # warm-up (and compilation)
+    run_batch(pipe, gen, asks[:b], seeds[:b], steps)  # warm-up (and compilation)
     t0 = time.perf_counter()
     for i in range(0, n, b):
-        generate.run_batch(pipe, gen, asks[i:i + b], seeds[i:i + b], steps)
+        run_batch(pipe, gen, asks[i:i + b], seeds[i:i + b], steps)
     return n / (time.perf_counter() - t0)
 
 
@@ -53,12 +55,12 @@ def _plain_pipeline(path: str, device: Any) -> Any:
     return pipe
 
 
-def compare(gen: DiffusersGenerator, model: generate.ResolvedModel, device: Any,
+def compare(gen: DiffusersGenerator, model: ResolvedModel, device: Any,
             images: int) -> list[dict[str, Any]]:
     """images/s of the two settings (in this order: defaults, configured)."""
     import torch
 
-    dtype = generate.resolve_dtype(gen, device.type)
+    dtype = resolve_dtype(gen, device.type)
     default = gen.model_copy(update={"batch_size": 1, "compile": False})
     rows = []
     pipe = _plain_pipeline(model.path, device)
@@ -68,7 +70,7 @@ def compare(gen: DiffusersGenerator, model: generate.ResolvedModel, device: Any,
     del pipe
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    pipe = generate.load_pipeline(model, gen, device, dtype)
+    pipe = load_pipeline(model, gen, device, dtype)
     rows.append({"setting": "configured", "dtype": dtype,
                  "scheduler": type(pipe.scheduler).__name__, "steps": gen.steps,
                  "batch": gen.batch_size, "compile": gen.compile,
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] = ()) -> None:
             from synth2real.data.tiny_pipeline import save_tiny_pipeline
 
             gen = gen.model_copy(update={"resolution": 64 if not cuda else 256})
-            model = generate.ResolvedModel("tiny", "local", "local", str(save_tiny_pipeline(tmp)))
+            model = ResolvedModel("tiny", "local", "local", str(save_tiny_pipeline(tmp)))
             what = (f"tiny random pipeline at {gen.resolution} px (NOT Stable Diffusion"
                     + ("" if args.tiny else f"; {gen.model_id} is not cached") + ")")
         rows = compare(gen, model, device, images)
@@ -123,10 +125,10 @@ def main(argv: Sequence[str] = ()) -> None:
     print(report(rows, f"{what}, {images} images per setting", name))
 
 
-def _cached(gen: DiffusersGenerator) -> generate.ResolvedModel | None:
+def _cached(gen: DiffusersGenerator) -> ResolvedModel | None:
     try:
-        return generate.resolve_model(gen, download=False)
-    except generate.GenerationError:
+        return resolve_model(gen.model_id, gen.revision, download=False)
+    except GenerationError:
         return None
 
 

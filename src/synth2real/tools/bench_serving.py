@@ -11,6 +11,7 @@ Numbers depend on the machine; only the ratios are meant to travel.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import socket
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_APP = REPO / "demo" / "app.py"
+from synth2real.tools.checkout import find_checkout
+
 LATENCY_WARMUP = 5
 LATENCY_REQUESTS = 60
 
@@ -39,11 +40,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
                  config: Path | None = None, startup_s: float = 180.0) -> Iterator[str]:
-    """Start `demo/app.py` on a free port as its own process; yield its URL; stop it after."""
-    if not DEMO_APP.is_file():
-        raise FileNotFoundError(f"{DEMO_APP} not found: run from a synth2real checkout")
+    """Start the checkout's `demo/app.py` on a free port as its own process; yield its URL;
+    stop it after."""
+    app = find_checkout() / "demo" / "app.py"
+    if not app.is_file():
+        raise FileNotFoundError(f"{app} not found: the demo page belongs to the checkout")
     port = free_port()
-    cmd = [sys.executable, str(DEMO_APP), "--port", str(port), "--models", str(models),
+    cmd = [sys.executable, str(app), "--port", str(port), "--models", str(models),
            "--examples", str(examples_csv or "")]
     if config is not None:
         cmd += ["--config", str(config)]
@@ -107,7 +110,8 @@ def images_per_s(fn: Callable[[], object], batch: int, min_s: float = 2.0, min_r
 def in_process_latency(models_dir: Path, images: Sequence[Path], n: int | None = None) -> np.ndarray:
     """Seconds per `Comparer.compare` of one photo without the server (load, both models, HTML)."""
     n = n or LATENCY_REQUESTS
-    from synth2real.serve.compare import Comparer, render_html
+    from synth2real.serve.compare import Comparer
+    from synth2real.serve.html import render_html
 
     comparer = Comparer(models_dir, unsure_threshold=0.5, max_upload_mb=100)
     times = []
@@ -132,7 +136,7 @@ def throughput(models_dir: Path, images: Sequence[Path],
     import torch
 
     from synth2real.model.backbone import Classifier, load_backbone, max_abs_diff, ort_session
-    from synth2real.model.head import load_head
+    from synth2real.model import head
     from synth2real.predict import Predictor, load_image, preprocess
     from synth2real.store import read_json
 
@@ -143,7 +147,7 @@ def throughput(models_dir: Path, images: Sequence[Path],
     head_pt = Path(report["models"]["adapted"]["head"])
     if not head_pt.is_absolute():  # recorded relative to the workflow's working directory
         head_pt = models_dir.parent / head_pt
-    model = Classifier(load_backbone(report["backbone_weights"]), load_head(head_pt)[0]).eval()
+    model = Classifier(load_backbone(report["backbone_weights"]), head.load(head_pt)[0]).eval()
     onnx_path = models_dir / "adapted.onnx"
     size = Predictor(onnx_path).input_size
     session = ort_session(onnx_path, threads=threads)
@@ -196,5 +200,16 @@ def main(models_dir: Path, images: list[Path]) -> None:
                   f"images/s, eager torch {torch_rate:7.1f} images/s -> onnxruntime/torch = "
                   f"{ort_rate / torch_rate:.2f}x (max |dlogit| {diff:.1e})")
 
+
+def _cli(argv: Sequence[str] | None = None) -> None:
+    """`python -m synth2real.tools.bench_serving MODELS PHOTO...`"""
+    ap = argparse.ArgumentParser(prog="python -m synth2real.tools.bench_serving",
+                                 description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("models", type=Path, help="folder with baseline.onnx, adapted.onnx, parity.json")
+    ap.add_argument("photos", type=Path, nargs="+", help="image files to classify")
+    args = ap.parse_args(argv)
+    main(args.models, args.photos)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
+    _cli()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from synth2real.cli import CHECKOUT
+from synth2real.tools.checkout import find_checkout
 
 BUNDLE_WEIGHTS_SHA256 = "91640f839ab4922b84d8cf822550f2a5b04bfdd61379ffaa16b10ec0f6187f15"
 
@@ -44,8 +44,9 @@ def _run(*cmd: str) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if out.returncode == 0 else ""
 
 
-def system_packages(path: Path = CHECKOUT / "system-packages.txt") -> list[tuple[str, str, str]]:
-    """(package, group, probe) rows of the one system package list."""
+def system_packages(path: Path | None = None) -> list[tuple[str, str, str]]:
+    """(package, group, probe) rows of the one system package list (default: the checkout's)."""
+    path = path or find_checkout() / "system-packages.txt"
     rows = []
     for line in path.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -81,7 +82,7 @@ def check_python() -> Check:
 
 
 def check_uv() -> Check:
-    uv = CHECKOUT / ".uv" / "bin" / "uv"
+    uv = find_checkout() / ".uv" / "bin" / "uv"
     found = str(uv) if uv.is_file() else shutil.which("uv")
     version = _run(found, "--version") if found else ""
     return Check("uv", bool(version), f"{version} ({found})" if version else "not found",
@@ -142,7 +143,7 @@ def check_bundle(bundle: Path | None) -> Check:
 
 def default_bundle() -> Path | None:
     env = os.environ.get("BUNDLE")
-    candidate = Path(env) if env else CHECKOUT.parent / "shared" / "bundle"
+    candidate = Path(env) if env else find_checkout().parent / "shared" / "bundle"
     return candidate.resolve() if (env or candidate.is_dir()) else None
 
 

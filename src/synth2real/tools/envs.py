@@ -5,8 +5,10 @@
 exactly the versions `uv.lock` resolved for Linux and the Python version
 below. Regenerate after `uv lock` with
 
-    synth2real envs           # rewrite the files (make envs)
-    synth2real envs --check   # exit 1 if any file differs (CI)
+    synth2real envs           # rewrite the files, remove stray envs/*.yaml (make envs)
+    synth2real envs --check   # exit 1 if any file differs or is stray (CI)
+
+run inside the checkout (it reads uv.lock and pyproject.toml there).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import Marker
 
-REPO = Path(__file__).resolve().parents[2]
+from synth2real.tools.checkout import find_checkout
+
 # The Python of the conda environments (and of the CUDA container).
 PYTHON = "3.11"
 _MARKER_ENV = {"python_version": PYTHON, "python_full_version": f"{PYTHON}.0",
@@ -28,11 +32,14 @@ _MARKER_ENV = {"python_version": PYTHON, "python_full_version": f"{PYTHON}.0",
                "implementation_name": "cpython", "platform_python_implementation": "CPython",
                "os_name": "posix"}
 
-# Stage -> (what runs in it, the packages it imports). Every stage runs its
-# rules through synth2real.smk, which sets torch's thread count, so torch is in all
-# that run rules. The package itself comes from the checkout (PYTHONPATH, set by
-# the Snakefile), never from a path inside the env file: Snakemake copies env
-# files to .snakemake/conda/, where a relative `-e ../` names the wrong folder.
+# Stage -> (what runs in it, the packages its rules import). Only the stages that
+# extract features, train or export import torch: synth2real.smk sets torch's
+# thread count only when a stage's module already imported it, so the report env
+# (summary, tables, figures, LaTeX) has none. The demo runs from the project env
+# (environment.yml), not from a stage env. The package itself comes from the
+# checkout (PYTHONPATH, set by the Snakefile), never from a path inside the env
+# file: Snakemake copies env files to .snakemake/conda/, where a relative `-e ../`
+# names the wrong folder.
 STAGES: dict[str, tuple[str, list[str]]] = {
     "generate": ("Stable Diffusion generation of the synthetic images",
                  ["torch", "diffusers", "accelerate", "huggingface-hub", "transformers",
@@ -42,25 +49,26 @@ STAGES: dict[str, tuple[str, list[str]]] = {
                "pydantic", "pyyaml", "scikit-learn", "scipy", "tqdm"]),
     "report": (("summary, tables, figures and the paper (the PDF build also needs a TeX "
                 "installation with latexmk, see README)"),
-               ["torch", "matplotlib", "numpy", "pillow", "pydantic", "pyyaml", "scipy", "scikit-learn"]),
-    "demo": ("ONNX export checks and the Gradio demo",
-             ["torch", "gradio", "onnxruntime", "numpy", "pillow", "pydantic", "pyyaml"]),
+               ["matplotlib", "numpy", "pillow", "pydantic", "pyyaml", "scipy", "scikit-learn"]),
 }
+
+# uv.lock's packages resolved for Linux x86_64 and PYTHON: normalised name -> entry.
+Lock = Mapping[str, Mapping[str, Any]]
 
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _applies(entry: Mapping) -> bool:
+def _applies(entry: Mapping[str, Any]) -> bool:
     marker = entry.get("marker")
     return marker is None or Marker(marker).evaluate(_MARKER_ENV)
 
 
-def _lock_packages(lock_path: str | Path) -> dict[str, dict]:
+def read_lock(lock_path: str | Path) -> dict[str, dict[str, Any]]:
     """package -> its uv.lock entry resolved for Linux x86_64 and `PYTHON` (one per package)."""
     lock = tomllib.loads(Path(lock_path).read_text())
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for pkg in lock["package"]:
         markers = pkg.get("resolution-markers")
         if markers and not any(Marker(m).evaluate(_MARKER_ENV) for m in markers):
@@ -69,43 +77,44 @@ def _lock_packages(lock_path: str | Path) -> dict[str, dict]:
     return out
 
 
-def locked_versions(lock_path: str | Path = REPO / "uv.lock") -> dict[str, str]:
-    """package -> version uv.lock resolved for Linux and `PYTHON` (one per package)."""
-    return {name: pkg["version"] for name, pkg in _lock_packages(lock_path).items()}
+def locked_versions(lock_path: str | Path | None = None) -> dict[str, str]:
+    """package -> version uv.lock resolved for Linux and `PYTHON` (default: the checkout's lock)."""
+    lock = read_lock(lock_path or find_checkout() / "uv.lock")
+    return {name: pkg["version"] for name, pkg in lock.items()}
 
 
-def closure(packages: Sequence[str], lock_path: str | Path = REPO / "uv.lock") -> list[str]:
+def closure(packages: Sequence[str], lock: Lock) -> list[str]:
     """`packages` and everything they need on Linux x86_64 / `PYTHON`, by uv.lock's graph
     (extras followed), sorted: the full pinned set, so pip resolves nothing itself."""
-    lock = _lock_packages(lock_path)
     missing = [p for p in packages if _norm(p) not in lock]
     if missing:
         raise KeyError(f"{missing} not in uv.lock; add them to pyproject.toml and `uv lock`")
+
+    def needs(deps: Sequence[Mapping[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
+        return [(_norm(d["name"]), tuple(d.get("extra", ()))) for d in deps if _applies(d)]
+
     seen: set[str] = set()
-    todo = [(_norm(p), ()) for p in packages]
+    todo: list[tuple[str, tuple[str, ...]]] = [(_norm(p), ()) for p in packages]
     while todo:
         name, extras = todo.pop()
         pkg = lock[name]
         if name not in seen:
             seen.add(name)
-            todo += [(_norm(d["name"]), tuple(d.get("extra", ())))
-                     for d in pkg.get("dependencies", []) if _applies(d)]
+            todo += needs(pkg.get("dependencies", []))
         for extra in extras:
-            todo += [(_norm(d["name"]), tuple(d.get("extra", ())))
-                     for d in pkg.get("optional-dependencies", {}).get(extra, []) if _applies(d)]
+            todo += needs(pkg.get("optional-dependencies", {}).get(extra, []))
     return sorted(seen - {"synth2real"})
 
 
-def project_dependencies(pyproject: str | Path = REPO / "pyproject.toml") -> list[str]:
+def project_dependencies(pyproject: str | Path) -> list[str]:
     """Names of the project's runtime dependencies plus its `cpu` extra, in pyproject order."""
     proj = tomllib.loads(Path(pyproject).read_text())["project"]
     reqs = [*proj["dependencies"], *proj["optional-dependencies"]["cpu"]]
     return [_norm(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in reqs]
 
 
-def render(name: str, description: str, packages: Sequence[str], lock_path: Path) -> str:
-    versions = locked_versions(lock_path)
-    pinned = closure(packages, lock_path)
+def render(name: str, description: str, packages: Sequence[str], lock: Lock) -> str:
+    """One env file: `packages` and all they need, each pinned at its `lock` version."""
     lines = [
         f"# Conda env: {description}.",
         "# Generated from uv.lock by `synth2real envs`; do not edit (a test keeps them equal).",
@@ -120,15 +129,16 @@ def render(name: str, description: str, packages: Sequence[str], lock_path: Path
         f"  - python={PYTHON}",
         "  - pip",
         "  - pip:",
-        *(f"      - {p}=={versions[p]}" for p in pinned),
+        *(f"      - {p}=={lock[p]['version']}" for p in closure(packages, lock)),
         "",
     ]
     return "\n".join(lines)
 
 
-def generate(repo: Path = REPO) -> dict[Path, str]:
-    """path -> text of environment.yml and every envs/<stage>.yaml."""
-    lock = repo / "uv.lock"
+def generate(repo: Path | None = None) -> dict[Path, str]:
+    """path -> text of environment.yml and every envs/<stage>.yaml (default: this checkout's)."""
+    repo = repo or find_checkout()
+    lock = read_lock(repo / "uv.lock")
     files = {repo / "environment.yml": render(
         "synth2real", "the whole synth2real project (CPU onnxruntime; the CUDA container uses "
         "onnxruntime-gpu); run from the checkout with PYTHONPATH=src",
@@ -141,22 +151,26 @@ def generate(repo: Path = REPO) -> dict[Path, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only report files that differ")
     args = ap.parse_args(argv)
-    stale = []
-    for path, text in generate().items():
-        if path.is_file() and path.read_text() == text:
-            continue
-        if args.check:
-            stale.append(str(path.relative_to(REPO)))
-        else:
-            path.write_text(text)
-            print(f"wrote {path.relative_to(REPO)}")
-    if stale:
-        print("out of date with uv.lock (run `synth2real envs` or `make envs`): " + ", ".join(stale),
-              file=sys.stderr)
-        return 1
+    repo = find_checkout()
+    files = generate(repo)
+    # An envs/*.yaml of no stage would still be picked up by people and tests: remove it.
+    stray = sorted(set((repo / "envs").glob("*.yaml")) - set(files))
+    stale = [p for p, text in files.items() if not (p.is_file() and p.read_text() == text)]
+    if args.check:
+        if stale or stray:
+            print("out of date with uv.lock (run `synth2real envs` or `make envs`): "
+                  + ", ".join(str(p.relative_to(repo)) for p in stale + stray), file=sys.stderr)
+            return 1
+        return 0
+    for path in stale:
+        path.write_text(files[path])
+        print(f"wrote {path.relative_to(repo)}")
+    for path in stray:
+        path.unlink()
+        print(f"removed {path.relative_to(repo)} (no such stage)")
     return 0
 
 

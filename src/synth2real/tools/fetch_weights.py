@@ -21,7 +21,8 @@ import sys
 from collections.abc import Sequence
 
 from synth2real.config import DiffusersGenerator, TorchvisionWeights, load_file
-from synth2real.data import generate, sources
+from synth2real.data import sources
+from synth2real.data.generate.weights import hf_cache, resolve_model
 from synth2real.errors import Synth2RealError
 
 
@@ -31,11 +32,11 @@ def fetch(config: str, bundle: str | None = None) -> list[str]:
     done = []
     gen = cfg.synthetic.source
     if isinstance(gen, DiffusersGenerator):
-        m = generate.resolve_model(gen, download=True)
-        where = m.path if m.commit == "local" else f"{generate.hf_cache()} (commit {m.commit})"
+        m = resolve_model(gen.model_id, gen.revision, download=True)
+        where = m.path if m.commit == "local" else f"{hf_cache()} (commit {m.commit})"
         done.append(f"generator {m.model_id}@{m.revision}: {where}")
     if isinstance(cfg.backbone.weights, TorchvisionWeights):
-        info = sources.resolve_weights(cfg)
+        info = sources.resolve_weights(cfg.backbone.weights)
         done.append(f"backbone {info['origin']}: {info['path']}")
     return done
 

@@ -1,4 +1,10 @@
-"""One module per paper figure, named after the figure; each reads `summary.json` only."""
+"""One module per paper figure, named after the figure.
+
+Each module has `plot(<loaded data>) -> Figure` and the rule's entry point
+`make(<input paths>, pdf, png, [config values])`, which loads its inputs,
+plots and saves both files. Most figures read `summary.json` alone (rule
+`figure`); `domain_gap` reads the t-SNE panels, `sample_grid` the manifests.
+"""
 
 from __future__ import annotations
 

@@ -8,12 +8,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report.figures import plt, save
+from synth2real.store import read_json
 
 SPLITS = [("train", "synthetic train"), ("val", "synthetic val"), ("test", "real test")]
 COLORS = ["#9ecae1", "#4292c6", "#08519c"]
 
 
-def make(summary: Mapping, *out: str) -> None:
+def plot(summary: Mapping) -> plt.Figure:
+    """The figure drawn from a loaded `summary.json`."""
     variants = list(summary.get("core_variants", summary["variants"]))
     x = np.arange(len(variants))
     width = 0.26
@@ -39,4 +41,9 @@ def make(summary: Mapping, *out: str) -> None:
     # Below the axes: inside, it would cover the lower bars.
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    save(fig, *out)
+    return fig
+
+
+def make(summary_json: str, pdf: str, png: str) -> None:
+    """Rule figure: this figure from `summary_json` as PDF and PNG."""
+    save(plot(read_json(summary_json)), pdf, png)

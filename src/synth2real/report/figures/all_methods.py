@@ -8,9 +8,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report.figures import plt, save
+from synth2real.store import read_json
 
 
-def make(summary: Mapping, *out: str) -> None:
+def plot(summary: Mapping) -> plt.Figure:
+    """The figure drawn from a loaded `summary.json`."""
     base = summary["baseline"]
     comp = {c["a"]: c for c in summary["comparisons"] if c["b"] == base}
     names = list(summary["variants"])
@@ -39,4 +41,9 @@ def make(summary: Mapping, *out: str) -> None:
     fig.suptitle(f"All methods ({len(summary['seeds'])} seeds; filled = gain interval excludes 0)",
                  fontsize=9)
     fig.tight_layout()
-    save(fig, *out)
+    return fig
+
+
+def make(summary_json: str, pdf: str, png: str) -> None:
+    """Rule figure: this figure from `summary_json` as PDF and PNG."""
+    save(plot(read_json(summary_json)), pdf, png)

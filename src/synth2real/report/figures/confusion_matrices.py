@@ -7,9 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report.figures import plt, save
+from synth2real.store import read_json
 
 
-def make(summary: Mapping, *out: str) -> None:
+def plot(summary: Mapping) -> plt.Figure:
+    """The figure drawn from a loaded `summary.json`."""
     classes = summary["classes"]
     variants = list(summary.get("core_variants", summary["variants"]))
     fig, axes = plt.subplots(1, len(variants), figsize=(3.0 * len(variants), 3.1), squeeze=False)
@@ -29,4 +31,9 @@ def make(summary: Mapping, *out: str) -> None:
     fig.suptitle(f"Real-test confusion (%, rows sum to 100; {len(summary['seeds'])} seeds pooled)",
                  fontsize=9)
     fig.tight_layout()
-    save(fig, *out)
+    return fig
+
+
+def make(summary_json: str, pdf: str, png: str) -> None:
+    """Rule figure: this figure from `summary_json` as PDF and PNG."""
+    save(plot(read_json(summary_json)), pdf, png)

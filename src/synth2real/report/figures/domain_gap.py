@@ -4,17 +4,27 @@ proxy A-distance. Reads `results/domain/tsne.npz` (rule domain_embedding)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from synth2real.report.figures import plt, save
 
+# label, 2-D points, domain per point (0 source, 1 target), proxy A-distance
+Panel = tuple[str, np.ndarray, np.ndarray, float]
 
-def make(npz_path: str, *out: str) -> None:
-    with np.load(npz_path) as z:
-        labels = [str(x) for x in z["labels"]]
-        panels = [(z[f"points_{i}"], z[f"domain_{i}"], float(z[f"pad_{i}"])) for i in range(len(labels))]
+
+def load(tsne_npz: str) -> list[Panel]:
+    """The panels stored in `tsne_npz`, in order."""
+    with np.load(tsne_npz) as z:
+        return [(str(label), z[f"points_{i}"], z[f"domain_{i}"], float(z[f"pad_{i}"]))
+                for i, label in enumerate(z["labels"])]
+
+
+def plot(panels: Sequence[Panel]) -> plt.Figure:
+    """One scatter panel per representation, titled with its proxy A-distance."""
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
-    for ax, label, (pts, dom, pad) in zip(axes[0], labels, panels):
+    for ax, (label, pts, dom, pad) in zip(axes[0], panels):
         for d, name, color in ((0, "source (synthetic)", "#e6550d"), (1, "target (real pool)", "#3182bd")):
             sel = dom == d
             ax.scatter(pts[sel, 0], pts[sel, 1], s=3, alpha=0.5, color=color, label=name, lw=0)
@@ -23,4 +33,9 @@ def make(npz_path: str, *out: str) -> None:
         ax.set_yticks([])
     axes[0][0].legend(fontsize=7, markerscale=3, loc="best")
     fig.tight_layout()
-    save(fig, *out)
+    return fig
+
+
+def make(tsne_npz: str, pdf: str, png: str) -> None:
+    """Rule figure_domain_gap: this figure from the t-SNE panels in `tsne_npz` as PDF and PNG."""
+    save(plot(load(tsne_npz)), pdf, png)

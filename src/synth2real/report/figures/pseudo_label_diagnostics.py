@@ -12,13 +12,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report.figures import plt, save
+from synth2real.store import read_json
 
 RATES = [("accepted_share", "pool\naccepted"), ("pseudo_label_acc", "pseudo-label\naccuracy"),
          ("ood_accepted_share", "out-of-domain\naccepted")]
 COLORS = ["#74c476", "#31a354", "#006d2c", "#a1d99b"]
 
 
-def make(summary: Mapping, *out: str) -> None:
+def plot(summary: Mapping) -> plt.Figure:
+    """The figure drawn from a loaded `summary.json`."""
     pl = {v: s["pseudo_label"] for v, s in summary["variants"].items() if "pseudo_label" in s}
     if not pl:
         raise ValueError("no variant in summary.json has pseudo-label diagnostics")
@@ -55,4 +57,9 @@ def make(summary: Mapping, *out: str) -> None:
     ax2.set_title(f"Pool acceptance and label quality ({len(summary['seeds'])} seeds)", fontsize=9)
     ax2.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    save(fig, *out)
+    return fig
+
+
+def make(summary_json: str, pdf: str, png: str) -> None:
+    """Rule figure: this figure from `summary_json` as PDF and PNG."""
+    save(plot(read_json(summary_json)), pdf, png)

@@ -36,15 +36,22 @@ def pick(rows: Sequence[dict[str, str]], cls: str, n: int, split: str | None = N
     return out[:n]
 
 
-def make(classes: Sequence[str], source_csv: str, test_csv: str, *out: str,
-         per_class: int = 5, source_label: str = "training images (source)",
-         target_label: str = "real test images (target)") -> None:
-    src, test = manifests.read_csv(source_csv), manifests.read_csv(test_csv)
+def labels(source_kind: str) -> tuple[str, str]:
+    """Titles of the two blocks: what the training images are in this config, and the target."""
+    source = ("generated training images" if source_kind == "diffusers"
+              else "source training images (stand-in for generated)")
+    return source, "real test photos (target)"
+
+
+def plot(classes: Sequence[str], source_rows: Sequence[dict[str, str]],
+         test_rows: Sequence[dict[str, str]], per_class: int, source_label: str,
+         target_label: str) -> plt.Figure:
+    """Per class, the first `per_class` training images beside the first `per_class` test images."""
     cols = 2 * per_class
     fig, axes = plt.subplots(len(classes), cols, figsize=(0.78 * cols + 0.5, 0.8 * len(classes) + 0.5),
                              squeeze=False)
     for i, cls in enumerate(classes):
-        paths = pick(src, cls, per_class, "train") + pick(test, cls, per_class)
+        paths = pick(source_rows, cls, per_class, "train") + pick(test_rows, cls, per_class)
         for j, (ax, p) in enumerate(zip(axes[i], paths)):
             ax.imshow(_thumb(p))
             ax.set_xticks([])
@@ -58,4 +65,15 @@ def make(classes: Sequence[str], source_csv: str, test_csv: str, *out: str,
     right_mid = (axes[0][per_class].get_position().x0 + axes[0][-1].get_position().x1) / 2
     fig.text(left_mid, 0.94, source_label, ha="center", fontsize=9, color="#08519c")
     fig.text(right_mid, 0.94, target_label, ha="center", fontsize=9, color="#e6550d")
-    save(fig, *out)
+    return fig
+
+
+def make(source_csv: str, test_csv: str, pdf: str, png: str, *, classes: list[str],
+         source_kind: str, per_class: int = 5) -> None:
+    """Rule figure_sample_grid: this figure from the source and real-test manifests as PDF and PNG.
+
+    `source_kind`: `synthetic.source.kind` (names what the training images are).
+    """
+    fig = plot(classes, manifests.read_csv(source_csv), manifests.read_csv(test_csv), per_class,
+               *labels(source_kind))
+    save(fig, pdf, png)

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report.figures import plt, save
+from synth2real.store import read_json
 
 PREFIX = "threshold-"
 
 
-def make(summary: Mapping, *out: str) -> None:
+def plot(summary: Mapping) -> plt.Figure:
+    """The figure drawn from a loaded `summary.json`."""
     sweep = sorted(((float(n.removeprefix(PREFIX)), v) for n, v in summary["variants"].items()
                     if n.startswith(PREFIX)), key=lambda tv: tv[0])
     if not sweep:
@@ -47,4 +49,9 @@ def make(summary: Mapping, *out: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     ax.set_title(f"Threshold sweep (mean, 95% CI over {len(summary['seeds'])} seeds)", fontsize=9)
-    save(fig, *out)
+    return fig
+
+
+def make(summary_json: str, pdf: str, png: str) -> None:
+    """Rule figure: this figure from `summary_json` as PDF and PNG."""
+    save(plot(read_json(summary_json)), pdf, png)

@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from synth2real.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,15 @@ stands alone), Markdown and LaTeX (a settings table and a per-class table).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from synth2real.config import DiffusersGenerator, Study
+from synth2real.config import DiffusersGenerator, SyntheticData
 from synth2real.data import prompts
+from synth2real.data.manifests import read_csv
+from synth2real.errors import ConfigError
+from synth2real.report.text import csv_text, tex, write_texts
 
 CSV_FIELDS = [
     "class", "images", "distinct_prompts", "guidance_min", "guidance_max", "guidance_mean",
@@ -67,10 +67,12 @@ def _guidance(row: Mapping[str, Any]) -> str:
     return f"{row['guidance_min']:g}-{row['guidance_max']:g} per image (mean {row['guidance_mean']:g})"
 
 
-def settings(cfg: Study, total: Mapping[str, Any]) -> list[tuple[str, str]]:
+def settings(synthetic: SyntheticData, total: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(setting, value) pairs for the settings table; values as generated."""
-    gen = cfg.synthetic.source
-    assert isinstance(gen, DiffusersGenerator)
+    gen = synthetic.source
+    if not isinstance(gen, DiffusersGenerator):
+        raise ConfigError("the data card describes generated images: synthetic.source.kind "
+                          f"is {gen.kind!r}, not 'diffusers'")
     commit = total["commit"]
     return [
         ("model", f"{total['model']} (revision {total['revision']}"
@@ -82,21 +84,17 @@ def settings(cfg: Study, total: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("prompts", prompts.describe(gen)),
         ("negative prompt", total["negative_prompt"] or "none"),
         ("seeds", f"one per image from base seed {gen.base_seed}, class and index"),
-        ("sets used", ", ".join(f"first {s}" for s in cfg.synthetic.sizes) + " per class"),
+        ("sets used", ", ".join(f"first {s}" for s in synthetic.sizes) + " per class"),
     ]
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows, CSV_FIELDS, float_format=None)
 
 
-def to_markdown(cfg: Study, rows: Sequence[Mapping[str, Any]]) -> str:
+def to_markdown(synthetic: SyntheticData, rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| setting | value |", "|---|---|"]
-    lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in settings(cfg, rows[-1])]
+    lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in settings(synthetic, rows[-1])]
     lines += ["", "| class | images | distinct prompts | guidance | safety-checker retries | s/image |",
               "|---|---|---|---|---|---|"]
     lines += [f"| {r['class']} | {r['images']} | {r['distinct_prompts']} | {_guidance(r)} "
@@ -104,36 +102,24 @@ def to_markdown(cfg: Study, rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-        "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _tex(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in text)
-
-
-def to_latex(cfg: Study, rows: Sequence[Mapping[str, Any]]) -> str:
+def to_latex(synthetic: SyntheticData, rows: Sequence[Mapping[str, Any]]) -> str:
     lines = [r"\begin{tabular}{ll}", r"\toprule", r"setting & value \\", r"\midrule"]
-    lines += [f"{_tex(k)} & {_tex(v)} \\\\" for k, v in settings(cfg, rows[-1])]
+    lines += [f"{tex(k)} & {tex(v)} \\\\" for k, v in settings(synthetic, rows[-1])]
     lines += [r"\bottomrule", r"\end{tabular}", "", r"\medskip", "",
               r"\begin{tabular}{lrrlrr}", r"\toprule",
               r"class & images & prompts & guidance & safety retries & s/image \\", r"\midrule"]
     for r in rows:
         if r["class"] == "all":
             lines.append(r"\midrule")
-        lines.append(f"{_tex(r['class'])} & {r['images']} & {r['distinct_prompts']} & "
-                     f"{_tex(_guidance(r))} & {r['safety_retries']} & {r['seconds_per_image']:.3f} \\\\")
+        lines.append(f"{tex(r['class'])} & {r['images']} & {r['distinct_prompts']} & "
+                     f"{tex(_guidance(r))} & {r['safety_retries']} & {r['seconds_per_image']:.3f} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
 
-def write_all(cfg: Study, manifest_csv: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    from synth2real.data.manifests import read_csv
-
-    rows = class_rows(read_csv(manifest_csv), cfg.classes)
-    for path, text in ((out_csv, to_csv(rows)), (out_md, to_markdown(cfg, rows)),
-                       (out_tex, to_latex(cfg, rows))):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(str(path) + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+def write(manifest_csv: str, out_csv: str, out_md: str, out_tex: str, *, classes: list[str],
+          synthetic: SyntheticData) -> None:
+    """Rule data_card: the card from the generation manifest as CSV, Markdown and LaTeX."""
+    rows = class_rows(read_csv(manifest_csv), classes)
+    write_texts({out_csv: to_csv(rows), out_md: to_markdown(synthetic, rows),
+                 out_tex: to_latex(synthetic, rows)})

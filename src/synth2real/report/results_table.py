@@ -6,24 +6,25 @@ numbers sit in adjacent columns.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
-from pathlib import Path
+
+from synth2real.report.text import csv_text, percent, write_texts
+from synth2real.store import read_json
 
 SPLITS = ("train", "val", "test")
 
 
 def rows(summary: Mapping) -> list[dict[str, object]]:
+    """One row per core variant: mean, std and published accuracy per split, in percent."""
     out = []
     for variant in summary.get("core_variants", list(summary["variants"])):
         v = summary["variants"][variant]
         rep = summary["reported"].get(variant, {})
         row: dict[str, object] = {"variant": variant, "seeds": len(summary["seeds"])}
         for s in SPLITS:
-            row[f"{s}_mean"] = 100 * v[f"{s}_acc"]["mean"]
-            row[f"{s}_std"] = 100 * v[f"{s}_acc"]["std"]
-            row[f"{s}_reported"] = 100 * rep[f"{s}_acc"] if f"{s}_acc" in rep else None
+            row[f"{s}_mean"] = percent(v[f"{s}_acc"]["mean"])
+            row[f"{s}_std"] = percent(v[f"{s}_acc"]["std"])
+            row[f"{s}_reported"] = percent(rep.get(f"{s}_acc"))
         out.append(row)
     return out
 
@@ -35,17 +36,6 @@ def _pm(row: Mapping, split: str) -> str:
 def _rep(row: Mapping, split: str) -> str:
     v = row[f"{split}_reported"]
     return "–" if v is None else f"{v:.2f}"
-
-
-def csv_text(rs: list[dict[str, object]]) -> str:
-    """Rows as CSV: floats with 4 decimals, None as an empty cell."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rs[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rs:
-        w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v))
-                    for k, v in r.items()})
-    return buf.getvalue()
 
 
 def to_csv(summary: Mapping) -> str:
@@ -82,8 +72,7 @@ def to_latex(summary: Mapping) -> str:
     return "\n".join(lines)
 
 
-def write_all(summary: Mapping, csv_path: str, md_path: str, tex_path: str) -> None:
-    for path, text in ((csv_path, to_csv(summary)), (md_path, to_markdown(summary)),
-                       (tex_path, to_latex(summary))):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
+def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
+    """Rule table_results: the table from `summary_json` as CSV, Markdown and LaTeX."""
+    summary = read_json(summary_json)
+    write_texts({out_csv: to_csv(summary), out_md: to_markdown(summary), out_tex: to_latex(summary)})

@@ -44,3 +44,11 @@ def test_first_error_parsing():
     lines = latex.first_error(log).splitlines()
     assert lines[0] == "! LaTeX Error: File `foo.sty' not found." and lines[-1] == "l.3 \\usepackage"
     assert latex.first_error("all fine\n") is None
+
+
+@needs_latex
+def test_rule_entry_point_builds_below_the_pdf(tmp_path):
+    (tmp_path / "main.tex").write_text("\\documentclass{article}\\begin{document}x\\end{document}\n")
+    run = tmp_path / "run" / "paper"
+    latex.build_paper(str(tmp_path / "main.tex"), str(run / "main.pdf"), str(run / "build" / "main.log"))
+    assert (run / "main.pdf").read_bytes()[:5] == b"%PDF-" and (run / "build" / "main.log").is_file()

@@ -1,37 +1,12 @@
-"""Pseudo-label selection and diagnostics; the head trainer learns and follows StepLR."""
+"""The head trainer learns and follows StepLR; scores; the one checkpoint format."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from synth2real.adapt import pseudo
 from synth2real.config import Train
 from synth2real.model import head as heads
-
-
-def test_select_is_strictly_above_threshold():
-    probs = np.array([[0.51, 0.49], [0.52, 0.48], [0.3, 0.7], [0.5, 0.5]])
-    idx, labels = pseudo.select(probs, 0.51)
-    assert idx.tolist() == [1, 2] and labels.tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("t", [0.0, 1.0, -0.1, 1.5])
-def test_select_rejects_thresholds_outside_unit_interval(t):
-    with pytest.raises(ValueError, match="threshold"):
-        pseudo.select(np.ones((2, 2)) / 2, t)
-
-
-def test_diagnostics_count_ood_as_wrong():
-    classes = ["dog", "cat"]
-    true = ["dog", "cat", "car", "dog", "ship"]
-    in_domain = [1, 1, 0, 1, 0]
-    idx = np.array([0, 1, 2])
-    labels = np.array([0, 0, 1])  # dog ok, cat->dog wrong, car->cat (ood) wrong
-    d = pseudo.diagnostics(idx, labels, true, in_domain, classes)
-    assert d["accepted"] == 3 and d["accepted_per_class"] == {"dog": 2, "cat": 1}
-    assert d["pseudo_label_acc"] == pytest.approx(1 / 3)
-    assert d["ood_in_pool"] == 2 and d["ood_accepted"] == 1 and d["ood_accepted_share"] == 0.5
 
 
 def separable(n=300, seed=0):
@@ -71,3 +46,26 @@ def test_scores_confusion_rows_are_true_classes():
     s = heads.scores(y, probs, ["a", "b"])
     assert s["confusion"] == [[1, 1], [1, 1]] and s["acc"] == 0.5
     assert s["per_class_acc"] == {"a": 0.5, "b": 0.5}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: heads.Head(3, 0.2, in_dim=16),
+    lambda: heads.DannNet(3, in_dim=16, bottleneck=8, hidden=4, dropout=0.2),
+])
+def test_every_model_round_trips_through_the_one_checkpoint_format(tmp_path, make):
+    X, _ = separable(20)
+    model = make()
+    heads.save(model, tmp_path / "m.pt", ["a", "b", "c"])
+    back, classes = heads.load(tmp_path / "m.pt")
+    assert type(back) is type(model) and classes == ["a", "b", "c"]
+    p = heads.predict_proba(back, X)
+    assert np.array_equal(p, heads.predict_proba(model, X))
+    assert np.allclose(p.sum(1), 1.0)
+
+
+def test_loading_a_foreign_file_says_what_to_do(tmp_path):
+    import torch
+
+    torch.save({"state_dict": {}}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="retrain"):
+        heads.load(tmp_path / "old.pt")

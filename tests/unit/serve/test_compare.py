@@ -11,7 +11,8 @@ import pytest
 from onnx import numpy_helper
 from PIL import Image
 
-from synth2real.serve.compare import MAX_FILES, Comparer, render_html
+from synth2real.serve.compare import MAX_FILES, Comparer
+from synth2real.serve.html import render_html
 from tests.unit.test_predict import toy_model
 
 CLASSES = ["red", "green", "blue"]

@@ -73,3 +73,26 @@ def test_locked_version_picks_the_python_311_resolution():
     assert envs.locked_versions()["numpy"] in numpy
     if len(numpy) > 1:
         assert envs.locked_versions()["numpy"] == min(numpy, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def test_stray_env_file_is_reported_then_removed(tmp_path, monkeypatch, capsys):
+    for name in ("Snakefile", "uv.lock", "pyproject.toml"):
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    (tmp_path / "envs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert envs.main([]) == 0
+    assert envs.main(["--check"]) == 0
+    (tmp_path / "envs" / "gone.yaml").write_text("name: gone\n")
+    assert envs.main(["--check"]) == 1
+    assert "envs/gone.yaml" in capsys.readouterr().err
+    assert envs.main([]) == 0 and not (tmp_path / "envs" / "gone.yaml").exists()
+    assert sorted(p.name for p in (tmp_path / "envs").glob("*.yaml")) == sorted(
+        f"{s}.yaml" for s in envs.STAGES)
+
+
+def test_report_env_has_no_torch():
+    # Report jobs (summary, tables, figures, LaTeX) never import torch.
+    doc = yaml.safe_load((REPO / "envs" / "report.yaml").read_text())
+    pip = next(d["pip"] for d in doc["dependencies"] if isinstance(d, dict))
+    names = {envs._norm(r.split("==")[0]) for r in pip}
+    assert not names & {"torch", "torchvision", "triton"}, names

@@ -1,0 +1,176 @@
+"""The one typed study configuration, validated before any work starts.
+
+Every setting of the published study (README, "The study") is a key here with the
+published value as its default; what the study left unstated (image size,
+epochs, batch size, seeds, sources, pool size) is a documented choice. Config
+files (`config/paper.yaml`, `config/offline.yaml`) only override defaults.
+
+Paths may contain `{bundle}`, replaced by the top-level `bundle` key (the
+offline input folder, set with `make ... BUNDLE=<dir>` or
+`snakemake --config bundle=<dir>`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from synth2real.config.base import Strict
+from synth2real.config.methods import (AdaBN, Align, Balanced, Dann, Methods, OodRejection,
+                                       SelfTraining, Variant)
+from synth2real.config.sections import (Backbone, Demo, Export, Features, PseudoLabel, RealData,
+                                        SyntheticData, Train)
+from synth2real.config.sources import (DiffusersGenerator, FolderImages, FolderReal, PathWeights,
+                                       TorchvisionReal, TorchvisionWeights)
+from synth2real.errors import ConfigError
+
+__all__ = [
+    "AdaBN", "Align", "Backbone", "Balanced", "Dann", "Demo", "DiffusersGenerator", "Export",
+    "Features", "FolderImages", "FolderReal", "Methods", "OodRejection", "PathWeights",
+    "PseudoLabel", "RealData", "SelfTraining", "Study", "SyntheticData", "TorchvisionReal",
+    "TorchvisionWeights", "Train", "VARIANT_PSEUDO", "VARIANT_SYNTHETIC", "Variant", "load",
+    "load_file",
+]
+
+VARIANT_SYNTHETIC = "synthetic-{size}"
+VARIANT_PSEUDO = "pseudo-label"
+
+
+class Study(Strict):
+    """The whole configuration (one YAML file + command-line overrides)."""
+
+    # Also the output folder runs/<name>/ of the workflow.
+    name: str = Field("synth2real", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    # Offline input folder; substituted for `{bundle}` in any path.
+    bundle: str | None = None
+    classes: list[str] = Field(default=["dog", "cat", "bird"], min_length=2)
+    seeds: list[int] = Field(default=[0, 1, 2, 3, 4], min_length=1)
+    # Seed of the data splits (fixed across training seeds, so comparisons pair).
+    data_seed: int = 0
+    synthetic: SyntheticData
+    real: RealData
+    backbone: Backbone
+    features: Features = Features()
+    train: Train = Train()
+    pseudo_label: PseudoLabel = PseudoLabel()
+    methods: Methods = Methods()
+    export: Export = Export()
+    demo: Demo = Demo()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Study:
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes has duplicates: {self.classes}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds has duplicates: {self.seeds}")
+        if self.pseudo_label.source_size not in self.synthetic.sizes:
+            raise ValueError(
+                f"pseudo_label.source_size={self.pseudo_label.source_size} is not one of "
+                f"synthetic.sizes={self.synthetic.sizes}"
+            )
+        if self.export.seed not in self.seeds:
+            raise ValueError(f"export.seed={self.export.seed} is not one of seeds={self.seeds}")
+        return self
+
+    # -- derived names, used by the Snakefile and the report -------------------
+
+    @property
+    def baseline_variants(self) -> list[str]:
+        return [VARIANT_SYNTHETIC.format(size=s) for s in self.synthetic.sizes]
+
+    @property
+    def pseudo_source_variant(self) -> str:
+        return VARIANT_SYNTHETIC.format(size=self.pseudo_label.source_size)
+
+    @property
+    def core_variants(self) -> list[str]:
+        """The published study's variants."""
+        return [*self.baseline_variants, VARIANT_PSEUDO]
+
+    @property
+    def method_variants(self) -> list[str]:
+        """The adaptation method variants beyond the study, in config order."""
+        return list(self.methods.variants)
+
+    @property
+    def variants(self) -> list[str]:
+        return [*self.core_variants, *self.method_variants]
+
+    @property
+    def max_size(self) -> int:
+        return max(self.synthetic.sizes)
+
+
+def _substitute_bundle(node: Any, bundle: str | None, key: str = "") -> Any:
+    """Replace `{bundle}` in every string of the raw config, naming the key if unset."""
+    if isinstance(node, dict):
+        return {k: _substitute_bundle(v, bundle, f"{key}.{k}" if key else k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute_bundle(v, bundle, f"{key}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str) and "{bundle}" in node:
+        if not bundle:
+            raise ConfigError(
+                f"config key '{key}' = {node!r} uses {{bundle}}, but no bundle folder was given. "
+                "Pass it with `make reproduce BUNDLE=<dir>` or `snakemake --config bundle=<dir>`."
+            )
+        return node.replace("{bundle}", str(bundle))
+    return node
+
+
+def _format_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _TAGS))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling; every key is listed in config/paper.yaml)"
+        elif e["type"] == "union_tag_invalid":
+            msg = f"unknown kind {e['input'].get('kind')!r}; {e['ctx']['expected_tags']} allowed" \
+                if isinstance(e.get("input"), dict) else msg
+        value = e.get("input")
+        shown = "" if isinstance(value, dict) or e["type"] == "missing" else f" (got {value!r})"
+        lines.append(f"  - {key or '<top level>'}: {msg}{shown}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+# Discriminator tags pydantic puts into error locations; they are not keys.
+_TAGS = {"folder", "diffusers", "cifar10", "stl10", "torchvision", "path"}
+
+
+def load(raw: dict[str, Any]) -> Study:
+    """Validate a raw config mapping (as Snakemake or YAML gives it) into a `Study`.
+
+    Raises `ConfigError` naming every bad key, its value and what is allowed.
+    """
+    raw = dict(raw)
+    bundle = raw.get("bundle")
+    if bundle:
+        bundle_path = Path(str(bundle)).expanduser()
+        if not bundle_path.is_dir():
+            raise ConfigError(
+                f"bundle folder {str(bundle)!r} does not exist (config key 'bundle'). "
+                "Point BUNDLE=<dir> at the offline bundle (see README, 'Offline inputs')."
+            )
+        raw["bundle"] = str(bundle_path.resolve())
+    raw = _substitute_bundle(raw, raw.get("bundle"))
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def load_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Study:
+    """Load a YAML config file, applying top-level `overrides` (like `--config k=v`)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    with path.open() as fh:
+        raw = yaml.safe_load(fh) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at top level")
+    raw.update(overrides or {})
+    return load(raw)

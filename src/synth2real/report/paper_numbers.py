@@ -1,0 +1,76 @@
+"""Rule paper_numbers: everything the paper quotes, generated from the finished run.
+
+Reads the summary, the run's provenance (resolved config, commit, versions,
+hardware), the manifests (image counts) and the benchmark files (run times),
+and writes the macros (`numbers`) and the three small tables of `paper_tables`.
+The settings come from the config recorded in the provenance, so the paper
+describes the run that produced its numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from synth2real.data import manifests
+from synth2real.report import paper_tables
+from synth2real.report.numbers import numbers, numbers_tex, offline_notice
+from synth2real.report.text import write_texts
+from synth2real.store import read_json
+
+log = logging.getLogger(__name__)
+
+
+def manifest_counts(source_csv: str, test_csv: str, pool_csv: str, sizes: Iterable[int]) -> dict[str, int]:
+    """Image counts the paper quotes, counted in the manifests the run actually used."""
+    src = manifests.read_csv(source_csv)
+    out: dict[str, int] = {}
+    for size in sizes:
+        for split in ("train", "val"):
+            out[f"synthetic-{size}/{split}"] = len(manifests.source_subset(src, size, split))
+    pool = manifests.read_csv(pool_csv)
+    out["test"] = len(manifests.read_csv(test_csv))
+    out["pool"] = len(pool)
+    out["pool/ood"] = sum(1 for r in pool if r["in_domain"] == "0")
+    return out
+
+
+def command_line(configfiles: Sequence[str], bundle: str | None, repo: Path) -> str:
+    """The reviewer's command that reproduces this run (config path relative to the repo)."""
+    def rel(p: str) -> str:
+        try:
+            return str(Path(p).resolve().relative_to(repo.resolve()))
+        except ValueError:
+            return str(p)
+
+    cmd = "make reproduce"
+    if configfiles:
+        cmd += f" CONFIG={rel(configfiles[-1])}"
+    if bundle:
+        cmd += " BUNDLE=<bundle>"
+    return cmd
+
+
+def write(summary_json: str, provenance_json: str, source_csv: str, test_csv: str, pool_csv: str,
+          out_numbers: str, out_reported: str, out_setup: str, out_runtimes: str, *,
+          benchmarks: Mapping[str, Sequence[str]], configfiles: Sequence[str], repo: str) -> None:
+    """numbers.tex, reported_vs_reproduced.tex, setup.tex and runtimes.tex of one run.
+
+    `benchmarks`: pipeline stage -> its jobs' benchmark files; `configfiles`: the
+    run's config files (the last one names the config in the reproduce command);
+    `repo`: the checkout, which that config path is made relative to.
+    """
+    summary, prov = read_json(summary_json), read_json(provenance_json)
+    cfg = prov["config"]
+    secs = paper_tables.stage_seconds(benchmarks)
+    counts = manifest_counts(source_csv, test_csv, pool_csv, sizes=cfg["synthetic"]["sizes"])
+    n = numbers(summary, prov, secs, counts, command_line(configfiles, cfg.get("bundle"), Path(repo)))
+    write_texts({
+        out_numbers: numbers_tex(n, bool(summary["offline"]), offline_notice(cfg)),
+        out_reported: paper_tables.reported_vs_reproduced_tex(summary),
+        out_setup: paper_tables.setup_tex(cfg),
+        out_runtimes: paper_tables.runtimes_tex(secs),
+    })
+    log.info("paper inputs: %d numbers, %d timed stages, offline=%s", len(n), len(secs),
+             summary["offline"])

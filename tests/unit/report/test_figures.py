@@ -1,0 +1,76 @@
+"""Figures render through their rule entry point `make(<inputs>, pdf, png)`."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synth2real.report.figures import domain_gap, pseudo_label_diagnostics, sample_grid
+from tests.unit.report.fakes import fake_summary
+
+
+def _json(tmp_path, summary) -> str:
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    return str(path)
+
+
+def test_pseudo_label_diagnostics_renders(tmp_path):
+    out = [tmp_path / "f.pdf", tmp_path / "f.png"]
+    pseudo_label_diagnostics.make(_json(tmp_path, fake_summary()), *map(str, out))
+    assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500
+
+
+def test_pseudo_label_diagnostics_needs_a_pseudo_variant(tmp_path):
+    s = fake_summary(variants=("synthetic-50", "synthetic-100"))
+    with pytest.raises(ValueError, match="no variant"):
+        pseudo_label_diagnostics.make(_json(tmp_path, s), str(tmp_path / "f.pdf"),
+                                      str(tmp_path / "f.png"))
+
+
+def test_domain_gap_renders_one_panel_per_representation(tmp_path):
+    rng = np.random.default_rng(0)
+    panels = {}
+    for i in range(2):
+        panels |= {f"points_{i}": rng.normal(size=(20, 2)), f"domain_{i}": np.arange(20) % 2,
+                   f"pad_{i}": np.float64(1.5 - i)}
+    np.savez(tmp_path / "tsne.npz", labels=np.asarray(["before", "after"]), **panels)
+    assert [p[0] for p in domain_gap.load(str(tmp_path / "tsne.npz"))] == ["before", "after"]
+    out = [tmp_path / "d.pdf", tmp_path / "d.png"]
+    domain_gap.make(str(tmp_path / "tsne.npz"), *map(str, out))
+    assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500
+
+
+def _manifest(path, rows, fields):
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_sample_grid_picks_train_images_in_manifest_order(tmp_path):
+    classes = ["dog", "cat"]
+    src, test = [], []
+    for c, color in zip(classes, [(200, 0, 0), (0, 0, 200)]):
+        for i in range(3):
+            p = tmp_path / f"{c}{i}.png"
+            Image.new("RGB", (64 if i % 2 else 32, 64), color).save(p)
+            src.append({"path": str(p), "label": c, "rank": i, "split": "val" if i == 0 else "train"})
+            test.append({"path": str(p), "label": c})
+    _manifest(tmp_path / "s.csv", src, ["path", "label", "rank", "split"])
+    _manifest(tmp_path / "t.csv", test, ["path", "label"])
+    rows = [dict(r, rank=str(r["rank"])) for r in src]
+    assert sample_grid.pick(rows, "dog", 2, "train") == [str(tmp_path / "dog1.png"),
+                                                          str(tmp_path / "dog2.png")]
+    out = tmp_path / "grid.png"
+    sample_grid.make(str(tmp_path / "s.csv"), str(tmp_path / "t.csv"), str(tmp_path / "grid.pdf"),
+                     str(out), classes=classes, source_kind="folder", per_class=2)
+    assert Image.open(out).size[1] > 100
+    with pytest.raises(ValueError, match="only 2 images of class 'dog'"):
+        sample_grid.make(str(tmp_path / "s.csv"), str(tmp_path / "t.csv"), str(tmp_path / "grid.pdf"),
+                         str(out), classes=classes, source_kind="folder", per_class=3)
+    assert sample_grid.labels("diffusers")[0] == "generated training images"
