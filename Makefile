@@ -24,8 +24,9 @@ PYTEST_ARGS ?=
 # Where the workflow writes results/, models/, paper/ and reports/: runs/<name of CONFIG>,
 # so each configuration keeps its own outputs (the Snakefile's default, too).
 RUN_DIR ?= runs/$(shell sed -n 's/^name: *//p' $(CONFIG))
-# Extra arguments of `synth2real bench`, e.g. BENCH_ARGS=--quick.
+# Extra arguments of `synth2real bench`, e.g. BENCH_ARGS=--quick, and the models it serves.
 BENCH_ARGS ?=
+BENCH_MODELS ?= runs/offline/models
 # Snakemake profile: profiles/local (default) or profiles/slurm (see docs/paper-container-scaleout.md).
 PROFILE ?= profiles/local
 # Demo server: the exported models, and where to listen (0.0.0.0 in the container).
@@ -113,8 +114,10 @@ envs: setup
 test: setup test-deps
 	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)
 
+# Bench reads the offline config; its serving part measures that run's models when present.
 bench: setup
-	$(VENV)/bin/synth2real bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle)) $(BENCH_ARGS)
+	$(VENV)/bin/synth2real bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle)) \
+		--models $(BENCH_MODELS) $(BENCH_ARGS)
 
 # Downloads the weights CONFIG needs (Stable Diffusion into $HF_HOME, MobileNetV2 into
 # $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.

@@ -4,8 +4,9 @@
     python demo/app.py --host 0.0.0.0 --port 8080 --models <run>/models --config config/offline.yaml
 
 Runs on onnxruntime alone (CUDA provider when available) through
-`synth2real.serve` (the comparison, and the cards' HTML). The named API endpoint `/compare` takes a list of image
-files and returns (HTML cards, JSON result); from Python:
+`synth2real.serve` (the comparison and the cards' HTML). The named API endpoint
+`/compare` takes a list of image files and returns (HTML cards, JSON result);
+from Python:
 
     from gradio_client import Client, handle_file
     html, result = Client("http://127.0.0.1:7860/").predict(
@@ -160,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     examples_dir = Path(tempfile.mkdtemp(prefix="synth2real-examples-"))
     # A run keeps its models/ beside its results/: by default the examples come from that run.
-    run_dir = Path(args.models).absolute().parent
-    test_csv = run_dir / "results" / "data" / "real_test.csv" if args.examples is None else args.examples
-    examples = pick_examples(Path(test_csv), comparer.classes, examples_dir)
+    run_results = Path(args.models).absolute().parent / "results"
+    test_csv = Path(args.examples) if args.examples is not None else (
+        run_results / "data" / "real_test.csv")
+    examples = pick_examples(test_csv, comparer.classes, examples_dir)
     app = build(comparer, examples)
     log.info("models: %s", {r: (i.variant, i.providers) for r, i in comparer.info.items()})
     app.queue(max_size=256).launch(

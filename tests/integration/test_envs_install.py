@@ -56,8 +56,8 @@ def _imports(path) -> set[str]:
             mods.add(node.module)
             mods |= {f"{node.module}.{a.name}" for a in node.names
                      if is_module(f"{node.module}.{a.name}")}
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) \
-                == "import_module" and node.args:
+        elif isinstance(node, ast.Call) and node.args and \
+                getattr(node.func, "id", getattr(node.func, "attr", "")) == "import_module":
             arg = node.args[0]
             head = arg.value if isinstance(arg, ast.Constant) else (
                 arg.values[0].value if isinstance(arg, ast.JoinedStr) and arg.values
@@ -120,7 +120,8 @@ def _check_imports(py: str, env: dict[str, str], modules: list[str], tmp_path, n
     assert ran.returncode == 0 and ran.stdout.strip() == "ok", \
         f"{name} cannot import {modules}:\n{ran.stderr[-3000:]}"
     # Nothing leaked in from the project's own .venv.
-    where = subprocess.run([py, "-c", "import numpy; print(numpy.__file__)"], capture_output=True, text=True, check=False)
+    where = subprocess.run([py, "-c", "import numpy; print(numpy.__file__)"],
+                           capture_output=True, text=True, check=False)
     assert str(tmp_path) in where.stdout
 
 

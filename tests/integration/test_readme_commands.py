@@ -122,7 +122,7 @@ def test_make_demo_starts_and_answers(tiny_run):
 
 def test_make_bench_quick(tiny_run, tiny_bundle):
     out = run_make("bench", f"BUNDLE={tiny_bundle}",
-                   f"BENCH_ARGS=--quick --models {tiny_run / 'models'}").stdout
+                   "BENCH_ARGS=--quick", f"BENCH_MODELS={tiny_run / 'models'}").stdout
     assert "ratio ort/torch" in out and "agree at 1e-4" in out
     assert re.search(r"ratio naive / cached, per epoch\s+\d+x", out)
     serving = out.split("[3] serving")[1].split("[4]")[0]

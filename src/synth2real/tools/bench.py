@@ -18,15 +18,16 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from synth2real.config import Train, load_file
-from synth2real.model.backbone import export_onnx, load_backbone, max_abs_diff
-from synth2real.model.head import Head, train_head
+from synth2real.config import Study, Train, load_file
+from synth2real.model.backbone import Backbone, export_onnx, load_backbone, max_abs_diff
 from synth2real.model.features import Extractor, batches
+from synth2real.model.head import Head, train_head
 from synth2real.tools.checkout import find_checkout
 
 
@@ -38,13 +39,13 @@ def sample_images(bundle: Path, n: int) -> list[str]:
     return [str(files[i % len(files)][i // len(files)]) for i in range(n)]
 
 
-def timed(fn, *args) -> tuple[float, object]:
+def timed(fn: Callable[..., object], *args: object) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - t0, out
 
 
-def bench_features(bb, onnx_path: Path, paths: list[str], size: int, batch: int) -> dict[str, float]:
+def bench_features(bb: Backbone, onnx_path: Path, paths: list[str], size: int, batch: int) -> dict[str, float]:
     pre = list(batches(paths, size, batch))  # decode once: compare the engines alone
     ex = Extractor(bb, "onnxruntime", onnx_path)
     ex.torch(pre[0]), ex(pre[0])  # warm-up both
@@ -54,7 +55,8 @@ def bench_features(bb, onnx_path: Path, paths: list[str], size: int, batch: int)
             "diff": max_abs_diff(f_torch, f_ort)}
 
 
-def bench_heads(bb, paths: list[str], size: int, cfg, max_heads: int | None = None) -> dict[str, float]:
+def bench_heads(bb: Backbone, paths: list[str], size: int, cfg: Study,
+                max_heads: int | None = None) -> dict[str, float]:
     n_train = len(cfg.classes) * int(max(cfg.synthetic.sizes) * (1 - cfg.synthetic.val_fraction))
     n_heads = min(len(cfg.variants) * len(cfg.seeds), max_heads or 10**9)
     # Training cost does not depend on feature values: real-shaped features suffice.

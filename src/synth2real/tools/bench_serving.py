@@ -135,8 +135,8 @@ def throughput(models_dir: Path, images: Sequence[Path],
     """
     import torch
 
-    from synth2real.model.backbone import Classifier, load_backbone, max_abs_diff, ort_session
     from synth2real.model import head
+    from synth2real.model.backbone import Classifier, load_backbone, max_abs_diff, ort_session
     from synth2real.predict import Predictor, load_image, preprocess
     from synth2real.store import read_json
 
@@ -205,7 +205,8 @@ def _cli(argv: Sequence[str] | None = None) -> None:
     """`python -m synth2real.tools.bench_serving MODELS PHOTO...`"""
     ap = argparse.ArgumentParser(prog="python -m synth2real.tools.bench_serving",
                                  description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("models", type=Path, help="folder with baseline.onnx, adapted.onnx, parity.json")
+    ap.add_argument("models", type=Path,
+                    help="folder with baseline.onnx, adapted.onnx and parity.json")
     ap.add_argument("photos", type=Path, nargs="+", help="image files to classify")
     args = ap.parse_args(argv)
     main(args.models, args.photos)
