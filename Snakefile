@@ -51,5 +51,4 @@ rule all:
     input:
         "results/summary.json",
         REPORT_OUTPUTS,
-        GENERATE_OUTPUTS,
         MODEL_OUTPUTS,

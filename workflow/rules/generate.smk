@@ -14,9 +14,6 @@ from synth2real.data.generate.plan import shard_count, shard_indices
 GENERATE = CFG.synthetic.source.kind == "diffusers"
 N_SHARDS = shard_count(CFG.synthetic.source, CFG.max_size) if GENERATE else 0
 
-# The paper's data card (generation settings and counts), when images are generated.
-GENERATE_OUTPUTS = expand("paper/tables/data_card.{ext}", ext=["csv", "md", "tex"]) if GENERATE else []
-
 # What the source manifest (data.smk) waits for: every generated shard, or nothing.
 synthetic_inputs = ["results/generate/manifest.csv"] if GENERATE else []
 SHARD_CSVS = [f"results/generate/{c}/shard{k}.csv" for c in CFG.classes for k in range(N_SHARDS)]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from synth2real import config
+from synth2real.data.manifests import write_csv
+from synth2real.errors import ConfigError
 from synth2real.report import data_card
 from tests.conftest import REPO
 
@@ -35,3 +38,15 @@ def test_data_card_counts_and_formats():
     csv_text = data_card.to_csv(table)
     assert csv_text.splitlines()[0].split(",") == data_card.CSV_FIELDS
     assert len(csv_text.splitlines()) == 4
+
+
+def test_data_card_rule_writes_three_files_and_needs_generated_images(tmp_path):
+    cfg = config.load(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
+    rows = [_manifest_row("dog", i, 7.5) for i in range(2)]
+    write_csv(tmp_path / "manifest.csv", rows, list(rows[0]))
+    out = [str(tmp_path / "card" / f"data_card.{e}") for e in ("csv", "md", "tex")]
+    data_card.write(str(tmp_path / "manifest.csv"), *out, classes=["dog"], synthetic=cfg.synthetic)
+    assert "| dog | 2 | 1 | 7.5 | 0 |" in (tmp_path / "card" / "data_card.md").read_text()
+    folder = cfg.synthetic.model_copy(update={"source": config.FolderImages(kind="folder", root="x")})
+    with pytest.raises(ConfigError, match="describes generated images"):
+        data_card.settings(folder, data_card.class_rows(rows, ["dog"])[-1])
