@@ -8,9 +8,9 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 

@@ -116,12 +116,12 @@ def test_every_copy_source_exists_and_is_in_the_context(instructions):
 def test_context_holds_the_workflow_and_nothing_generated():
     patterns = _ignore_patterns()
     needed = ["Snakefile", "uv.lock", "pyproject.toml", "workflow/rules/report.smk",
-              "src/synth2real/paper.py", "config/paper.yaml", "paper/main.tex",
+              "src/synth2real/report/numbers.py", "config/paper.yaml", "paper/main.tex",
               "profiles/local/config.yaml", "docker/entrypoint.sh", "envs/train.yaml"]
     for rel in needed:
         assert (REPO / rel).exists(), rel
         assert not dockerignored(rel, patterns), f"{rel} would be missing from the image"
-    for rel in ["results/summary.json", ".venv/bin/python", ".git/HEAD", "paper/main.pdf",
+    for rel in ["results/summary.json", "runs/offline/models/adapted.onnx", ".venv/bin/python", ".git/HEAD", "paper/main.pdf",
                 "paper/figures/accuracy_bars.png", "data/real/x.png", "models/adapted.onnx",
                 "src/synth2real/__pycache__/x.pyc", "tests/conftest.py"]:
         assert dockerignored(rel, patterns), f"{rel} would bloat the build context"

@@ -61,7 +61,7 @@ def extract_aligned(source_csv: str, pool_csv: str, backbone_json: str, backbone
                     out_npz: str, out_stats: str, *, features: Features, align: Align) -> None:
     """Stage: source features after bringing every source image to the target's resolution."""
     measured = typical_side(manifest_paths(pool_csv))
-    side = align.target_side or int(round(measured["median_side"]))
+    side = align.target_side or round(measured["median_side"])
     log.info("target resolution: median shorter side %.0f px over %d pool images; source -> %d px",
              measured["median_side"], measured["images"], side)
     info = read_json(backbone_json)

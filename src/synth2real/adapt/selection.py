@@ -59,7 +59,7 @@ def in_domain(logits: np.ndarray, score: str, reject_share: float) -> np.ndarray
     if not 0.0 <= reject_share < 1.0:
         raise ValueError(f"reject_share must be in [0, 1), got {reject_share}")
     s = ood_score(logits, score)
-    n_keep = len(s) - int(round(reject_share * len(s)))
+    n_keep = len(s) - round(reject_share * len(s))
     return np.sort(np.argsort(s, kind="stable")[:n_keep])
 
 

@@ -29,8 +29,8 @@ import numpy as np
 
 from synth2real import provenance
 from synth2real.analysis.stats import describe, paired
-from synth2real.store import read_json, write_json
 from synth2real.config import VARIANT_PSEUDO, Study
+from synth2real.store import read_json, write_json
 
 # The published single-run numbers (README, "The study"), as fractions.
 REPORTED = {

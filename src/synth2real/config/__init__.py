@@ -18,19 +18,63 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from synth2real.config.base import Strict
-from synth2real.config.methods import (AdaBN, Align, Balanced, Dann, Methods, OodRejection,
-                                       SelfTraining, Variant)
-from synth2real.config.sections import (Backbone, Demo, Export, Features, PseudoLabel, RealData,
-                                        SyntheticData, Train)
-from synth2real.config.sources import (DiffusersGenerator, FolderImages, FolderReal, PathWeights,
-                                       TorchvisionReal, TorchvisionWeights)
+from synth2real.config.methods import (
+    AdaBN,
+    Align,
+    Balanced,
+    Dann,
+    Methods,
+    OodRejection,
+    SelfTraining,
+    Variant,
+)
+from synth2real.config.sections import (
+    Backbone,
+    Demo,
+    Export,
+    Features,
+    PseudoLabel,
+    RealData,
+    SyntheticData,
+    Train,
+)
+from synth2real.config.sources import (
+    DiffusersGenerator,
+    FolderImages,
+    FolderReal,
+    PathWeights,
+    TorchvisionReal,
+    TorchvisionWeights,
+)
 from synth2real.errors import ConfigError
 
 __all__ = [
-    "AdaBN", "Align", "Backbone", "Balanced", "Dann", "Demo", "DiffusersGenerator", "Export",
-    "Features", "FolderImages", "FolderReal", "Methods", "OodRejection", "PathWeights",
-    "PseudoLabel", "RealData", "SelfTraining", "Study", "SyntheticData", "TorchvisionReal",
-    "TorchvisionWeights", "Train", "VARIANT_PSEUDO", "VARIANT_SYNTHETIC", "Variant", "load",
+    "VARIANT_PSEUDO",
+    "VARIANT_SYNTHETIC",
+    "AdaBN",
+    "Align",
+    "Backbone",
+    "Balanced",
+    "Dann",
+    "Demo",
+    "DiffusersGenerator",
+    "Export",
+    "Features",
+    "FolderImages",
+    "FolderReal",
+    "Methods",
+    "OodRejection",
+    "PathWeights",
+    "PseudoLabel",
+    "RealData",
+    "SelfTraining",
+    "Study",
+    "SyntheticData",
+    "TorchvisionReal",
+    "TorchvisionWeights",
+    "Train",
+    "Variant",
+    "load",
     "load_file",
 ]
 

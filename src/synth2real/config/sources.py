@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from synth2real.config.base import Strict
 
+
 class FolderImages(Strict):
     """Images already on disk, one sub-folder per class (`<root>/<class>/*`)."""
 
