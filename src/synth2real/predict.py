@@ -4,9 +4,9 @@ This module is deliberately standalone: it imports only the standard library,
 numpy, Pillow and (for prediction) onnxruntime, so a deployer can copy this one
 file next to `adapted.onnx` and run it without torch or the rest of the repo.
 
-It is also *the* preprocessing of the project (DESIGN.md §4, "one
-preprocessing, written once"): training-time feature extraction, the ONNX
-parity check and the demo all call `load_image` and `preprocess` from here.
+It is also *the* preprocessing of the project, written once: training-time
+feature extraction, the ONNX parity check and the demo all call `load_image`
+and `preprocess` from here.
 
     python -m synth2real.predict models/adapted.onnx photo1.jpg photo2.png
 

@@ -31,6 +31,7 @@ from synth2real.config import Dann, Train
 from synth2real.data.manifests import read_csv
 from synth2real.model import features, head
 from synth2real.model.train import Labeled, labeled, seed_outputs, source_splits, write_model
+from synth2real.predict import softmax
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def pseudo_label(spec: Spec, model: nn.Module, data: Data,
                  classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(pool indices, labels, diagnostics) of `model`'s pseudo-labels under `spec`."""
     logits = head.logits(model, data.pool)
-    probs = head.softmax(logits)
+    probs = softmax(logits)
     candidates = None
     extra: dict[str, Any] = {}
     if spec["reject"] != "none":

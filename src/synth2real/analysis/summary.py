@@ -32,7 +32,7 @@ from synth2real.analysis.stats import describe, paired
 from synth2real.config import VARIANT_PSEUDO, Study
 from synth2real.store import read_json, write_json
 
-# The published single-run numbers (README, "The study"), as fractions.
+# The published single-run numbers of the study (no error bars were reported), as fractions.
 REPORTED = {
     "synthetic-500": {"train_acc": 0.9917, "val_acc": 0.9933, "test_acc": 0.8455},
     "synthetic-1000": {"train_acc": 0.9919, "val_acc": 0.9958, "test_acc": 0.8743},

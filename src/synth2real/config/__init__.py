@@ -1,9 +1,9 @@
 """The one typed study configuration, validated before any work starts.
 
-Every setting of the published study (README, "The study") is a key here with the
-published value as its default; what the study left unstated (image size,
-epochs, batch size, seeds, sources, pool size) is a documented choice. Config
-files (`config/paper.yaml`, `config/offline.yaml`) only override defaults.
+Every setting of the published study (README, "The study as configured") is
+a key here with the published value as its default; what the study left
+unstated (image size, epochs, batch size, seeds, sources, pool size) is a
+documented choice. Config files (`config/paper.yaml`, `config/offline.yaml`) only override defaults.
 
 Paths may contain `{bundle}`, replaced by the top-level `bundle` key (the
 offline input folder, set with `make ... BUNDLE=<dir>` or

@@ -4,7 +4,7 @@ Only the final layer is trained by the study: Adam, cross-entropy, StepLR.
 Inputs are cached backbone features X [N, 1280] and integer labels y [N].
 Every trained model (the study's `Head`, DANN's `DannNet`) maps features to
 logits, is saved with `save` and read back with `load` (one checkpoint format),
-and is scored through `predict_proba` (the one softmax).
+and is scored through `predict_proba` (with the deploy predictor's softmax, the only one).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from torch import nn
 
 from synth2real.config import Train
 from synth2real.model.backbone import FEATURE_DIM
+from synth2real.predict import softmax
 
 
 class Head(nn.Module):
@@ -116,13 +117,6 @@ def embed(net: DannNet, X: np.ndarray) -> np.ndarray:
     """DANN's bottleneck features [N, B] of features X (eval mode)."""
     with torch.inference_mode():
         return net.eval().embed(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of logits [N, C] (shifted by the row maximum, so it cannot overflow)."""
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 def predict_proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
