@@ -31,8 +31,12 @@ if not workflow.overwrite_configfiles:
 # Stop before any work on an invalid config, naming every bad key.
 CFG = validate(config)
 
-# Each configuration gets its own output root; `--directory DIR` overrides it.
-workdir: os.path.join(workflow.basedir, "runs", CFG.name)
+# Run from the checkout, each configuration gets its own output root; a
+# --directory, or another working directory, is used as given. (Cluster jobs
+# start in the run's root, so they never move again.)
+if os.path.samefile(os.getcwd(), workflow.basedir):
+
+    workdir: os.path.join(workflow.basedir, "runs", CFG.name)
 
 
 include: "workflow/rules/common.smk"

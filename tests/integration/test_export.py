@@ -175,3 +175,20 @@ def test_failed_parity_fails_export_and_removes_models(tiny_run, tiny_bundle, tm
             name=cfg.name)
     assert not list(tmp_path.glob("*.onnx"))
     assert json.loads((tmp_path / "parity.json").read_text())["passed"] is False
+
+
+def test_export_reads_any_variants_checkpoint(tiny_run, tiny_bundle, tmp_path):
+    """One checkpoint format: a DANN model exports and passes parity like the study's head."""
+    cfg = _cfg(tiny_run, tiny_bundle)
+    r = tiny_run / "results"
+    roles = {"baseline": "synthetic-20", "adapted": "dann"}
+    export.export_models(
+        str(r / "backbone/backbone.json"), str(r / "data/real_test.csv"),
+        [str(r / f"heads/{v}/seed0/head.pt") for v in roles.values()],
+        [str(r / f"heads/{v}/seed0/metrics.json") for v in roles.values()],
+        {role: str(tmp_path / f"{role}.onnx") for role in roles}, str(tmp_path / "parity.json"),
+        variants=roles, export=cfg.export, features=cfg.features, classes=cfg.classes, name=cfg.name)
+    report = json.loads((tmp_path / "parity.json").read_text())
+    assert report["passed"] and report["models"]["adapted"]["variant"] == "dann"
+    metrics = json.loads((r / "heads/dann/seed0/metrics.json").read_text())
+    assert report["models"]["adapted"]["onnx_test_acc"] == pytest.approx(metrics["test"]["acc"])

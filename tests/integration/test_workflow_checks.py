@@ -113,7 +113,8 @@ def _bundle_of(workdir: Path) -> Path:
 
 
 def test_each_configuration_has_its_own_output_root(tmp_path, bundle):
-    """Without --directory the Snakefile writes to runs/<name>/; make's default agrees."""
+    """Run in the checkout without --directory, the workflow writes to runs/<name>/; make's
+    default agrees."""
     import subprocess
 
     from tests.conftest import SNAKEMAKE
@@ -124,9 +125,9 @@ def test_each_configuration_has_its_own_output_root(tmp_path, bundle):
     try:
         proc = subprocess.run([str(SNAKEMAKE), "-n", "-s", str(REPO / "Snakefile"), "--cores", "1",
                                "--configfile", str(cfg), "--config", f"bundle={bundle}"],
-                              cwd=tmp_path, capture_output=True, text=True, check=False)
+                              cwd=REPO, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, output(proc)[-3000:]
-        assert root.is_dir() and not (tmp_path / "results").exists()
+        assert root.is_dir() and not (REPO / "results").exists()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for config, run_dir in (("config/offline.yaml", "runs/offline"), ("config/paper.yaml", "runs/paper")):
