@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from synth2real.config import Train
-from synth2real.model.head import Head, History, optimizer, tensors
+from synth2real.model.head import Head, History, fresh_head, tensors
 
 
 def split_batch(batch_size: int, ratio: int) -> tuple[int, int]:
@@ -28,10 +28,7 @@ def train_head_mixed(Xs: np.ndarray, ys: np.ndarray, Xr: np.ndarray, yr: np.ndar
     """A fresh `Head` trained on minibatches of fixed composition (see `split_batch`)."""
     if len(Xr) == 0:
         raise ValueError("mixing needs at least one pseudo-labeled real image")
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    head = Head(num_classes, cfg.dropout, in_dim=Xs.shape[1])
-    opt, sched = optimizer(head, cfg)
+    head, opt, sched, gen = fresh_head(num_classes, Xs.shape[1], cfg, seed)
     loss_fn = nn.CrossEntropyLoss()
     S, SY = tensors(Xs, ys)
     R, RY = tensors(Xr, yr)

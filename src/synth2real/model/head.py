@@ -79,14 +79,25 @@ def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(y.astype(np.int64))
 
 
+def fresh_head(num_classes: int, in_dim: int, cfg: Train, seed: int) -> tuple[
+        Head, torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR, torch.Generator]:
+    """A seeded new `Head`, its optimiser and schedule, and the generator of its minibatch order.
+
+    The order of the seeding and the initialisation is what makes a seed's model
+    reproducible: every trainer of a head starts here.
+    """
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    head = Head(num_classes, cfg.dropout, in_dim=in_dim)
+    opt, sched = optimizer(head, cfg)
+    return head, opt, sched, gen
+
+
 def train_head(
     X: np.ndarray, y: np.ndarray, num_classes: int, cfg: Train, seed: int,
 ) -> tuple[Head, History]:
     """Fit a fresh `Head` on (X, y) with the configured optimiser and schedule."""
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    head = Head(num_classes, cfg.dropout, in_dim=X.shape[1])
-    opt, sched = optimizer(head, cfg)
+    head, opt, sched, gen = fresh_head(num_classes, X.shape[1], cfg, seed)
     loss_fn = nn.CrossEntropyLoss()
     Xt, yt = tensors(X, y)
     hist = History()
