@@ -7,9 +7,11 @@
 
 import os
 
+from synth2real.config.methods import threshold_only
+
 # Figures drawn from results/summary.json alone (rule figure).
 FIGURES = ["accuracy_bars", "confusion_matrices", "pseudo_label_diagnostics", "all_methods"]
-if any(v.startswith("threshold-") for v in METHOD_VARIANTS):
+if any(threshold_only(v.model_dump()) for v in METHODS.values()):
     FIGURES.append("threshold_sweep")
 
 # The data card describes generated images, so it exists only when images are generated.

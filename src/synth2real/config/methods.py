@@ -19,6 +19,7 @@ edit; an impossible one fails validation naming the variant and the part.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -164,6 +165,16 @@ class Methods(Strict):
             spec["dann"] = self.dann.model_dump()
         spec["description"] = v.description or describe(spec)
         return spec
+
+
+# The parts of a point of the threshold sweep: pseudo-labels by threshold, nothing else.
+THRESHOLD_ONLY = {"source": "plain", "target": "plain", "reject": "none", "select": "threshold",
+                  "rounds": 1, "trainer": "head", "mix_ratio": None}
+
+
+def threshold_only(parts: Mapping[str, Any]) -> bool:
+    """Whether a variant's parts (or its spec) make it a point of the threshold sweep."""
+    return all(parts.get(k) == v for k, v in THRESHOLD_ONLY.items())
 
 
 def describe(spec: dict[str, Any]) -> str:

@@ -74,3 +74,31 @@ def test_sample_grid_picks_train_images_in_manifest_order(tmp_path):
         sample_grid.make(str(tmp_path / "s.csv"), str(tmp_path / "t.csv"), str(tmp_path / "grid.pdf"),
                          str(out), classes=classes, source_kind="folder", per_class=3)
     assert sample_grid.labels("diffusers")[0] == "generated training images"
+
+
+def test_threshold_sweep_picks_its_points_by_parts_not_by_name():
+    from synth2real.report.figures import threshold_sweep
+
+    plain = {"source": "plain", "target": "plain", "reject": "none", "select": "threshold",
+             "rounds": 1, "trainer": "head", "mix_ratio": None}
+    summary = fake_summary(("synthetic-100", "pseudo-label", "threshold-0.9", "conf-0.8",
+                            "conf-0.6"))
+    for name, settings in (("threshold-0.9", {**plain, "threshold": 0.9, "rounds": 3}),
+                           ("conf-0.8", {**plain, "threshold": 0.8}),
+                           ("conf-0.6", {**plain, "threshold": 0.6})):
+        summary["variants"][name]["method"] = {"description": "", "settings": settings}
+        summary["variants"][name]["pseudo_label"] = summary["variants"]["pseudo-label"]["pseudo_label"]
+    def with_ci(node):  # the fake has no intervals; the sweep draws them
+        if isinstance(node, dict):
+            if "mean" in node:
+                node.setdefault("ci95", [node["mean"] - 0.01, node["mean"] + 0.01])
+            for v in node.values():
+                with_ci(v)
+
+    with_ci(summary)
+    fig = threshold_sweep.plot(summary)
+    xs = sorted({float(x) for ax in fig.axes for line in ax.get_lines() for x in line.get_xdata()})
+    assert xs == [0.6, 0.8]  # threshold-0.9 self-trains: not a sweep point, whatever its name
+    summary["variants"] = {k: v for k, v in summary["variants"].items() if not k.startswith("conf")}
+    with pytest.raises(ValueError, match="threshold-only"):
+        threshold_sweep.plot(summary)

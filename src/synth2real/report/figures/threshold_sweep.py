@@ -7,18 +7,20 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from synth2real.config.methods import threshold_only
 from synth2real.report.figures import plt, save
 from synth2real.store import read_json
 
-PREFIX = "threshold-"
-
 
 def plot(summary: Mapping) -> plt.Figure:
-    """The figure drawn from a loaded `summary.json`."""
-    sweep = sorted(((float(n.removeprefix(PREFIX)), v) for n, v in summary["variants"].items()
-                    if n.startswith(PREFIX)), key=lambda tv: tv[0])
+    """The figure drawn from a loaded `summary.json`: every variant whose only part is
+    threshold pseudo-labelling (by its recorded settings, not its name), by threshold."""
+    sweep = sorted(((v["method"]["settings"]["threshold"], v) for v in summary["variants"].values()
+                    if "method" in v and threshold_only(v["method"]["settings"])),
+                   key=lambda tv: tv[0])
     if not sweep:
-        raise ValueError("summary has no threshold-* variants: enable methods.enabled: [threshold-sweep]")
+        raise ValueError("summary has no threshold-only variants: declare them in methods.variants, "
+                         "e.g. threshold-0.7: {select: threshold, threshold: 0.7}")
     t = np.array([x for x, _ in sweep])
 
     def series(get):
