@@ -63,7 +63,7 @@ def tiny_config(**overrides: object) -> dict:
     """config/offline.yaml shrunk to the tiny slice (sizes, seeds, epochs, 64 px input)."""
     cfg = yaml.safe_load((REPO / "config" / "offline.yaml").read_text())
     cfg["synthetic"]["sizes"] = [10, 20]
-    cfg["real"].update(test_per_class=10, pool_size=40)
+    cfg["real"].update(test_per_class=10, pool_size=40, target_val_per_class=5)
     cfg["pseudo_label"]["source_size"] = 20
     cfg["seeds"] = [0, 1]
     cfg["train"]["epochs"] = 3

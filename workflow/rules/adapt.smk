@@ -30,9 +30,12 @@ rule train_adapted:
         source_npz="results/features/source.npz",
         accepted=rules.pseudo_label.output.accepted,
         diagnostics=rules.pseudo_label.output.diagnostics,
+        pool="results/data/pool.csv",
         pool_npz="results/features/pool.npz",
         test="results/data/real_test.csv",
         test_npz="results/features/real_test.npz",
+        target="results/data/target.csv",
+        target_npz="results/features/target.npz",
     output:
         heads=per_seed("pseudo-label", "head.pt"),
         metrics=per_seed("pseudo-label", "metrics.json"),

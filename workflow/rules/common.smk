@@ -3,7 +3,7 @@
 
 VARIANTS = CFG.variants
 SEEDS = CFG.seeds
-IMAGESETS = ["source", "real_test", "pool"]
+IMAGESETS = ["source", "real_test", "pool", "target"]
 METHODS = CFG.methods.variants
 METHOD_VARIANTS = list(METHODS)
 
@@ -16,6 +16,9 @@ FEATURE_FILES = {
     ("pool", "adabn"): "results/features/adabn/pool.npz",
     ("real_test", "plain"): "results/features/real_test.npz",
     ("real_test", "adabn"): "results/features/adabn/real_test.npz",
+    # Labeled target photos: the target-validation split (model selection) and the oracle's.
+    ("target", "plain"): "results/features/target.npz",
+    ("target", "adabn"): "results/features/adabn/target.npz",
 }
 
 
@@ -44,10 +47,11 @@ def method_inputs(wildcards):
     """The manifests and the cached features a method variant's parts read."""
     v = METHODS[wildcards.method]
     return {"source": "results/data/source.csv", "pool": "results/data/pool.csv",
-            "test": "results/data/real_test.csv",
+            "test": "results/data/real_test.csv", "target": "results/data/target.csv",
             "source_npz": FEATURE_FILES[("source", v.source)],
             "pool_npz": FEATURE_FILES[("pool", v.target)],
-            "test_npz": FEATURE_FILES[("real_test", v.target)]}
+            "test_npz": FEATURE_FILES[("real_test", v.target)],
+            "target_npz": FEATURE_FILES[("target", v.target)]}
 
 
 def embedding_pairs():

@@ -40,6 +40,8 @@ rule real_manifests:
     output:
         test="results/data/real_test.csv",
         pool="results/data/pool.csv",
+        # Labeled target photos: split "val" (model selection), split "oracle" (upper bound).
+        target="results/data/target.csv",
     params:
         real=config["real"],
         classes=config["classes"],

@@ -1,9 +1,12 @@
-# Stage: all per-seed metrics -> results/summary.json (mean, std, per seed).
+# Stage: all per-seed metrics -> results/summary.json: means, seed and bootstrap
+# intervals, the oracle's gap closure, model selection with regret, claim verdicts.
 
 
 rule summary:
     input:
         **{v: metrics_of(v) for v in VARIANTS},
+        # Test labels, in the order of every model's per-image test predictions.
+        test="results/data/real_test.csv",
     output:
         summary="results/summary.json",
         provenance="results/provenance.json",

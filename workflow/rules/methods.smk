@@ -32,11 +32,13 @@ rule features_adabn:
     input:
         pool="results/data/pool.csv",
         test="results/data/real_test.csv",
+        target="results/data/target.csv",
         info="results/backbone/backbone.json",
     output:
         onnx="results/backbone/adabn.onnx",
         pool_npz=FEATURE_FILES[("pool", "adabn")],
         test_npz=FEATURE_FILES[("real_test", "adabn")],
+        target_npz=FEATURE_FILES[("target", "adabn")],
         stats="results/features/adabn/stats.json",
     params:
         features=config["features"],

@@ -5,4 +5,4 @@ from synth2real.smk import run
 sm = snakemake  # noqa: F821
 i, o = sm.input, sm.output
 run(sm, train_variant, sm.wildcards.method, i.source, i.source_npz, i.pool, i.pool_npz, i.test,
-    i.test_npz, o.heads, o.metrics, o.provenance)
+    i.test_npz, i.target, i.target_npz, o.heads, o.metrics, o.provenance)

@@ -60,14 +60,14 @@ def adapt(backbone: Backbone, batches: Iterable[np.ndarray]) -> tuple[Backbone, 
     return bb, {"images": float(n), "bn_layers": float(len(layers)), "mean_abs_mean_shift": shift}
 
 
-def extract_adabn(pool_csv: str, test_csv: str, backbone_json: str, out_onnx: str, out_pool_npz: str,
-                  out_test_npz: str, out_stats: str, *, features: Features, adabn: AdaBN,
+def extract_adabn(pool_csv: str, test_csv: str, target_csv: str, backbone_json: str, out_onnx: str,
+                  out_pool_npz: str, out_test_npz: str, out_target_npz: str, out_stats: str, *, features: Features, adabn: AdaBN,
                   export: Export, data_seed: int) -> None:
     """Stage: BN statistics re-estimated on the unlabeled pool, then target features with them.
 
     The statistics come from `adabn.images` pool images (torch); the adapted
-    backbone is exported to ONNX, parity-checked, and extracts the pool and the
-    real test set (the one extra feature pass).
+    backbone is exported to ONNX, parity-checked, and extracts the pool, the
+    real test set and the labeled target splits (the one extra feature pass).
     """
     info = read_json(backbone_json)
     size = int(info["image_size"])
@@ -80,6 +80,7 @@ def extract_adabn(pool_csv: str, test_csv: str, backbone_json: str, out_onnx: st
     export_onnx(adapted, out_onnx, size, "features", opset=export.opset)
     ex = Extractor(adapted, features.engine, out_onnx)
     stats: dict[str, object] = {"engine": features.engine, "adabn": bn_stats}
-    for csv_path, out_npz, name in ((pool_csv, out_pool_npz, "pool"), (test_csv, out_test_npz, "real_test")):
+    for csv_path, out_npz, name in ((pool_csv, out_pool_npz, "pool"), (test_csv, out_test_npz, "real_test"),
+                                    (target_csv, out_target_npz, "target")):
         stats[name] = extract_to(manifest_paths(csv_path), ex, size, features, out_npz)
     write_json(stats, out_stats)

@@ -16,7 +16,7 @@ from synth2real.config import PseudoLabel, Train
 from synth2real.data.manifests import read_csv, write_csv
 from synth2real.errors import DataError
 from synth2real.model import features, head
-from synth2real.model.train import fit_and_write, labeled, seed_outputs, source_splits
+from synth2real.model.train import fit_and_write, labeled, seed_outputs, source_splits, target_data
 from synth2real.store import read_json, write_json
 
 
@@ -38,14 +38,15 @@ def label_pool(checkpoints: Sequence[str], pool_csv: str, pool_npz: str, accepte
         write_json({"threshold": pseudo_label.threshold, "source_model": ckpt, **diag}, out_json)
 
 
-def train_adapted(source_csv: str, source_npz: str, pool_npz: str, test_csv: str, test_npz: str,
-                  accepted_csvs: Sequence[str], diagnostics_jsons: Sequence[str],
+def train_adapted(source_csv: str, source_npz: str, pool_csv: str, pool_npz: str, test_csv: str,
+                  test_npz: str, target_csv: str, target_npz: str, accepted_csvs: Sequence[str], diagnostics_jsons: Sequence[str],
                   checkpoints: Sequence[str], metrics: Sequence[str], provenances: Sequence[str], *,
                   train: Train, pseudo_label: PseudoLabel, classes: list[str],
                   seeds: list[int]) -> None:
     """Stage: per seed, a fresh head on synthetic train + that seed's accepted pseudo-labels."""
     (Xs, ys), val = source_splits(source_csv, source_npz, pseudo_label.source_size, classes)
     test = labeled(read_csv(test_csv), test_npz, classes)
+    target = target_data(pool_csv, pool_npz, target_csv, target_npz, classes)
     outs = seed_outputs(seeds, checkpoints, metrics, provenances)
     for (seed, out), accepted_csv, diag_json in zip(outs.items(), accepted_csvs, diagnostics_jsons,
                                                     strict=True):
@@ -56,5 +57,5 @@ def train_adapted(source_csv: str, source_npz: str, pool_npz: str, test_csv: str
         Xp, yp = labeled(accepted, pool_npz, classes)
         X, y = np.concatenate([Xs, Xp]), np.concatenate([ys, yp])
         fit_and_write(X, y, {"train": (X, y), "val": val, "test": test}, seed, out,
-                      {"train": train, "pseudo_label": pseudo_label, "classes": classes},
+                      {"train": train, "pseudo_label": pseudo_label, "classes": classes}, target,
                       variant="pseudo-label", pseudo_label=read_json(diag_json))

@@ -25,12 +25,21 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from synth2real.adapt import dann, mixing, selection
+from synth2real.adapt import dann, mixing, objectives, selection
 from synth2real.analysis.domain import proxy_a_distance
 from synth2real.config import Dann, Train
 from synth2real.data.manifests import read_csv
 from synth2real.model import features, head
-from synth2real.model.train import Labeled, labeled, seed_outputs, source_splits, write_model
+from synth2real.model.criteria import mean_entropy
+from synth2real.model.train import (
+    Labeled,
+    Target,
+    labeled,
+    seed_outputs,
+    source_splits,
+    target_split,
+    write_model,
+)
 from synth2real.predict import softmax
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,7 @@ class Data:
     pool_true: list[str]  # diagnostics only
     pool_in_domain: list[int]  # diagnostics only
     test: Labeled  # real test: scored after training, never selected on
+    target_val: Labeled  # labeled target val: model selection only, after training
 
 
 @dataclass
@@ -63,10 +73,6 @@ SELECTORS: dict[str, Selector] = {
     "balanced": lambda probs, spec, cand: selection.balanced(probs, spec["share"], spec["threshold"],
                                                              cand),
 }
-
-
-def mean_entropy(probs: np.ndarray) -> float:
-    return float(-(probs * np.log(np.clip(probs, 1e-12, 1))).sum(1).mean())
 
 
 def pseudo_label(spec: Spec, model: nn.Module, data: Data,
@@ -112,6 +118,12 @@ def run(spec: Spec, data: Data, train: Train, classes: Sequence[str], seed: int)
         return Result(net, data.train, {"dann": {"final_lambda": hist.lam[-1],
                                                  "domain_loss": hist.domain_loss,
                                                  "class_loss": hist.class_loss}})
+    if spec["trainer"] in objectives.TARGET_TERMS:
+        kind = spec["trainer"]
+        net, ohist = objectives.train_objective(kind, Xs, ys, data.pool, n_classes, train, spec[kind],
+                                                seed)
+        return Result(net, data.train, {kind: {"class_loss": ohist.class_loss,
+                                               "target_loss": ohist.target_loss}})
     model, _ = head.train_head(Xs, ys, n_classes, train, seed)  # the source model
     if spec["select"] == "none":
         return Result(model, data.train, {})
@@ -137,18 +149,18 @@ def run(spec: Spec, data: Data, train: Train, classes: Sequence[str], seed: int)
 
 
 def representation(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    """The features a variant's classifier reads: DANN's bottleneck, else the cached features."""
-    return head.embed(model, X) if isinstance(model, head.DannNet) else X
+    """The features a variant's classifier reads: a learned bottleneck's, else the cached features."""
+    return head.embed(model, X) if isinstance(model, head.BottleneckNet) else X
 
 
 def train_variant(variant: str, source_csv: str, source_npz: str, pool_csv: str, pool_npz: str,
-                  test_csv: str, test_npz: str, checkpoints: Sequence[str], metrics: Sequence[str],
+                  test_csv: str, test_npz: str, target_csv: str, target_npz: str, checkpoints: Sequence[str], metrics: Sequence[str],
                   provenances: Sequence[str], *, spec: Spec, train: Train, source_size: int,
                   domain_sample: int, data_seed: int, classes: list[str], seeds: list[int]) -> None:
     """Stage: every seed of one method variant, on the feature files its parts name.
 
     The proxy A-distance between source-train and pool representations is
-    measured per seed for DANN (its bottleneck is learned) and once otherwise
+    measured per seed for a learned bottleneck (DANN, MCC, CORAL, IM) and once otherwise
     (the frozen features do not depend on the seed).
     """
     tr, val = source_splits(source_csv, source_npz, source_size, classes)
@@ -156,7 +168,8 @@ def train_variant(variant: str, source_csv: str, source_npz: str, pool_csv: str,
     data = Data(train=tr, val=val, pool=features.lookup(pool_npz, [r["path"] for r in pool]),
                 pool_true=[r["true_label"] for r in pool],
                 pool_in_domain=[int(r["in_domain"]) for r in pool],
-                test=labeled(read_csv(test_csv), test_npz, classes))
+                test=labeled(read_csv(test_csv), test_npz, classes),
+                target_val=target_split(target_csv, target_npz, "val", classes))
     config = {"spec": spec, "train": train, "source_size": source_size,
               "domain_sample": domain_sample, "data_seed": data_seed, "classes": classes}
     fixed_pad = None
@@ -166,10 +179,11 @@ def train_variant(variant: str, source_csv: str, source_npz: str, pool_csv: str,
         if pad is None:
             pad = proxy_a_distance(representation(res.model, data.train[0]),
                                    representation(res.model, data.pool), domain_sample, data_seed)
-            fixed_pad = None if spec["trainer"] == "dann" else pad
+            fixed_pad = None if spec["trainer"] != "head" else pad
         m = write_model(res.model, out, classes, {"train": res.train_set, "val": data.val,
                                                   "test": data.test},
                         {"seed": seed, "variant": variant, "n_train": len(res.train_set[1]),
-                         "method": spec, "proxy_a_distance": pad, **res.extra}, config)
+                         "method": spec, "proxy_a_distance": pad, **res.extra}, config,
+                        Target(data.pool, data.target_val))
         log.info("%s seed %d: val %.4f test %.4f PAD %.3f", variant, seed, m["val"]["acc"],
                  m["test"]["acc"], pad)

@@ -13,12 +13,21 @@ Schema (fractions in [0, 1]):
         "method": {"description", "settings"}, "self_training": {...}   # method variants
      }},
      "comparisons": [{"a", "b", "metric": "test_acc", "mean", "std", "ci95", "per_seed",
-                      "n", "p_value", "significant"}],                 # paired a - b per seed
+                      "n", "p_value", "significant",                  # paired a - b per seed
+                      "bootstrap": {"mean", "ci95", "p_value", "significant"}}],
      "model_selection": "..."}
+
+plus, per variant, `test_acc.bootstrap` {"mean", "ci95"}, `labels` (synthetic | target),
+`selection` {criterion: stat} and `target_val_acc` (candidates only); and at top level
+`oracle`, `source_only`, `gap_closure` {variant: {"mean", "ci95", "per_seed"}},
+`intervals` (what each kind of interval means), `selection` (analysis.selection) and
+`claims` (analysis.claims).
 
 `std` is the sample standard deviation over seeds (ddof=1; 0 for one seed);
 `ci95` the Student-t 95% interval of the mean (null for one seed). A
-comparison is `significant` when its paired interval excludes zero.
+comparison is `significant` when its paired interval excludes zero. The
+bootstrap resamples training seeds and test images jointly (one set of
+resamples shared by every variant, so differences pair image by image).
 """
 
 from __future__ import annotations
@@ -28,8 +37,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from synth2real import provenance
+from synth2real.analysis import bootstrap, claims
+from synth2real.analysis.selection import select
 from synth2real.analysis.stats import describe, paired
-from synth2real.config import VARIANT_PSEUDO, Study
+from synth2real.config import CRITERIA, VARIANT_PSEUDO, Study
+from synth2real.data.manifests import read_csv
 from synth2real.store import read_json, write_json
 
 # The published single-run numbers of the study (no error bars were reported), as fractions.
@@ -41,12 +53,22 @@ REPORTED = {
 
 
 MODEL_SELECTION = (
-    "No setting is chosen on test labels. Thresholds, mixing ratios, epochs and DANN "
+    "No setting is chosen on test labels. Thresholds, mixing ratios, epochs and method "
     "hyperparameters are fixed in the config before the run; the self-training round is "
     "chosen per seed by synthetic validation accuracy (methods.self_training.select_by); "
     "out-of-domain rejection uses only the source model's scores on the unlabeled pool. "
+    "The deployed variant is the one picked by evaluation.deploy_criterion, computed without "
+    "the test set; the test-best variant serves only as the reference of each criterion's regret. "
     "The real test set is scored once, after training, for reporting."
 )
+
+INTERVALS = {
+    "seed": "Student-t interval over the training seeds on the one fixed test set: how much a "
+            "number moves when only the training seed changes.",
+    "bootstrap": "percentile interval of {resamples} joint resamples of training seeds and test "
+                 "images: also carries the sampling noise of a finite test set; paired "
+                 "comparisons use the same resamples for both sides.",
+}
 
 
 def stat(per_seed: Mapping[int, float]) -> dict[str, object]:
@@ -86,6 +108,11 @@ def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[
     if pads:
         out["proxy_a_distance"] = stat(pads)
     first = next(iter(by_seed.values()))
+    out["labels"] = first.get("labels", "synthetic")
+    if "selection" in first:
+        out["selection"] = {c: stat({s: m["selection"][c] for s, m in by_seed.items()})
+                            for c in CRITERIA}
+        out["target_val_acc"] = out["selection"]["target_val_acc"]
     if "method" in first:
         settings = dict(first["method"])
         out["method"] = {"description": settings.pop("description"), "settings": settings}
@@ -117,16 +144,36 @@ def compared_pairs(cfg: Study, variants: Sequence[str]) -> list[tuple[str, str]]
     return [(a, b) for a, b in pairs if a in variants and b in variants]
 
 
-def comparisons(cfg: Study, variants: Mapping[str, Mapping]) -> list[dict[str, object]]:
+def comparisons(cfg: Study, variants: Mapping[str, Mapping], correct: Mapping[str, np.ndarray],
+                rs: bootstrap.Resamples) -> list[dict[str, object]]:
     out = []
-    for a, b in compared_pairs(cfg, list(variants)):
+    for a, b in compared_pairs(cfg, [v for v in variants if v != cfg.oracle_variant]):
         d = paired(variants[a]["test_acc"]["per_seed"], variants[b]["test_acc"]["per_seed"])
-        out.append({"a": a, "b": b, "metric": "test_acc", **d})
+        out.append({"a": a, "b": b, "metric": "test_acc", **d,
+                    "bootstrap": bootstrap.paired(correct[a], correct[b], rs)})
     return out
 
 
-def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]]) -> dict[str, object]:
+def correctness(metrics: Sequence[Mapping], seeds: Sequence[int], y: np.ndarray) -> np.ndarray:
+    """[S, N] booleans: seed s's model got test image i right (seeds in config order)."""
+    by_seed = {int(m["seed"]): np.asarray(m["test"]["pred"]) for m in metrics}
+    return np.stack([by_seed[s] == y for s in seeds])
+
+
+def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]],
+          y_test: np.ndarray) -> dict[str, object]:
     variants = {v: variant_summary(ms, cfg.classes) for v, ms in metrics_by_variant.items()}
+    correct = {v: correctness(ms, cfg.seeds, y_test) for v, ms in metrics_by_variant.items()}
+    boot = cfg.evaluation.bootstrap
+    rs = bootstrap.draw(len(cfg.seeds), len(y_test), boot)
+    for v, s in variants.items():
+        s["test_acc"]["bootstrap"] = bootstrap.describe(correct[v], rs)
+    source, oracle = cfg.pseudo_source_variant, cfg.oracle_variant
+    gap = None  # also when the oracle does not beat source-only: the ratio has no scale
+    if oracle in variants and correct[oracle].mean() > correct[source].mean():
+        gap = {v: bootstrap.gap_closure(correct[v], correct[source], correct[oracle], rs)
+               for v in variants if v != oracle}
+    candidates = [v for v in variants if v != oracle]
     return {
         "study": cfg.name,
         "classes": list(cfg.classes),
@@ -139,14 +186,27 @@ def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]]) -> di
         # The published study's variants (Table I, bar chart, confusion matrices).
         "core_variants": [v for v in cfg.core_variants if v in variants],
         "variants": variants,
-        "comparisons": comparisons(cfg, variants),
+        "oracle": oracle if oracle in variants else None,
+        "source_only": source,
+        "gap_closure": gap,
+        "comparisons": comparisons(cfg, variants, correct, rs),
+        "intervals": {**{k: t.format(resamples=boot.resamples) for k, t in INTERVALS.items()},
+                      "resamples": boot.resamples, "level": boot.level},
+        "selection": select(variants, candidates, correct, rs, cfg.evaluation.deploy_criterion, gap),
+        "claims": claims.evaluate(cfg.evaluation.claims, correct,
+                                  {v: s["train_acc"]["per_seed"] for v, s in variants.items()},
+                                  {v: s["test_acc"]["per_seed"] for v, s in variants.items()}, rs,
+                                  items=cfg.claims),
         "model_selection": MODEL_SELECTION,
     }
 
 
-def summarize(metrics: Mapping[str, Sequence[str]], out_json: str, out_provenance: str, *,
-              study: Study) -> None:
-    """Stage: `metrics` (variant -> its per-seed metrics.json files) -> the study's summary."""
+def summarize(metrics: Mapping[str, Sequence[str]], test_csv: str, out_json: str,
+              out_provenance: str, *, study: Study) -> None:
+    """Stage: `metrics` (variant -> its per-seed metrics.json files) and the test manifest
+    (its labels, in the order of every model's `test.pred`) -> the study's summary."""
     loaded = {v: [read_json(p) for p in paths] for v, paths in metrics.items()}
-    write_json(build(study, loaded), out_json)
+    index = {c: i for i, c in enumerate(study.classes)}
+    y = np.array([index[r["label"]] for r in read_csv(test_csv)])
+    write_json(build(study, loaded, y), out_json)
     provenance.write(out_provenance, study)

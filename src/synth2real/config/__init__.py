@@ -18,12 +18,24 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from synth2real.config.base import Strict
+from synth2real.config.evaluation import (
+    CRITERIA,
+    Bootstrap,
+    Claim,
+    Claims,
+    Evaluation,
+    published_claims,
+)
 from synth2real.config.methods import (
     AdaBN,
     Align,
     Balanced,
+    Coral,
     Dann,
+    Im,
+    Mcc,
     Methods,
+    Objective,
     OodRejection,
     SelfTraining,
     Variant,
@@ -49,20 +61,30 @@ from synth2real.config.sources import (
 from synth2real.errors import ConfigError
 
 __all__ = [
+    "CRITERIA",
+    "VARIANT_ORACLE",
     "VARIANT_PSEUDO",
     "VARIANT_SYNTHETIC",
     "AdaBN",
     "Align",
     "Backbone",
     "Balanced",
+    "Bootstrap",
+    "Claim",
+    "Claims",
+    "Coral",
     "Dann",
     "Demo",
     "DiffusersGenerator",
+    "Evaluation",
     "Export",
     "Features",
     "FolderImages",
     "FolderReal",
+    "Im",
+    "Mcc",
     "Methods",
+    "Objective",
     "OodRejection",
     "PathWeights",
     "PseudoLabel",
@@ -80,6 +102,8 @@ __all__ = [
 
 VARIANT_SYNTHETIC = "synthetic-{size}"
 VARIANT_PSEUDO = "pseudo-label"
+# The target-supervised upper bound: the study's head on labeled real target photos.
+VARIANT_ORACLE = "oracle"
 
 
 class Study(Strict):
@@ -102,6 +126,7 @@ class Study(Strict):
     methods: Methods = Methods()
     export: Export = Export()
     demo: Demo = Demo()
+    evaluation: Evaluation = Evaluation()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Study:
@@ -114,6 +139,11 @@ class Study(Strict):
                 f"pseudo_label.source_size={self.pseudo_label.source_size} is not one of "
                 f"synthetic.sizes={self.synthetic.sizes}"
             )
+        for claim in self.claims:
+            for v in (claim.a, claim.b):
+                if v not in self.variants:
+                    raise ValueError(f"evaluation.claims: claim {claim.id!r} names variant {v!r}, "
+                                     f"which this study does not run; variants: {self.variants}")
         if self.export.seed not in self.seeds:
             raise ValueError(f"export.seed={self.export.seed} is not one of seeds={self.seeds}")
         return self
@@ -139,8 +169,22 @@ class Study(Strict):
         return list(self.methods.variants)
 
     @property
+    def claims(self) -> list[Claim]:
+        """The claims judged in the summary: the config's, else the study's published three."""
+        if self.evaluation.claims.items is not None:
+            return self.evaluation.claims.items
+        sizes = self.baseline_variants
+        return published_claims(sizes[0], sizes[-1], self.pseudo_source_variant, VARIANT_PSEUDO)
+
+    @property
+    def oracle_variant(self) -> str | None:
+        """The target-supervised upper bound, unless `real.oracle_per_class` is 0."""
+        return None if self.real.oracle_per_class == 0 else VARIANT_ORACLE
+
+    @property
     def variants(self) -> list[str]:
-        return [*self.core_variants, *self.method_variants]
+        oracle = [self.oracle_variant] if self.oracle_variant else []
+        return [*self.core_variants, *self.method_variants, *oracle]
 
     @property
     def max_size(self) -> int:

@@ -11,9 +11,10 @@ Parts (each implemented once, in `synth2real.adapt`): source features
 (`plain` | `aligned` to the target resolution), target features (`plain` |
 `adabn`), pool rejection before pseudo-labelling (`none` | `energy` |
 `entropy`), pseudo-label selection (`none` | `threshold` | `balanced`), the
-number of self-training rounds, the trainer (`head` | `dann`) and minibatch
-mixing (`mix_ratio`). Settings shared by every variant that uses a part
-(e.g. `balanced.share`) live beside `variants`. A new combination is a config
+number of self-training rounds, the trainer (`head` | `dann` | `mcc` |
+`coral` | `im`) and minibatch mixing (`mix_ratio`). Settings shared by every
+variant that uses a part (e.g. `balanced.share`, `mcc.temperature`) live
+beside `variants`. A new combination is a config
 edit; an impossible one fails validation naming the variant and the part.
 """
 
@@ -39,7 +40,9 @@ class Variant(Strict):
     threshold: float | None = Field(None, gt=0, lt=1)
     # Rounds of (label the pool, retrain a fresh head from the synthetic start).
     rounds: int = Field(1, ge=1, le=10)
-    trainer: Literal["head", "dann"] = "head"
+    # The study's head on (pseudo-)labels, or a bottleneck net fitted with the unlabeled pool:
+    # DANN (adversarial), MCC, CORAL or IM (a loss on the pool added to the source CE).
+    trainer: Literal["head", "dann", "mcc", "coral", "im"] = "head"
     # Synthetic images per pseudo-labelled real image in every minibatch; null = concatenate.
     mix_ratio: int | None = Field(None, ge=1)
     # Free text for the paper's methods table; null = generated from the parts.
@@ -54,9 +57,10 @@ class Variant(Strict):
             if used and not labels:
                 raise ValueError(f"part {part!r} acts on pseudo-labels: it needs select: threshold "
                                  "or select: balanced")
-        if self.trainer == "dann" and labels:
-            raise ValueError("part 'trainer': dann learns from the unlabeled pool itself; it does "
-                             "not combine with pseudo-label selection (set select: none)")
+        if self.trainer != "head" and labels:
+            raise ValueError(f"part 'trainer': {self.trainer} learns from the unlabeled pool "
+                             "itself; it does not combine with pseudo-label selection "
+                             "(set select: none)")
         return self
 
 
@@ -99,6 +103,47 @@ class Dann(Strict):
     ramp_gamma: float = Field(10.0, gt=0)
 
 
+class Objective(Strict):
+    """Settings every pool objective shares: the width of its bottleneck on the frozen features.
+
+    Transfer-Learning-Library's image-classification examples (mcc.py and the
+    others) default to --bottleneck-dim 256. The schedule is the study's `train`.
+    """
+
+    bottleneck: int = Field(256, ge=2)
+
+
+class Mcc(Objective):
+    # Minimum Class Confusion (Jin et al., 2020). Transfer-Learning-Library
+    # examples/domain_adaptation/image_classification/mcc.py: --temperature 2.5, --trade-off 1.0.
+    temperature: float = Field(2.5, gt=0)
+    weight: float = Field(1.0, ge=0)
+
+
+class Coral(Objective):
+    # Deep CORAL (Sun & Saenko, 2016) on the bottleneck outputs. Transfer-Learning-Library
+    # examples/domain_generalization/image_classification/coral.py: --trade-off 1.
+    weight: float = Field(1.0, ge=0)
+
+
+class Im(Objective):
+    # Information maximisation as in SHOT (Liang et al., 2020): mean prediction entropy
+    # (weight `entropy`) minus the entropy of the mean prediction (weight `diversity`); 1 and 1.
+    entropy: float = Field(1.0, ge=0)
+    diversity: float = Field(1.0, ge=0)
+
+
+# Trainer name -> the settings section (methods.<name>) of each pool objective.
+OBJECTIVES: dict[str, type[Objective]] = {"mcc": Mcc, "coral": Coral, "im": Im}
+# How `describe` names each, from its settings.
+_OBJECTIVE_TEXT = {
+    "mcc": "MCC on the pool (T = {temperature:g}, weight {weight:g}), bottleneck on the frozen features",
+    "coral": "CORAL between source and pool bottleneck features (weight {weight:g})",
+    "im": "information maximisation on the pool (entropy {entropy:g}, diversity {diversity:g}), "
+          "bottleneck on the frozen features",
+}
+
+
 def _v(**parts: Any) -> Variant:
     return Variant(**parts)
 
@@ -123,6 +168,8 @@ DEFAULT_VARIANTS: dict[str, Variant] = {
     "align+adabn+pl": _v(source="aligned", target="adabn", **PL),
     "align+adabn+balanced": _v(source="aligned", target="adabn", select="balanced"),
     **{f"mix-1to{r}": _v(**PL, mix_ratio=r) for r in (1, 7, 15)},
+    **{f"{a}{t}": _v(source=s, trainer=t) for t in OBJECTIVES
+       for a, s in (("", "plain"), ("align+", "aligned"))},
 }
 
 
@@ -137,15 +184,19 @@ class Methods(Strict):
     adabn: AdaBN = AdaBN()
     align: Align = Align()
     dann: Dann = Dann()
+    mcc: Mcc = Mcc()
+    coral: Coral = Coral()
+    im: Im = Im()
     # Source/target samples per domain for the proxy A-distance and the t-SNE figure.
     domain_sample: int = Field(1000, ge=10)
 
     @model_validator(mode="after")
     def _names(self) -> Methods:
         for name in self.variants:
-            if name == "pseudo-label" or name.startswith("synthetic-") or "/" in name:
+            if name in ("pseudo-label", "oracle") or name.startswith("synthetic-") or "/" in name:
                 raise ValueError(f"variant name {name!r} is reserved for the published variants "
-                                 "(synthetic-<size>, pseudo-label) or not a valid folder name")
+                                 "(synthetic-<size>, pseudo-label) and the oracle, or not a "
+                                 "valid folder name")
         return self
 
     def spec(self, name: str, threshold: float) -> dict[str, Any]:
@@ -163,6 +214,8 @@ class Methods(Strict):
             spec["select_by"] = self.self_training.select_by
         if v.trainer == "dann":
             spec["dann"] = self.dann.model_dump()
+        if v.trainer in OBJECTIVES:
+            spec[v.trainer] = getattr(self, v.trainer).model_dump()
         spec["description"] = v.description or describe(spec)
         return spec
 
@@ -198,4 +251,6 @@ def describe(spec: dict[str, Any]) -> str:
         parts.append(f"real:synthetic = 1:{spec['mix_ratio']} per minibatch")
     if spec["trainer"] == "dann":
         parts.append("DANN bottleneck on the frozen features")
+    elif spec["trainer"] in OBJECTIVES:
+        parts.append(_OBJECTIVE_TEXT[spec["trainer"]].format(**spec[spec["trainer"]]))
     return " + ".join(parts) or "source-only head"

@@ -34,6 +34,11 @@ class RealData(Strict):
     # Unlabeled pool: `pool_size` images, `ood_fraction` of them from other classes.
     pool_size: int = Field(1500, ge=1)
     ood_fraction: float = Field(0.1, ge=0, lt=1)
+    # Labeled real photos per class for model selection only (disjoint from test and pool).
+    target_val_per_class: int = Field(30, ge=1)
+    # Labeled real photos per class for the oracle (the target-supervised upper bound):
+    # at most this many of those left after test, pool and target val; null = all; 0 = no oracle.
+    oracle_per_class: int | None = Field(None, ge=0)
 
 
 class Backbone(Strict):

@@ -11,7 +11,10 @@ Real manifests (stage `real_manifests`): a labeled test set of
 `test_per_class` images per class and a disjoint unlabeled pool,
 `1 - ood_fraction` of it from the study classes and the rest from the other
 classes of the same real dataset (out-of-domain). The pool's `true_label`
-column exists for diagnostics only; training never reads it.
+column exists for diagnostics only; training never reads it. Then, from the
+real photos of the study classes left over after both, a small labeled
+*target-validation* split (model selection only) and the *oracle* training
+split (the target-supervised upper bound only): disjoint from test and pool.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 SOURCE_FIELDS = ["path", "label", "rank", "split"]
 TEST_FIELDS = ["path", "label"]
 POOL_FIELDS = ["path", "true_label", "in_domain"]
+TARGET_FIELDS = ["path", "label", "split"]
 
 
 def list_class_images(root: Path, cls: str, what: str) -> list[Path]:
@@ -118,6 +122,24 @@ def _spread(total: int, n: int) -> list[int]:
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
 
+def _class_candidates(test_root: Path, pool_root: Path, cls: str, test_per_class: int,
+                      seed: int) -> tuple[list[Path], list[Path]]:
+    """(test files, pool candidates) of one study class, each in its fixed seeded order.
+
+    The test set is the first `test_per_class` test files; pool candidates come
+    after them when test and pool share a folder, else from the pool folder.
+    """
+    test_files = seeded_order(list_class_images(test_root, cls, "real test"), seed, f"real/{cls}")
+    if len(test_files) < test_per_class:
+        raise DataError(
+            f"real class folder {str(test_root / cls)!r} has {len(test_files)} images, "
+            f"fewer than real.test_per_class={test_per_class}"
+        )
+    if test_root.resolve() == pool_root.resolve():
+        return test_files, test_files[test_per_class:]
+    return test_files, seeded_order(list_class_images(pool_root, cls, "real pool"), seed, f"pool/{cls}")
+
+
 def real_rows(
     test_root: Path, pool_root: Path, classes: Sequence[str], test_per_class: int,
     pool_size: int, ood_fraction: float, seed: int,
@@ -131,17 +153,8 @@ def real_rows(
     test: list[dict[str, object]] = []
     pool: list[dict[str, object]] = []
     for cls, n_pool in zip(classes, in_counts):
-        test_files = seeded_order(list_class_images(test_root, cls, "real test"), seed, f"real/{cls}")
-        if len(test_files) < test_per_class:
-            raise DataError(
-                f"real class folder {str(test_root / cls)!r} has {len(test_files)} images, "
-                f"fewer than real.test_per_class={test_per_class}"
-            )
+        test_files, candidates = _class_candidates(test_root, pool_root, cls, test_per_class, seed)
         test += [{"path": str(p), "label": cls} for p in test_files[:test_per_class]]
-        if same:
-            candidates = test_files[test_per_class:]
-        else:
-            candidates = seeded_order(list_class_images(pool_root, cls, "real pool"), seed, f"pool/{cls}")
         if len(candidates) < n_pool:
             raise DataError(
                 f"real pool too small: real.pool_size={pool_size} needs {n_pool} {cls!r} images, "
@@ -163,6 +176,34 @@ def real_rows(
         pool += [{"path": str(p), "true_label": cls, "in_domain": 0} for p in files[:n]]
     verify_images(Path(str(r["path"])) for r in test + pool)
     return test, pool
+
+
+def target_rows(
+    test_root: Path, pool_root: Path, classes: Sequence[str], test_per_class: int,
+    pool_size: int, ood_fraction: float, val_per_class: int, oracle_per_class: int | None,
+    seed: int,
+) -> list[dict[str, object]]:
+    """Labeled real rows left over after test and pool: `val_per_class` per class of
+    split "val", then up to `oracle_per_class` (None: all that are left) of split "oracle"."""
+    n_pool = _spread(pool_size - round(pool_size * ood_fraction), len(classes))
+    rows: list[dict[str, object]] = []
+    for cls, used in zip(classes, n_pool):
+        _, candidates = _class_candidates(test_root, pool_root, cls, test_per_class, seed)
+        rest = candidates[used:]
+        needed = val_per_class + (oracle_per_class != 0)  # the oracle needs at least one
+        if len(rest) < needed:
+            raise DataError(
+                f"only {len(rest)} {cls!r} photos are left in {str(pool_root / cls)!r} after the "
+                f"test set and the pool; real.target_val_per_class={val_per_class} plus the "
+                "oracle need more. Lower real.target_val_per_class, real.pool_size or "
+                "real.test_per_class, or set real.oracle_per_class: 0 (no oracle)"
+            )
+        n_oracle = len(rest) - val_per_class if oracle_per_class is None else oracle_per_class
+        oracle = rest[val_per_class:val_per_class + n_oracle]
+        rows += [{"path": str(p), "label": cls, "split": "val"} for p in rest[:val_per_class]]
+        rows += [{"path": str(p), "label": cls, "split": "oracle"} for p in oracle]
+    verify_images(Path(str(r["path"])) for r in rows)
+    return rows
 
 
 def write_csv(path: str | Path, rows: Sequence[dict[str, object]], fields: Sequence[str]) -> None:
@@ -196,12 +237,18 @@ def source_manifest(out_csv: str, synthetic: SyntheticData, classes: list[str],
     log.info("source manifest: %d images (%s)", len(rows), root)
 
 
-def real_manifests(out_test: str, out_pool: str, real: RealData, classes: list[str],
-                   data_seed: int) -> None:
-    """Stage `real_manifests`: the labeled real test set and the disjoint unlabeled pool."""
+def real_manifests(out_test: str, out_pool: str, out_target: str, real: RealData,
+                   classes: list[str], data_seed: int) -> None:
+    """Stage `real_manifests`: the labeled real test set, the disjoint unlabeled pool, and
+    the labeled target-validation and oracle splits left over after both."""
     test_root, pool_root = real_roots(real.source)
-    test, pool = real_rows(test_root, pool_root, classes, real.test_per_class, real.pool_size,
-                           real.ood_fraction, data_seed)
+    sizes = (real.test_per_class, real.pool_size, real.ood_fraction)
+    test, pool = real_rows(test_root, pool_root, classes, *sizes, data_seed)
+    target = target_rows(test_root, pool_root, classes, *sizes, real.target_val_per_class,
+                         real.oracle_per_class, data_seed)
     write_csv(out_test, test, TEST_FIELDS)
     write_csv(out_pool, pool, POOL_FIELDS)
-    log.info("real test: %d images, pool: %d images", len(test), len(pool))
+    write_csv(out_target, target, TARGET_FIELDS)
+    n_oracle = sum(r["split"] == "oracle" for r in target)
+    log.info("real test: %d images, pool: %d, target val: %d, oracle: %d", len(test), len(pool),
+             len(target) - n_oracle, n_oracle)

@@ -2,9 +2,10 @@
 
 Only the final layer is trained by the study: Adam, cross-entropy, StepLR.
 Inputs are cached backbone features X [N, 1280] and integer labels y [N].
-Every trained model (the study's `Head`, DANN's `DannNet`) maps features to
-logits, is saved with `save` and read back with `load` (one checkpoint format),
-and is scored through `predict_proba` (with the deploy predictor's softmax, the only one).
+Every trained model (the study's `Head`, the adaptation objectives'
+`BottleneckNet`, DANN's `DannNet`) maps features to logits, is saved with `save`
+and read back with `load` (one checkpoint format), and is scored through
+`predict_proba` (with the deploy predictor's softmax, the only one).
 """
 
 from __future__ import annotations
@@ -38,20 +39,22 @@ class Head(nn.Module):
         return self.linear(self.dropout(f))
 
 
-class DannNet(nn.Module):
-    """DANN's model: bottleneck + label classifier (+ a domain classifier used only in training)."""
+class BottleneckNet(nn.Module):
+    """A learned bottleneck on the frozen features + a linear label classifier.
 
-    kind = "dann"
+    f [N, in_dim] -> Linear + ReLU + Dropout -> z [N, bottleneck] -> Linear -> logits [N, C].
+    The model of every adaptation objective trained on the cached features; `embed` gives z.
+    """
 
-    def __init__(self, num_classes: int, in_dim: int, bottleneck: int, hidden: int,
-                 dropout: float) -> None:
+    kind = "bottleneck"
+
+    def __init__(self, num_classes: int, in_dim: int, bottleneck: int, dropout: float) -> None:
         super().__init__()
-        self.args = {"num_classes": num_classes, "in_dim": in_dim, "bottleneck": bottleneck,
-                     "hidden": hidden, "dropout": dropout}
+        self.args: dict[str, Any] = {"num_classes": num_classes, "in_dim": in_dim,
+                                     "bottleneck": bottleneck, "dropout": dropout}
+        # Creation order (bottleneck, then classifier) fixes what a seed initialises: keep it.
         self.bottleneck = nn.Sequential(nn.Linear(in_dim, bottleneck), nn.ReLU(), nn.Dropout(dropout))
         self.classifier = nn.Linear(bottleneck, num_classes)
-        self.domain = nn.Sequential(nn.Linear(bottleneck, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                    nn.Linear(hidden, 1))
 
     def embed(self, f: torch.Tensor) -> torch.Tensor:
         return self.bottleneck(f)
@@ -60,7 +63,22 @@ class DannNet(nn.Module):
         return self.classifier(self.bottleneck(f))
 
 
-NETS: dict[str, type[nn.Module]] = {Head.kind: Head, DannNet.kind: DannNet}
+class DannNet(BottleneckNet):
+    """DANN's model: a `BottleneckNet` plus a domain classifier used only in training."""
+
+    kind = "dann"
+
+    def __init__(self, num_classes: int, in_dim: int, bottleneck: int, hidden: int,
+                 dropout: float) -> None:
+        super().__init__(num_classes, in_dim, bottleneck, dropout)
+        self.args = {"num_classes": num_classes, "in_dim": in_dim, "bottleneck": bottleneck,
+                     "hidden": hidden, "dropout": dropout}
+        # Created after the bottleneck and classifier, as before, so a seed's DANN is unchanged.
+        self.domain = nn.Sequential(nn.Linear(bottleneck, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                    nn.Linear(hidden, 1))
+
+
+NETS: dict[str, type[nn.Module]] = {net.kind: net for net in (Head, BottleneckNet, DannNet)}
 
 
 @dataclass
@@ -124,8 +142,8 @@ def logits(model: nn.Module, X: np.ndarray) -> np.ndarray:
         return model.eval()(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
 
 
-def embed(net: DannNet, X: np.ndarray) -> np.ndarray:
-    """DANN's bottleneck features [N, B] of features X (eval mode)."""
+def embed(net: BottleneckNet, X: np.ndarray) -> np.ndarray:
+    """The bottleneck features [N, B] of features X under a `BottleneckNet` (DANN's too; eval mode)."""
     with torch.inference_mode():
         return net.eval().embed(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
 

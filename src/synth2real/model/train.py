@@ -1,7 +1,9 @@
 """Training stage of the baselines: one head per seed on the synthetic set of one size.
 
-Also what every training stage shares: labelled features from a manifest, and
-writing one seed's checkpoint, metrics and provenance to the paths its rule names.
+Also what every training stage shares: labelled features from a manifest, the
+real target data every model is scored on for model selection (unlabeled pool,
+labeled target-validation split), and writing one seed's checkpoint, metrics
+and provenance to the paths its rule names.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 from synth2real import provenance
 from synth2real.config import Train
 from synth2real.data.manifests import read_csv, source_subset
-from synth2real.model import features, head
+from synth2real.model import criteria, features, head
 from synth2real.store import write_json
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,25 @@ def source_splits(source_csv: str, source_npz: str, size: int,
 
 
 @dataclass(frozen=True)
+class Target:
+    """Real target data for model selection: unlabeled pool features, labeled target val."""
+
+    pool: np.ndarray
+    val: Labeled
+
+
+def target_split(target_csv: str, target_npz: str, split: str, classes: Sequence[str]) -> Labeled:
+    """One split ('val' or 'oracle') of the labeled target manifest."""
+    return labeled([r for r in read_csv(target_csv) if r["split"] == split], target_npz, classes)
+
+
+def target_data(pool_csv: str, pool_npz: str, target_csv: str, target_npz: str,
+                classes: Sequence[str]) -> Target:
+    pool = features.lookup(pool_npz, [r["path"] for r in read_csv(pool_csv)])
+    return Target(pool, target_split(target_csv, target_npz, "val", classes))
+
+
+@dataclass(frozen=True)
 class SeedOutputs:
     """Where one seed's model goes: checkpoint, metrics and provenance (paths from the rule)."""
 
@@ -56,10 +77,24 @@ def seed_outputs(seeds: Sequence[int], checkpoints: Sequence[str], metrics: Sequ
 
 
 def write_model(model: nn.Module, out: SeedOutputs, classes: Sequence[str], evals: Mapping[str, Labeled],
-                metrics: dict[str, Any], config: provenance.Config) -> dict[str, Any]:
-    """Score `model` on every `evals` split, then write its checkpoint, metrics and provenance."""
+                metrics: dict[str, Any], config: provenance.Config,
+                target: Target | None = None) -> dict[str, Any]:
+    """Score `model` on every `evals` split, then write its checkpoint, metrics and provenance.
+
+    The test split's per-image predictions are kept (`test.pred`, in manifest order) for the
+    summary's bootstrap over test images. With `target`, the model-selection criteria are
+    added under `selection` (none of them reads the test set).
+    """
     for name, (Xe, ye) in evals.items():
-        metrics[name] = head.scores(ye, head.predict_proba(model, Xe), classes)
+        probs = head.predict_proba(model, Xe)
+        metrics[name] = head.scores(ye, probs, classes)
+        if name == "test":
+            metrics[name]["pred"] = probs.argmax(1).tolist()
+    if target is not None:
+        val = head.scores(target.val[1], head.predict_proba(model, target.val[0]), classes)
+        metrics["selection"] = {"source_val_acc": metrics["val"]["acc"],
+                                "target_val_acc": val["acc"],
+                                **criteria.pool_scores(head.predict_proba(model, target.pool))}
     head.save(model, out.checkpoint, classes)
     write_json(metrics, out.metrics)
     provenance.write(out.provenance, config, seed=metrics["seed"], variant=metrics.get("variant"))
@@ -67,19 +102,21 @@ def write_model(model: nn.Module, out: SeedOutputs, classes: Sequence[str], eval
 
 
 def fit_and_write(X: np.ndarray, y: np.ndarray, evals: Mapping[str, Labeled], seed: int,
-                  out: SeedOutputs, config: Mapping[str, Any], **extra: Any) -> None:
+                  out: SeedOutputs, config: Mapping[str, Any], target: Target | None = None,
+                  **extra: Any) -> None:
     """Train the study's head on (X, y) for `seed` and write it (see `write_model`).
 
     `config`: the sections the stage read (for provenance); `train` and `classes` among them.
     """
     model, hist = head.train_head(X, y, len(config["classes"]), config["train"], seed)
     metrics = {"seed": seed, "n_train": len(y), **extra, "history": {"loss": hist.loss, "lr": hist.lr}}
-    write_model(model, out, config["classes"], evals, metrics, config)
+    write_model(model, out, config["classes"], evals, metrics, config, target)
     log.info("%s: train %.4f val %.4f test %.4f", out.checkpoint, metrics["train"]["acc"],
              metrics["val"]["acc"], metrics["test"]["acc"])
 
 
 def train_baseline(size: str, source_csv: str, source_npz: str, test_csv: str, test_npz: str,
+                   pool_csv: str, pool_npz: str, target_csv: str, target_npz: str,
                    checkpoints: Sequence[str], metrics: Sequence[str], provenances: Sequence[str], *,
                    train: Train, classes: list[str], seeds: list[int]) -> None:
     """Stage: one head per seed on the synthetic set of `size` images per class.
@@ -89,6 +126,24 @@ def train_baseline(size: str, source_csv: str, source_npz: str, test_csv: str, t
     """
     tr, val = source_splits(source_csv, source_npz, int(size), classes)
     test = labeled(read_csv(test_csv), test_npz, classes)
+    target = target_data(pool_csv, pool_npz, target_csv, target_npz, classes)
     for seed, out in seed_outputs(seeds, checkpoints, metrics, provenances).items():
         fit_and_write(*tr, {"train": tr, "val": val, "test": test}, seed, out,
-                      {"train": train, "classes": classes}, variant=f"synthetic-{size}")
+                      {"train": train, "classes": classes}, target, variant=f"synthetic-{size}")
+
+
+def train_oracle(target_csv: str, target_npz: str, test_csv: str, test_npz: str,
+                 checkpoints: Sequence[str], metrics: Sequence[str], provenances: Sequence[str], *,
+                 train: Train, classes: list[str], seeds: list[int]) -> None:
+    """Stage: the oracle, the study's head trained per seed on *labeled real target* photos
+    (the target manifest's oracle split; target val is its validation split).
+
+    The upper bound of every adaptation method on the same frozen features: its labels
+    are read by this stage only, and it is never a model-selection candidate.
+    """
+    tr = target_split(target_csv, target_npz, "oracle", classes)
+    val = target_split(target_csv, target_npz, "val", classes)
+    test = labeled(read_csv(test_csv), test_npz, classes)
+    for seed, out in seed_outputs(seeds, checkpoints, metrics, provenances).items():
+        fit_and_write(*tr, {"train": tr, "val": val, "test": test}, seed, out,
+                      {"train": train, "classes": classes}, variant="oracle", labels="target")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synth2real.config import load_file
-from synth2real.config.methods import DEFAULT_VARIANTS, Methods
+from synth2real.config.methods import DEFAULT_VARIANTS, OBJECTIVES, Coral, Im, Mcc, Methods
 from synth2real.errors import ConfigError
 from tests.conftest import REPO
 
@@ -17,18 +17,25 @@ def offline(bundle, **methods):
         {"methods": methods} if methods else {})})
 
 
-def test_offline_config_declares_the_24_variants_in_order(bundle):
+def test_offline_config_declares_the_27_method_variants_in_order(bundle):
     cfg = offline(bundle)
     assert cfg.variants[:3] == PUBLISHED
-    assert len(cfg.variants) == 24 and len(set(cfg.variants)) == 24
+    assert len(cfg.method_variants) == 27 and len(set(cfg.variants)) == len(cfg.variants)
     assert {"threshold-0.51", "threshold-0.95", "balanced", "self-training", "ood-energy", "adabn",
-            "adabn+pl", "dann", "align", "align+adabn+pl", "mix-1to1", "mix-1to15"} <= set(cfg.variants)
+            "adabn+pl", "dann", "align", "align+adabn+pl", "mix-1to1", "mix-1to15", "mcc",
+            "align+mcc", "coral", "align+coral", "im", "align+im"} <= set(cfg.variants)
     # The config file spells out exactly the code's defaults (nothing hides in either).
     assert dict(cfg.methods.variants) == DEFAULT_VARIANTS
 
 
 def test_no_variants_runs_the_published_study_only(bundle):
-    assert offline(bundle, variants={}).variants == PUBLISHED
+    assert offline(bundle, variants={}).variants == [*PUBLISHED, "oracle"]
+
+
+def test_the_oracle_can_be_switched_off(bundle):
+    cfg = offline(bundle, variants={})
+    assert cfg.model_copy(update={"real": cfg.real.model_copy(update={"oracle_per_class": 0})}
+                          ).variants == PUBLISHED
 
 
 def test_a_new_combination_is_a_config_edit(bundle):
@@ -45,6 +52,9 @@ def test_a_new_combination_is_a_config_edit(bundle):
 
 @pytest.mark.parametrize("parts,part", [
     ({"trainer": "dann", "select": "threshold"}, "trainer"),
+    ({"trainer": "mcc", "select": "threshold"}, "trainer"),
+    ({"trainer": "coral", "select": "balanced"}, "trainer"),
+    ({"trainer": "im", "select": "threshold", "rounds": 2}, "trainer"),
     ({"mix_ratio": 7}, "mix_ratio"),
     ({"rounds": 3}, "rounds"),
     ({"reject": "energy"}, "reject"),
@@ -66,3 +76,37 @@ def test_unknown_part_or_choice_is_named(bundle):
 def test_published_variant_names_are_reserved():
     with pytest.raises(ValueError, match="reserved"):
         Methods(variants={"pseudo-label": {"select": "threshold"}})
+
+
+def test_paper_config_declares_the_same_variants_and_objective_settings():
+    paper = load_file(REPO / "config" / "paper.yaml")
+    assert dict(paper.methods.variants) == DEFAULT_VARIANTS
+    assert (paper.methods.mcc, paper.methods.coral, paper.methods.im) == (Mcc(), Coral(), Im())
+
+
+@pytest.mark.parametrize("trainer", sorted(OBJECTIVES))
+def test_a_pool_objective_brings_its_settings_and_only_those(trainer):
+    methods = Methods(variants={"v": {"source": "aligned", "trainer": trainer}},
+                      mcc={"temperature": 3.0}, coral={"weight": 0.5}, im={"diversity": 0.5})
+    spec = methods.spec("v", 0.9)
+    assert spec[trainer] == getattr(methods, trainer).model_dump()
+    assert spec[trainer]["bottleneck"] == 256  # TLL's bottleneck width
+    assert not ({"dann", "share", *OBJECTIVES} - {trainer}) & set(spec)
+    # A changed setting changes the spec: the variant reruns.
+    changed = Methods(variants=methods.variants, **{trainer: {"bottleneck": 64}})
+    assert changed.spec("v", 0.9) != spec
+    assert spec["description"].startswith("source images at the target resolution + ")
+    assert {"mcc": "MCC", "coral": "CORAL", "im": "information maximisation"}[trainer] \
+        in spec["description"]
+
+
+def test_objective_defaults_are_the_published_ones():
+    assert (Mcc().temperature, Mcc().weight, Coral().weight) == (2.5, 1.0, 1.0)
+    assert (Im().entropy, Im().diversity) == (1.0, 1.0)
+
+
+def test_objective_settings_are_validated_naming_the_key(bundle):
+    with pytest.raises(ConfigError, match=r"methods\.mcc\.temperature"):
+        offline(bundle, mcc={"temperature": 0})
+    with pytest.raises(ConfigError, match=r"methods\.im\.entropy_weight: unknown key"):
+        offline(bundle, im={"entropy_weight": 1.0})

@@ -75,6 +75,29 @@ def test_real_test_and_pool_are_disjoint_with_ood_share(real):
     assert (test, pool) == again and (test, pool) != other
 
 
+def test_target_splits_are_the_leftovers_disjoint_from_test_and_pool(real):
+    args = (real, real, ["dog", "cat", "bird"], 10, 40, 0.1)
+    test, pool = manifests.real_rows(*args, seed=0)
+    target = manifests.target_rows(*args, 3, None, seed=0)
+    used = {r["path"] for r in test} | {r["path"] for r in pool}
+    assert not used & {r["path"] for r in target}
+    assert Counter((r["label"], r["split"]) for r in target if r["split"] == "val") == {
+        ("dog", "val"): 3, ("cat", "val"): 3, ("bird", "val"): 3}
+    per_class = len(list((real / "dog").iterdir()))
+    # null oracle_per_class: every photo left after test (10), pool (12) and val (3).
+    assert sum(r["split"] == "oracle" and r["label"] == "dog" for r in target) == per_class - 25
+    capped = manifests.target_rows(*args, 3, 2, seed=0)
+    assert Counter(r["split"] for r in capped) == {"val": 9, "oracle": 6}
+    # The capped oracle is a prefix of the full one: a smaller oracle is nested in a larger.
+    assert {r["path"] for r in capped} <= {r["path"] for r in target}
+    assert Counter(r["split"] for r in manifests.target_rows(*args, 3, 0, seed=0)) == {"val": 9}
+
+
+def test_too_few_photos_for_target_val_names_the_keys(real):
+    with pytest.raises(DataError, match=r"target_val_per_class=30.*oracle_per_class: 0"):
+        manifests.target_rows(real, real, ["dog", "cat", "bird"], 10, 40, 0.1, 30, None, seed=0)
+
+
 def test_pool_too_small_is_reported(real):
     with pytest.raises(DataError, match=r"pool too small.*pool_size=200.*after the test set"):
         manifests.real_rows(real, real, ["dog", "cat", "bird"], 10, 200, 0.1, seed=0)

@@ -1,0 +1,46 @@
+"""Model selection without test labels: which variant each criterion picks, and what it costs.
+
+Every candidate variant (all but the oracle) was scored at training time on
+each criterion of `config.CRITERIA` (source val accuracy, pool entropy,
+information maximisation, SND, the small labeled target-validation split).
+A criterion picks the variant with the best mean score over seeds. Its
+*regret* is the test accuracy of the test-best variant minus that of the
+pick, with a paired bootstrap interval; the test-best variant is named only
+as regret's reference point and is never selectable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from synth2real.analysis import bootstrap
+from synth2real.config import CRITERIA
+
+
+def pick(scores: Mapping[str, float], higher_is_better: bool) -> str:
+    """The variant with the best score; ties go to the first in config order."""
+    sign = 1.0 if higher_is_better else -1.0
+    return max(scores, key=lambda v: (sign * scores[v], -list(scores).index(v)))
+
+
+def select(variants: Mapping[str, Mapping], candidates: Sequence[str],
+           correct: Mapping[str, np.ndarray], rs: bootstrap.Resamples, deploy: str,
+           gap: Mapping[str, Mapping] | None) -> dict[str, object]:
+    """The summary's `selection` section (see `synth2real.analysis.summary`)."""
+    tested = [v for v in candidates if "selection" in variants[v]]
+    test_means = {v: variants[v]["test_acc"]["mean"] for v in tested}
+    best = max(test_means, key=test_means.get)
+    out: dict[str, object] = {}
+    for name, (higher, reads, description) in CRITERIA.items():
+        chosen = pick({v: variants[v]["selection"][name]["mean"] for v in tested}, higher)
+        out[name] = {
+            "description": description, "reads": reads, "higher_is_better": higher,
+            "variant": chosen,
+            "test_acc": variants[chosen]["test_acc"]["bootstrap"],
+            "gap_closure": (gap or {}).get(chosen),
+            "regret": bootstrap.regret(correct[best], correct[chosen], rs),
+        }
+    return {"candidates": tested, "test_best": {"variant": best, "test_acc": test_means[best]},
+            "deploy_criterion": deploy, "criteria": out}
