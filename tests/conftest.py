@@ -76,9 +76,11 @@ def tiny_config(**overrides: object) -> dict:
         "threshold-0.51": {"select": "threshold", "threshold": 0.51},
         "align+adabn+pl": {"source": "aligned", "target": "adabn", "select": "threshold"},
         "dann": {"trainer": "dann"},
+        "align+mcc": {"source": "aligned", "trainer": "mcc"},
     }, domain_sample=40)
     cfg["methods"]["adabn"].update(images=16, batch_size=8)
     cfg["methods"]["dann"].update(epochs=3, bottleneck=16, hidden=16)
+    cfg["methods"]["mcc"].update(bottleneck=16)
     for key, value in overrides.items():
         node = cfg
         *path, last = key.split(".")

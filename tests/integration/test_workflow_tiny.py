@@ -9,7 +9,8 @@ import math
 def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
     assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label",
-                                         "threshold-0.34", "threshold-0.51", "align+adabn+pl", "dann"]
+                                         "threshold-0.34", "threshold-0.51", "align+adabn+pl", "dann",
+                                         "align+mcc", "oracle"]
     assert summary["core_variants"] == ["synthetic-10", "synthetic-20", "pseudo-label"]
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
     assert {("synthetic-20", "synthetic-10"), ("pseudo-label", "synthetic-20"),
@@ -32,3 +33,34 @@ def test_tiny_run_produces_summary_tables_figures(tiny_run):
     prov = json.loads((tiny_run / "results/heads/pseudo-label/seed0/provenance.json").read_text())
     assert prov["config"]["pseudo_label"]["threshold"] == 0.51
     assert "torch" in prov["versions"] and prov["git_commit"]
+
+
+def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
+    from synth2real.data.manifests import read_csv
+
+    data = tiny_run / "results" / "data"
+    target = read_csv(data / "target.csv")
+    used = {r["path"] for name in ("real_test.csv", "pool.csv") for r in read_csv(data / name)}
+    assert not used & {r["path"] for r in target}  # labeled target photos: neither test nor pool
+    assert sum(r["split"] == "val" for r in target) == 3 * 5  # real.target_val_per_class=5
+    # 40 photos per class - 10 test - 12 pool - 5 val = 13 per class for the oracle.
+    assert sum(r["split"] == "oracle" for r in target) == 3 * 13
+    s = json.loads((tiny_run / "results" / "summary.json").read_text())
+    assert s["oracle"] == "oracle" and s["variants"]["oracle"]["labels"] == "target"
+    oracle = json.loads((tiny_run / "results/heads/oracle/seed0/metrics.json").read_text())
+    assert oracle["n_train"] == 3 * 13 * 1 and "selection" not in oracle
+    for name, v in s["variants"].items():
+        lo, hi = v["test_acc"]["bootstrap"]["ci95"]
+        assert lo <= v["test_acc"]["mean"] <= hi, name
+        if name != "oracle":
+            assert set(v["selection"]) == {"source_val_acc", "pool_entropy", "pool_im", "snd",
+                                           "target_val_acc"}
+    assert set(s["gap_closure"]) == set(s["variants"]) - {"oracle"}
+    assert s["gap_closure"]["synthetic-20"]["mean"] == 0
+    sel = s["selection"]
+    assert "oracle" not in sel["candidates"] and sel["deploy_criterion"] == "target_val_acc"
+    for c in sel["criteria"].values():
+        assert c["variant"] in sel["candidates"]
+        assert (c["regret"]["mean"] == 0) == (c["variant"] == sel["test_best"]["variant"])
+    assert [c["id"] for c in s["claims"]] == ["more-data", "pseudo-labels", "less-overfitting"]
+    assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in s["claims"])

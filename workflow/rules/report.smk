@@ -20,6 +20,8 @@ DATA_CARD = expand("paper/tables/data_card.{ext}", ext=["csv", "md", "tex"]) if 
 REPORT_OUTPUTS = [
     *expand("paper/tables/results.{ext}", ext=["csv", "md", "tex"]),
     *expand("paper/tables/methods.{ext}", ext=["csv", "md", "tex"]),
+    *expand("paper/tables/claims.{ext}", ext=["csv", "md", "tex"]),
+    *expand("paper/tables/selection.{ext}", ext=["csv", "md", "tex"]),
     *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
     *expand("paper/figures/domain_gap.{ext}", ext=["pdf", "png"]),
     *DATA_CARD,
@@ -58,6 +60,38 @@ rule table_methods:
         "../../envs/report.yaml"
     script:
         "../scripts/table_methods.py"
+
+
+# The study's claims with their verdicts (from the summary's "claims").
+rule table_claims:
+    input:
+        "results/summary.json",
+    output:
+        csv="paper/tables/claims.csv",
+        md="paper/tables/claims.md",
+        tex="paper/tables/claims.tex",
+    log:
+        "results/logs/report/table_claims.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/table_claims.py"
+
+
+# Label-free model selection: each criterion's pick and its regret (the summary's "selection").
+rule table_selection:
+    input:
+        "results/summary.json",
+    output:
+        csv="paper/tables/selection.csv",
+        md="paper/tables/selection.md",
+        tex="paper/tables/selection.tex",
+    log:
+        "results/logs/report/table_selection.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/table_selection.py"
 
 
 rule data_card:
@@ -172,7 +206,8 @@ rule paper_numbers:
 rule paper:
     input:
         tex=os.path.join(workflow.basedir, "paper", "main.tex"),
-        tables=[*rules.paper_numbers.output, "paper/tables/results.tex", "paper/tables/methods.tex"],
+        tables=[*rules.paper_numbers.output, "paper/tables/results.tex", "paper/tables/methods.tex",
+                "paper/tables/claims.tex", "paper/tables/selection.tex"],
         figures=expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
     output:
         pdf="paper/main.pdf",

@@ -1,4 +1,4 @@
-"""Rule table_methods: the all-methods table (test acc with CI, paired gains, PAD) as CSV, Markdown, LaTeX."""
+"""Rule table_methods: all methods (accuracy, both intervals, gap closure) as CSV, MD, LaTeX."""
 from synth2real.report.methods_table import write
 from synth2real.smk import run
 

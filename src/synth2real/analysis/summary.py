@@ -63,11 +63,11 @@ MODEL_SELECTION = (
 )
 
 INTERVALS = {
-    "seed": "Student-t interval over the training seeds on the one fixed test set: how much a "
-            "number moves when only the training seed changes.",
-    "bootstrap": "percentile interval of {resamples} joint resamples of training seeds and test "
-                 "images: also carries the sampling noise of a finite test set; paired "
-                 "comparisons use the same resamples for both sides.",
+    "seed": "Seed intervals are Student-t intervals over the training seeds on the one fixed "
+            "test set: they show how much a number moves when only the training seed changes.",
+    "bootstrap": "Bootstrap intervals are percentile intervals of {resamples} joint resamples of "
+                 "training seeds and test images: they also carry the sampling noise of a finite "
+                 "test set, and paired comparisons use the same resamples for both sides.",
 }
 
 
@@ -109,6 +109,7 @@ def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[
         out["proxy_a_distance"] = stat(pads)
     first = next(iter(by_seed.values()))
     out["labels"] = first.get("labels", "synthetic")
+    out["n_train"] = first["n_train"]  # training images (synthetic + pseudo-labelled, or target)
     if "selection" in first:
         out["selection"] = {c: stat({s: m["selection"][c] for s, m in by_seed.items()})
                             for c in CRITERIA}

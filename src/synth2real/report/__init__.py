@@ -2,7 +2,11 @@
 
 text            TeX escaping, percentages, durations, CSV, writing files (shared by all)
 results_table   rule table_results: Table I (accuracy per split and variant)
-methods_table   rule table_methods: every variant with intervals, paired gains, PAD
+methods_table   rule table_methods: every variant with both intervals, paired difference, gap closure
+claims_table    rule table_claims: each claim's reproduced effect, interval and verdict
+selection_table rule table_selection: each label-free criterion's pick, gap closure and regret
+evaluation      reading the summary's oracle, gap closure, bootstrap, selection, claims (shared)
+evaluation_numbers  the evaluation's `\\Num{key}` macros and sentences
 data_card       rule data_card: how the synthetic images were generated
 numbers         the `\\Num{key}` macros the paper quotes
 paper_tables    reported-vs-reproduced, setup and run-time tables

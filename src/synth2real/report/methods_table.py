@@ -1,8 +1,12 @@
-"""The "all methods" table: real-test accuracy (mean, 95% CI) of every variant, its paired
-gain over the 1000-per-class baseline and over pseudo-labeling, and the domain gap (PAD).
+"""The "all methods" table: every variant's real-test accuracy with both intervals, its paired
+difference to the source-only variant, the share of the source-only -> oracle gap it closes,
+and the domain gap (PAD).
 
-Percent points throughout; a gain is marked significant (*) only when its paired
-95% interval excludes zero.
+Rows run from the source-only variant (gap closure 0) through the candidates to the
+oracle (gap closure 1, trained on labeled target images, so never a candidate).
+Accuracies and differences in percent (points); a difference is starred only when
+its paired bootstrap interval excludes zero. A run without an oracle drops the
+gap-closure column and the oracle row.
 """
 
 from __future__ import annotations
@@ -10,90 +14,142 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from synth2real.config import VARIANT_PSEUDO
-from synth2real.report.text import csv_text, percent, write_texts
+from synth2real.report import evaluation as ev
+from synth2real.report.text import csv_text, percent, tex, tt, write_texts
 from synth2real.store import read_json
 
 
+def _role(summary: Mapping, v: str) -> str:
+    if ev.uses_target_labels(summary, v):
+        return "oracle"
+    return "source-only" if v == ev.source_only(summary) else "candidate"
+
+
 def rows(summary: Mapping) -> list[dict[str, object]]:
-    """One row per variant: test accuracy with its interval, paired gains, pseudo-label quality, PAD."""
-    base = summary["baseline"]
-    comp = {(c["a"], c["b"]): c for c in summary["comparisons"]}
+    """One row per variant (table order), numbers in percent; None where a value is absent."""
+    src = ev.source_only(summary)
     out = []
-    for name, v in summary["variants"].items():
+    for name in ev.table_order(summary):
+        v = summary["variants"][name]
         t = v["test_acc"]
-        ci = t["ci95"] or [None, None]
-        row: dict[str, object] = {
-            "variant": name,
+        seed_ci = t.get("ci95") or [None, None]
+        boot_ci = ev.bootstrap_ci(t) or [None, None]
+        d = ev.paired(summary, name, src) if name != src else None
+        d_ci = (d or {}).get("ci95") or [None, None]
+        g = ev.gap_closure(summary, name)
+        g_ci = (g or {}).get("ci95") or [None, None]
+        pl = ev.paired(summary, name, VARIANT_PSEUDO) if name != VARIANT_PSEUDO else None
+        pl_ci = (pl or {}).get("ci95") or [None, None]
+        lab = v.get("pseudo_label", {})
+        out.append({
+            "variant": name, "role": _role(summary, name),
+            "labels": v.get("labels", "synthetic"),
             "description": v.get("method", {}).get("description", "the published study's variant"),
-            "test_mean": percent(t["mean"]), "test_ci_lo": percent(ci[0]), "test_ci_hi": percent(ci[1]),
+            "test_mean": percent(t["mean"]),
+            "test_seed_ci_lo": percent(seed_ci[0]), "test_seed_ci_hi": percent(seed_ci[1]),
+            "test_boot_ci_lo": percent(boot_ci[0]), "test_boot_ci_hi": percent(boot_ci[1]),
+            "diff_source_mean": percent(d["mean"]) if d else None,
+            "diff_source_ci_lo": percent(d_ci[0]), "diff_source_ci_hi": percent(d_ci[1]),
+            "diff_source_significant": bool(d and d["significant"]),
+            "gap_closure_mean": percent(g["mean"]) if g else None,
+            "gap_closure_ci_lo": percent(g_ci[0]), "gap_closure_ci_hi": percent(g_ci[1]),
+            "diff_pseudo_label_mean": percent(pl["mean"]) if pl else None,
+            "diff_pseudo_label_ci_lo": percent(pl_ci[0]), "diff_pseudo_label_ci_hi": percent(pl_ci[1]),
             "val_mean": percent(v["val_acc"]["mean"]),
-        }
-        for key, other in (("gain_base", base), ("gain_pl", VARIANT_PSEUDO)):
-            c = comp.get((name, other))
-            lo_hi = (c or {}).get("ci95") or [None, None]
-            row[f"{key}_mean"] = percent(c["mean"]) if c else None
-            row[f"{key}_ci_lo"], row[f"{key}_ci_hi"] = percent(lo_hi[0]), percent(lo_hi[1])
-            row[f"{key}_significant"] = bool(c and c["significant"])
-        pl = v.get("pseudo_label", {})
-        row["pseudo_label_acc"] = percent(pl["pseudo_label_acc"]["mean"]) if "pseudo_label_acc" in pl else None
-        row["ood_accepted"] = pl["ood_accepted"]["mean"] if "ood_accepted" in pl else None
-        row["proxy_a_distance"] = v["proxy_a_distance"]["mean"] if "proxy_a_distance" in v else None
-        out.append(row)
+            "pseudo_label_acc": percent(lab["pseudo_label_acc"]["mean"]) if "pseudo_label_acc" in lab else None,
+            "proxy_a_distance": v["proxy_a_distance"]["mean"] if "proxy_a_distance" in v else None,
+        })
     return out
 
 
-def _ci(lo: object, hi: object) -> str:
-    return "–" if lo is None else f"[{lo:.2f}, {hi:.2f}]"
+def cells(summary: Mapping, name: str) -> dict[str, str]:
+    """The displayed cells of one variant's row (plain text), straight from the summary."""
+    v, src = summary["variants"][name], ev.source_only(summary)
+    t = v["test_acc"]
+    out = {"acc": ev.points(t["mean"]), "seed_ci": ev.interval(t.get("ci95")),
+           "boot_ci": ev.interval(ev.bootstrap_ci(t))}
+    if name == src:
+        out["diff"] = "reference"
+    else:
+        d = ev.paired(summary, name, src)
+        out["diff"] = "–" if d is None else (f"{ev.points(d['mean'], sign=True)}"
+                                              f"{'*' if d['significant'] else ''} "
+                                              f"{ev.interval(d['ci95'], sign=True)}")
+    g = ev.gap_closure(summary, name)
+    if name == src or ev.uses_target_labels(summary, name):
+        out["gap"] = f"{ev.share(g['mean'])} (end of scale)" if g else "–"
+    else:
+        out["gap"] = "–" if g is None else f"{ev.share(g['mean'])} {ev.interval(g.get('ci95'), ev.share)}"
+    pad = v.get("proxy_a_distance")
+    out["pad"] = "–" if pad is None else f"{pad['mean']:.2f}"
+    return out
 
 
-def _gain(r: Mapping, key: str, tex: bool = False) -> str:
-    m = r[f"{key}_mean"]
-    if m is None:
-        return "--" if tex else "–"
-    star = "*" if r[f"{key}_significant"] else ""
-    if tex:
-        return f"${m:+.2f}{'^{*}' if star else ''}$ {{\\scriptsize [{r[f'{key}_ci_lo']:+.2f}, {r[f'{key}_ci_hi']:+.2f}]}}"
-    return f"{m:+.2f}{star} [{r[f'{key}_ci_lo']:+.2f}, {r[f'{key}_ci_hi']:+.2f}]"
+def _columns(summary: Mapping) -> list[tuple[str, str, str]]:
+    """(cell key, Markdown header, LaTeX header); gap closure only with an oracle."""
+    src, lvl, slvl = ev.source_only(summary), ev.level(summary), ev.level(summary, "seeds")
+    cols = [("acc", "test acc (%)", _stack("test acc.", r"(\%)")),
+            ("seed_ci", f"{slvl} CI, seeds", _stack(tex(slvl) + " CI,", "seeds")),
+            ("boot_ci", f"{lvl} CI, bootstrap", _stack(tex(lvl) + " CI,", "bootstrap")),
+            ("diff", f"Δ vs {src} (pp) [bootstrap CI]",
+             _stack(rf"$\Delta$ vs {tt(src)}", "(pp) [bootstrap CI]"))]
+    if ev.oracle(summary) is not None:
+        cols.append(("gap", "gap closed (%) [bootstrap CI]",
+                     _stack(r"gap closed (\%)", "[bootstrap CI]")))
+    return [*cols, ("pad", "PAD", "PAD")]
 
 
-def _opt(x: object, fmt: str, none: str = "–") -> str:
-    return none if x is None else format(x, fmt)
+def _stack(top: str, bottom: str) -> str:
+    """A two-line header cell (keeps the table narrow)."""
+    # Braces keep a bottom line that starts with "[" from reading as \\'s optional argument.
+    return rf"\begin{{tabular}}[b]{{@{{}}c@{{}}}}{top}\\ {{{bottom}}}\end{{tabular}}"
 
 
 def to_csv(summary: Mapping) -> str:
     return csv_text(rows(summary))
 
 
+def _mark(summary: Mapping, name: str) -> str:
+    return "‡" if ev.uses_target_labels(summary, name) else ""
+
+
 def to_markdown(summary: Mapping) -> str:
-    base, n = summary["baseline"], len(summary["seeds"])
-    head = (f"| variant | test acc (%) | 95% CI | gain vs {base} [95% CI] | gain vs pseudo-label "
-            "[95% CI] | pseudo-label acc (%) | OOD accepted | PAD |\n|---|---|---|---|---|---|---|---|\n")
-    body = "".join(
-        f"| {r['variant']} | {r['test_mean']:.2f} | {_ci(r['test_ci_lo'], r['test_ci_hi'])} "
-        f"| {_gain(r, 'gain_base')} | {_gain(r, 'gain_pl')} | {_opt(r['pseudo_label_acc'], '.1f')} "
-        f"| {_opt(r['ood_accepted'], '.0f')} | {_opt(r['proxy_a_distance'], '.2f')} |\n"
-        for r in rows(summary))
-    return (head + body + f"\nReal-test accuracy over {n} seeds (Student-t 95% CI); gains are paired "
-            "differences (same seed, same splits) in points, * = interval excludes zero. "
-            "PAD = proxy A-distance between source and unlabeled-pool representations "
-            "(0 = indistinguishable, 2 = separable). " + summary.get("model_selection", "") + "\n")
+    cols = _columns(summary)
+    head = ("| variant | " + " | ".join(c[1] for c in cols) + " |\n"
+            + "|---" * (len(cols) + 1) + "|\n")
+    body = "".join(f"| {name}{_mark(summary, name)} | "
+                   + " | ".join(cells(summary, name)[c[0]] for c in cols) + " |\n"
+                   for name in ev.table_order(summary))
+    oracle_note = (" ‡ trained on labeled real target images: the upper end of the gap-closure "
+                   "scale, not a candidate." if ev.oracle(summary) else "")
+    intervals = summary.get("intervals", {})
+    return (head + body + f"\nReal-test accuracy over {len(summary['seeds'])} seeds. "
+            + intervals.get("seed", "Seed CI: Student-t over training seeds.") + " "
+            + intervals.get("bootstrap", "") + " Δ: paired difference (same seeds, same test "
+            "images), * = its interval excludes zero. PAD = proxy A-distance between source and "
+            "unlabeled-pool representations (0 = indistinguishable, 2 = separable)."
+            + oracle_note + " " + summary.get("model_selection", "") + "\n")
 
 
 def to_latex(summary: Mapping) -> str:
-    base = summary["baseline"]
-    lines = [
-        r"\begin{tabular}{lcccc}",
-        r"\toprule",
-        (rf"variant & test acc. (\%) [95\% CI] & gain vs \texttt{{{base}}} & gain vs "
-         r"\texttt{pseudo-label} & PAD \\"),
-        r"\midrule",
-    ]
-    for r in rows(summary):
-        acc = f"${r['test_mean']:.2f}$ {{\\scriptsize {_ci(r['test_ci_lo'], r['test_ci_hi'])}}}"
-        lines.append(f"\\texttt{{{r['variant']}}} & {acc} & {_gain(r, 'gain_base', True)} & "
-                     f"{_gain(r, 'gain_pl', True)} & {_opt(r['proxy_a_distance'], '.2f', '--')} \\\\")
+    cols = _columns(summary)
+    lines = [r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
+             "variant & " + " & ".join(c[2] for c in cols) + r" \\", r"\midrule"]
+    for name in ev.table_order(summary):
+        c = cells(summary, name)
+        if ev.uses_target_labels(summary, name) and lines[-1] != r"\midrule":
+            lines.append(r"\midrule")
+        label = tt(name) + (r"$^{\ddagger}$" if _mark(summary, name) else "")
+        lines.append(label + " & " + " & ".join(_tex_cell(c[k[0]]) for k in cols) + r" \\")
+        if name == ev.source_only(summary):
+            lines.append(r"\midrule")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines).replace("–", "--")
+    return "\n".join(lines)
+
+
+def _tex_cell(text: str) -> str:
+    # A star marks a significant difference; set it as a superscript.
+    return ev.latex_cell(text).replace("*", r"$^{*}$")
 
 
 def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:

@@ -40,7 +40,8 @@ def metrics(variant, acc, scores, y, seed):
     pred[wrong] = (y[wrong] + 1) % 3
     test = {"acc": float((pred == y).mean()), "per_class_acc": {c: 0.5 for c in ("dog", "cat", "bird")},
             "confusion": np.eye(3, dtype=int).tolist(), "n": N, "pred": pred.tolist()}
-    m = {"seed": seed, "variant": variant, "train": {"acc": 0.99}, "val": {"acc": 0.98}, "test": test}
+    m = {"seed": seed, "variant": variant, "n_train": 100, "train": {"acc": 0.99}, "val": {"acc": 0.98},
+         "test": test}
     if variant == "oracle":
         m["labels"] = "target"
     else:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synth2real.report.figures import domain_gap, pseudo_label_diagnostics, sample_grid
+from synth2real.report.figures import all_methods, domain_gap, pseudo_label_diagnostics, sample_grid
 from tests.unit.report.fakes import fake_summary
 
 
@@ -97,8 +97,32 @@ def test_threshold_sweep_picks_its_points_by_parts_not_by_name():
 
     with_ci(summary)
     fig = threshold_sweep.plot(summary)
-    xs = sorted({float(x) for ax in fig.axes for line in ax.get_lines() for x in line.get_xdata()})
+    xs = sorted({float(x) for ax in fig.axes for line in ax.get_lines()
+                 if line.get_marker() == "o" for x in line.get_xdata()})  # not the baseline line
     assert xs == [0.6, 0.8]  # threshold-0.9 self-trains: not a sweep point, whatever its name
     summary["variants"] = {k: v for k, v in summary["variants"].items() if not k.startswith("conf")}
     with pytest.raises(ValueError, match="threshold-only"):
         threshold_sweep.plot(summary)
+
+
+@pytest.mark.parametrize("oracle", [True, False])
+def test_all_methods_draws_gap_closure_with_an_oracle_and_differences_without(tmp_path, oracle):
+    s = fake_summary(oracle=oracle)
+    fig = all_methods.plot(s)
+    left, right = fig.axes[:2]
+    assert [t.get_text() for t in left.get_yticklabels()][-1] == ("oracle" if oracle else "pseudo-label")
+    vlines = sorted(float(ln.get_xdata()[0]) for ln in right.get_lines()
+                    if len(set(ln.get_xdata())) == 1 and len(ln.get_xdata()) == 2)
+    if oracle:
+        assert vlines == [0.0, 100.0]  # the scale's ends: source-only and oracle
+        gap = s["gap_closure"]["pseudo-label"]["mean"]
+        assert "gap closed" in right.get_xlabel()
+    else:
+        assert vlines == [0.0]
+        gap = next(c["bootstrap"]["mean"] for c in s["comparisons"] if c["a"] == "pseudo-label")
+        assert "paired difference" in right.get_xlabel()
+    xs = [x for ln in right.get_lines() for x in ln.get_xdata()]
+    assert any(abs(x - 100 * gap) < 1e-9 for x in xs)
+    out = [tmp_path / "m.pdf", tmp_path / "m.png"]
+    all_methods.make(_json(tmp_path, s), *map(str, out))
+    assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500

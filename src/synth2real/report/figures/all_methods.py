@@ -1,5 +1,11 @@
-"""Figure: every variant's real-test accuracy (mean, 95% CI) and its paired gain over the
-1000-per-class baseline (95% CI); filled markers = interval excludes zero."""
+"""Figure: every variant's real-test accuracy with both intervals (left), and the share of the
+source-only -> oracle gap it closes (right, bootstrap interval; 0 = source-only, 100 = oracle).
+
+Left: thick bar = 95% interval over seeds, thin whiskers = bootstrap interval over
+seeds and test images. Right: filled marker = the paired difference to the
+source-only variant has an interval that excludes zero. A run without an oracle
+has no gap-closure scale: the right panel then shows that paired difference in points.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +13,76 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from synth2real.report import evaluation as ev
 from synth2real.report.figures import plt, save
 from synth2real.store import read_json
+
+GREY, BLUE, GREEN, ORANGE = "#636363", "#08519c", "#238b45", "#e6550d"
+
+
+def _color(summary: Mapping, name: str) -> str:
+    if ev.uses_target_labels(summary, name):
+        return GREEN
+    return GREY if name in summary.get("core_variants", []) else BLUE
+
+
+def _whisker(ax: plt.Axes, y: float, mean: float, ci, **kw) -> None:
+    lo, hi = ci if ci is not None else (mean, mean)
+    ax.errorbar(100 * mean, y, xerr=[[100 * (mean - lo)], [100 * (hi - mean)]], **kw)
 
 
 def plot(summary: Mapping) -> plt.Figure:
     """The figure drawn from a loaded `summary.json`."""
-    base = summary["baseline"]
-    comp = {c["a"]: c for c in summary["comparisons"] if c["b"] == base}
-    names = list(summary["variants"])
+    names = ev.table_order(summary)
+    src, oracle = ev.source_only(summary), ev.oracle(summary)
     y = np.arange(len(names))[::-1]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.6, 0.28 * len(names) + 1.4), sharey=True)
     for yi, n in zip(y, names):
-        t = summary["variants"][n]["test_acc"]
-        lo, hi = t["ci95"] or (t["mean"], t["mean"])
-        color = "#636363" if n in summary.get("core_variants", []) else "#08519c"
-        ax1.errorbar(100 * t["mean"], yi, xerr=[[100 * (t["mean"] - lo)], [100 * (hi - t["mean"])]],
-                     fmt="o", color=color, capsize=2, ms=4)
-        c = comp.get(n)
-        if c is not None:
-            m, (clo, chi) = c["mean"], (c["ci95"] or (c["mean"], c["mean"]))
-            ax2.errorbar(100 * m, yi, xerr=[[100 * (m - clo)], [100 * (chi - m)]], fmt="o",
-                         mfc=color if c["significant"] else "white", color=color, capsize=2, ms=4)
-    ref = 100 * summary["variants"][base]["test_acc"]["mean"]
-    ax1.axvline(ref, color="#e6550d", lw=0.8, ls="--")
-    ax2.axvline(0, color="black", lw=0.8)
+        t, color = summary["variants"][n]["test_acc"], _color(summary, n)
+        _whisker(ax1, yi, t["mean"], ev.bootstrap_ci(t), fmt="none", color=color, capsize=2, lw=0.8)
+        _whisker(ax1, yi, t["mean"], t.get("ci95"), fmt="o", color=color, lw=2.5, ms=4)
+        if n == src or ev.uses_target_labels(summary, n):
+            # The scale's two ends: drawn as reference lines, not as estimates.
+            continue
+        if oracle is not None:
+            g = ev.gap_closure(summary, n)
+            if g is None:
+                continue
+            d = ev.paired(summary, n, src)
+            filled = bool(d and d["significant"])
+            _whisker(ax2, yi, g["mean"], g.get("ci95"), fmt="o", color=color, capsize=2, ms=4,
+                     mfc=color if filled else "white")
+        else:
+            d = ev.paired(summary, n, src)
+            if d is not None:
+                _whisker(ax2, yi, d["mean"], d["ci95"], fmt="o", color=color, capsize=2, ms=4,
+                         mfc=color if d["significant"] else "white")
+    ax1.axvline(100 * summary["variants"][src]["test_acc"]["mean"], color=ORANGE, lw=0.8, ls="--",
+                label=f"source-only ({src})")
+    if oracle is not None:
+        ax1.axvline(100 * summary["variants"][oracle]["test_acc"]["mean"], color=GREEN, lw=0.8,
+                    ls="--", label=f"oracle ({oracle}, labeled target)")
+        ax2.axvline(0, color=ORANGE, lw=0.8, ls="--", label="0 = source-only")
+        ax2.axvline(100, color=GREEN, lw=0.8, ls="--", label="100 = oracle")
+        ax2.set_xlabel(f"gap closed, source-only → oracle (%, bootstrap {ev.level(summary)} CI)",
+                       fontsize=8)
+    else:
+        ax2.axvline(0, color="black", lw=0.8)
+        ax2.set_xlabel(f"paired difference to {src} (points, 95% CI)", fontsize=8)
     ax1.set_yticks(y, names, fontsize=7)
-    ax1.set_xlabel("real-test accuracy (%), mean and 95% CI", fontsize=8)
-    ax2.set_xlabel(f"paired gain over {base} (points, 95% CI)", fontsize=8)
+    ax1.set_xlabel(f"real-test accuracy (%): thick = seed 95% CI, thin = bootstrap "
+                   f"{ev.level(summary)} CI", fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle(f"All methods ({len(summary['seeds'])} seeds; filled = gain interval excludes 0)",
-                 fontsize=9)
+    fig.suptitle(f"All methods ({len(summary['seeds'])} seeds; filled = paired difference to "
+                 "source-only excludes 0)", fontsize=9)
     fig.tight_layout()
+    # Below the panels, where it can hide no marker (saved with a tight bounding box).
+    handles = [h for ax in (ax1, ax2) for h in ax.get_legend_handles_labels()[0]]
+    if handles:
+        fig.legend(handles=handles, fontsize=7, loc="upper center", ncol=len(handles),
+                   bbox_to_anchor=(0.5, 0.0), frameon=False)
     return fig
 
 

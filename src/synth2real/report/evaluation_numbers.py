@@ -1,0 +1,185 @@
+"""The `\\Num{<key>}` macros of the evaluation: intervals, oracle, gap closure, selection, claims.
+
+Numbers per variant (`gap/<v>/mean`, `ci/<v>/test/boot`, ...), per criterion
+(`sel/<criterion>/variant`, ..., and the deployed one again as `sel/deploy/...`)
+and per claim (`claim/<id>/verdict`, ...), plus whole sentences (`text/...`) for
+the statements whose wording depends on what the run has: an oracle or not,
+selection results or not, the aim met or not. The sentences exist in every
+run, so the paper compiles for a run without an oracle or without selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from synth2real.report import evaluation as ev
+from synth2real.report.claims_table import rule_words
+from synth2real.report.text import pct, signed, tex, tt
+
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+
+
+def _ci(ci, fmt=ev.points, **kw) -> str:
+    return ev.latex_cell(ev.interval(ci, fmt, **kw))
+
+
+def _share(x: float) -> str:
+    return ev.latex_cell(ev.share(x))
+
+
+def variant_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """Per variant: both test intervals and, with an oracle, gap closure with its interval."""
+    n: dict[str, str] = {}
+    for v, s in summary["variants"].items():
+        t = s["test_acc"]
+        n[f"ci/{v}/test/seed"] = _ci(t.get("ci95"))
+        n[f"ci/{v}/test/boot"] = _ci(ev.bootstrap_ci(t))
+        g = ev.gap_closure(summary, v)
+        if g is not None:
+            n[f"gap/{v}/mean"] = _share(g["mean"])
+            n[f"gap/{v}/ci"] = _ci(g.get("ci95"), ev.share)
+        d = ev.paired(summary, v, ev.source_only(summary)) if v != ev.source_only(summary) else None
+        if d is not None:
+            n[f"delta/{v}/source"] = signed(d["mean"])
+            n[f"delta/{v}/source/ci"] = _ci(d["ci95"], sign=True)
+    return n
+
+
+def interval_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """Which interval is which, in the summary's own sentences."""
+    iv = summary.get("intervals") or {}
+    return {
+        "interval/seed": tex(iv.get("seed", "Seed intervals are Student-t 95% intervals of the "
+                                             "mean over the training seeds, on one fixed test set.")),
+        "interval/bootstrap": tex(iv.get("bootstrap", "This run has no bootstrap intervals.")),
+        "interval/level": f"{100 * iv.get('level', 0.95):g}",
+        "interval/resamples": str(iv.get("resamples", "--")),
+    }
+
+
+def oracle_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """The two ends of the gap-closure scale and the sentence that introduces them."""
+    src, oracle = ev.source_only(summary), ev.oracle(summary)
+    s = summary["variants"][src]["test_acc"]
+    n = {"role/source": tt(src), "source/test": pct(s["mean"])}
+    if oracle is None:
+        n["text/oracle"] = ("This run trains no oracle, so it has no upper reference and no "
+                            "gap closure; differences are given in points against "
+                            f"{tt(src)} only.")
+        n["text/oracle-note"] = "This run has no oracle, hence no gap-closure column."
+        return n
+    n["text/oracle-note"] = (f"$^{{\\ddagger}}$\\,{tt(oracle)} is trained on labeled real target "
+                             "images: the upper end of the scale, not a candidate.")
+    o = summary["variants"][oracle]["test_acc"]
+    n |= {"role/oracle": tt(oracle), "oracle/test": pct(o["mean"]),
+          "oracle/gap": signed(o["mean"] - s["mean"])}
+    gaps = {v: g["mean"] for v, g in summary.get("gap_closure", {}).items()
+            if v in summary["variants"] and not ev.uses_target_labels(summary, v)}
+    best = (f" Among the candidates, {tt(max(gaps, key=gaps.get))} closes the largest share "
+            f"of it, {_share(max(gaps.values()))}\\,\\%." if gaps else "")
+    count = summary["variants"][oracle].get("n_train")
+    photos = (f"{count} labeled real target images ({count // len(summary['classes'])} per class, "
+              "disjoint from the test set and the pool)" if count else "labeled real target images")
+    n["text/oracle"] = (
+        f"The oracle ({tt(oracle)}), the same frozen backbone and head trained on {photos} "
+        "(the only variant that sees target labels; it is a reference, not a "
+        f"candidate), reaches {pct(o['mean'])}\\,\\% real-test accuracy "
+        f"(bootstrap interval {_ci(ev.bootstrap_ci(o))}), against {pct(s['mean'])}\\,\\% for the "
+        f"source-only {tt(src)}: a gap of {signed(o['mean'] - s['mean'])} points.{best}")
+    return n
+
+
+def _aim_sentence(gap: Mapping[str, Any] | None) -> str:
+    aim = f"{100 * ev.GAP_CLOSURE_AIM:g}\\,\\%"
+    if gap is None:
+        return f"Without an oracle, the aim of closing {aim} of the gap cannot be checked."
+    ci, mean = gap.get("ci95"), gap["mean"]
+    if mean >= ev.GAP_CLOSURE_AIM:
+        tail = ("even at the lower end of its interval" if ci and ci[0] >= ev.GAP_CLOSURE_AIM
+                else f"though its interval reaches down to {_share(ci[0])}\\,\\%" if ci else "")
+        return f"It meets the aim of closing at least {aim} of the gap{', ' + tail if tail else ''}."
+    return (f"It does not reach the aim of closing {aim} of the gap: it closes "
+            f"{_share(mean)}\\,\\%.")
+
+
+def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """Per criterion and for the deployed one: pick, test accuracy, gap closure, regret."""
+    sel = summary.get("selection") or {}
+    if not sel.get("criteria"):
+        none = "This run has no model-selection results."
+        return {"text/selection": none, "text/test-best": none, "text/abstract-evaluation": ""}
+    n: dict[str, str] = {}
+    for c, r in sel["criteria"].items():
+        keys = [f"sel/{c}"] + (["sel/deploy"] if c == sel["deploy_criterion"] else [])
+        for k in keys:
+            n[f"{k}/criterion"] = tt(c)
+            n[f"{k}/reads"] = tex(r["reads"])
+            n[f"{k}/variant"] = tt(r["variant"])
+            n[f"{k}/test"] = pct(r["test_acc"]["mean"])
+            n[f"{k}/test/ci"] = _ci(r["test_acc"].get("ci95"))
+            n[f"{k}/regret"] = pct(r["regret"]["mean"])
+            n[f"{k}/regret/ci"] = _ci(r["regret"].get("ci95"))
+            if r.get("gap_closure"):
+                n[f"{k}/gap"] = _share(r["gap_closure"]["mean"])
+                n[f"{k}/gap/ci"] = _ci(r["gap_closure"].get("ci95"), ev.share)
+    best = sel["test_best"]
+    n["sel/test-best/variant"], n["sel/test-best/test"] = tt(best["variant"]), pct(best["test_acc"])
+    deploy = sel["criteria"][sel["deploy_criterion"]]
+    gap = deploy.get("gap_closure") if ev.oracle(summary) else None
+    closes = (f", closing {n['sel/deploy/gap']}\\,\\% of the source-only $\\to$ oracle gap "
+              f"{n['sel/deploy/gap/ci']}" if gap else "")
+    label_free = {c: r["regret"]["mean"] for c, r in sel["criteria"].items()
+                  if "labeled" not in r["reads"]}
+    unlabeled = ""
+    if label_free:
+        c = min(label_free, key=label_free.get)
+        unlabeled = (f" Of the criteria that read no labels at all, {tt(c)} has the lowest regret: "
+                     f"it picks {tt(sel['criteria'][c]['variant'])}, {pct(label_free[c])} points "
+                     "below the test-best variant.")
+    n["text/selection"] = (
+        f"The deployed criterion, {n['sel/deploy/criterion']} (it reads the "
+        f"{n['sel/deploy/reads']} split), picks {n['sel/deploy/variant']}: "
+        f"{n['sel/deploy/test']}\\,\\% real-test accuracy {n['sel/deploy/test/ci']}{closes}, "
+        f"a regret of {n['sel/deploy/regret']} points {n['sel/deploy/regret/ci']} against the "
+        f"test-best variant {n['sel/test-best/variant']} ({n['sel/test-best/test']}\\,\\%). "
+        f"{_aim_sentence(gap)}{unlabeled}")
+    n["text/test-best"] = (
+        f"Regret is measured against the test-best variant, {n['sel/test-best/variant']} "
+        f"({n['sel/test-best/test']}\\,\\%), which is found by reading the test labels and is "
+        "therefore not selectable.")
+    n["text/abstract-evaluation"] = (
+        f"Chosen without test labels (by {n['sel/deploy/criterion']}), the deployed model reaches "
+        f"{n['sel/deploy/test']}\\,\\%" + (f" and closes {n['sel/deploy/gap']}\\,\\% of the gap to "
+                                            "an oracle trained on labeled target images" if gap
+                                            else "") + ".")
+    return n
+
+
+def claim_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """Per claim: effect, the interval its verdict read, the verdict; and a summary sentence."""
+    claims = summary.get("claims") or []
+    n: dict[str, str] = {"claims/n": str(len(claims)), "text/claims-rule": tex(rule_words(summary))}
+    for c in claims:
+        n[f"claim/{c['id']}/effect"] = signed(c["effect"]["mean"])
+        n[f"claim/{c['id']}/ci"] = _ci(ev.claim_ci(c), sign=True)
+        n[f"claim/{c['id']}/verdict"] = c["verdict"]
+    for verdict in VERDICTS:
+        n[f"claims/{verdict.replace(' ', '-')}"] = str(sum(c["verdict"] == verdict for c in claims))
+    if not claims:
+        n["text/claims"] = "This run judges no claim."
+        return n
+    counts = ", ".join(f"{n['claims/' + v.replace(' ', '-')]} {v}" for v in VERDICTS)
+    listed = []
+    for c in claims:
+        k = f"claim/{c['id']}"
+        listed.append(f"``{tex(c['text'])}'': {n[k + '/effect']} points {n[k + '/ci']}, "
+                    f"\\emph{{{c['verdict']}}}")
+    n["text/claims"] = f"Of the {len(claims)} claims judged, {counts}: {'; '.join(listed)}."
+    return n
+
+
+def evaluation_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """Every evaluation macro of one summary (see the module docstring)."""
+    return {**variant_numbers(summary), **interval_numbers(summary), **oracle_numbers(summary),
+            **selection_numbers(summary), **claim_numbers(summary)}
