@@ -55,8 +55,14 @@ def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
         if name != "oracle":
             assert set(v["selection"]) == {"source_val_acc", "pool_entropy", "pool_im", "snd",
                                            "target_val_acc"}
-    assert set(s["gap_closure"]) == set(s["variants"]) - {"oracle"}
-    assert s["gap_closure"]["synthetic-20"]["mean"] == 0
+    # 13 labeled photos per class and 3 epochs may not beat the source-only model; gap
+    # closure then has no scale and is left out rather than shown with a sign flip.
+    acc = {v: x["test_acc"]["mean"] for v, x in s["variants"].items()}
+    if acc["oracle"] > acc["synthetic-20"]:
+        assert set(s["gap_closure"]) == set(s["variants"]) - {"oracle"}
+        assert s["gap_closure"]["synthetic-20"]["mean"] == 0
+    else:
+        assert s["gap_closure"] is None
     sel = s["selection"]
     assert "oracle" not in sel["candidates"] and sel["deploy_criterion"] == "target_val_acc"
     for c in sel["criteria"].values():

@@ -70,3 +70,13 @@ def test_sentences_exist_without_oracle_or_selection(prov, oracle, evaluation):
     else:
         assert n["text/selection"] == "This run has no model-selection results."
         assert n["text/claims"] == "This run judges no claim."
+
+
+def test_an_oracle_that_does_not_beat_source_only_gives_no_gap_closure(prov):
+    s = fake_summary(oracle=True, evaluation=True)
+    s["gap_closure"] = None
+    for c in s["selection"]["criteria"].values():
+        c["gap_closure"] = None
+    n = numbers(s, prov, {}, {}, "cmd")
+    assert "does not beat the source-only model" in n["text/oracle"]
+    assert not any(k.startswith("gap/") for k in n) and "cannot be checked" in n["text/selection"]
