@@ -54,16 +54,3 @@ def test_no_claims_gives_a_one_row_table():
     s = fake_summary(evaluation=False)
     assert "this run judges no claim" in claims_table.to_latex(s)
     assert claims_table.to_csv(s) and claims_table.to_markdown(s).startswith("This run judges no")
-
-
-def test_rule_entry_point_writes_csv_md_tex(tmp_path):
-    import json
-
-    from synth2real.report import claims_table as table
-
-    (tmp_path / "summary.json").write_text(json.dumps(fake_summary()))
-    out = [tmp_path / "t" / f"claims.{ext}" for ext in ("csv", "md", "tex")]
-    table.write(str(tmp_path / "summary.json"), *map(str, out))
-    assert [p.read_text() for p in out] == [table.to_csv(fake_summary()),
-                                            table.to_markdown(fake_summary()),
-                                            table.to_latex(fake_summary())]

@@ -89,16 +89,3 @@ def test_a_summary_without_evaluation_keys_still_builds():
     tex = latex_rows(methods_table.to_latex(s))
     assert tex["synthetic-50"][4] == "--"  # no comparison: no difference, no crash
     assert methods_table.to_csv(s).count("\n") == 4
-
-
-def test_rule_entry_point_writes_csv_md_tex(tmp_path):
-    import json
-
-    from synth2real.report import methods_table as table
-
-    (tmp_path / "summary.json").write_text(json.dumps(fake_summary()))
-    out = [tmp_path / "t" / f"methods.{ext}" for ext in ("csv", "md", "tex")]
-    table.write(str(tmp_path / "summary.json"), *map(str, out))
-    assert [p.read_text() for p in out] == [table.to_csv(fake_summary()),
-                                            table.to_markdown(fake_summary()),
-                                            table.to_latex(fake_summary())]

@@ -67,16 +67,3 @@ def test_a_run_without_selection_gets_a_one_row_table():
     s = fake_summary(evaluation=False)
     assert "no model-selection results" in selection_table.to_latex(s)
     assert selection_table.to_markdown(s).startswith("This run has no")
-
-
-def test_rule_entry_point_writes_csv_md_tex(tmp_path):
-    import json
-
-    from synth2real.report import selection_table as table
-
-    (tmp_path / "summary.json").write_text(json.dumps(fake_summary()))
-    out = [tmp_path / "t" / f"selection.{ext}" for ext in ("csv", "md", "tex")]
-    table.write(str(tmp_path / "summary.json"), *map(str, out))
-    assert [p.read_text() for p in out] == [table.to_csv(fake_summary()),
-                                            table.to_markdown(fake_summary()),
-                                            table.to_latex(fake_summary())]
