@@ -185,6 +185,7 @@ rule paper_numbers:
         source="results/data/source.csv",
         test="results/data/real_test.csv",
         pool="results/data/pool.csv",
+        target="results/data/target.csv",
         benchmarks=[f for files in PAPER_BENCHMARKS.values() for f in files],
     output:
         numbers="paper/tables/numbers.tex",

@@ -76,13 +76,18 @@ def paired(summary: Mapping[str, Any], a: str, b: str) -> dict[str, Any] | None:
 def gap_closure(summary: Mapping[str, Any], variant: str) -> dict[str, Any] | None:
     """{"mean", "ci95"} of the variant's gap closure; 0 for the source-only, 1 for the oracle
     (the scale's ends, without interval); None without an oracle or without a scale."""
-    if oracle(summary) is None or summary.get("gap_closure") is None:
+    if not has_gap_closure(summary):
         return None  # no oracle, or one that does not beat source-only: no scale
     if variant == source_only(summary):
         return {"mean": 0.0, "ci95": None}
     if variant == oracle(summary):
         return {"mean": 1.0, "ci95": None}
     return (summary.get("gap_closure") or {}).get(variant)
+
+
+def has_gap_closure(summary: Mapping[str, Any]) -> bool:
+    """Whether the run has a gap-closure scale: an oracle that beats the source-only model."""
+    return oracle(summary) is not None and summary.get("gap_closure") is not None
 
 
 def interval_kind(summary: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ run, so the paper compiles for a run without an oracle or without selection.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -180,6 +181,26 @@ def claim_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
                     f"\\emph{{{c['verdict']}}}")
     n["text/claims"] = f"Of the {len(claims)} claims judged, {counts}: {'; '.join(listed)}."
     return n
+
+
+def selection_limits(summary: Mapping[str, Any], counts: Mapping[str, int]) -> str:
+    """Why the criteria pick what they pick: the target-validation split's own sampling error
+    (a binomial standard error at the deploy pick's target-val accuracy), and the unlabeled
+    criteria's bias towards methods that optimise what they measure."""
+    sel, n_val = summary.get("selection") or {}, counts.get("target-val")
+    if not sel.get("criteria") or not n_val:
+        return ""
+    pick = sel["criteria"]["target_val_acc"]["variant"]
+    p = summary["variants"][pick]["target_val_acc"]["mean"]
+    se = 100 * math.sqrt(p * (1 - p) / n_val)
+    return (f"The labeled target-validation split has {n_val} photos: near {pct(p)}\\,\\% "
+            f"accuracy its sampling error alone is about {se:.1f} points (one standard error), "
+            "as large as the differences between the best candidates, so it separates only coarse "
+            "differences; its size is a configuration key (\\texttt{real.target\\_val\\_per\\_class}). "
+            "The unlabeled criteria score what some methods optimise directly: information "
+            "maximisation lowers the pool entropy and raises the pool IM score, and SND rewards "
+            "the same tight, confident clusters, so these criteria can favour such a method "
+            "whether or not its predictions are right.")
 
 
 def evaluation_numbers(summary: Mapping[str, Any]) -> dict[str, str]:

@@ -93,7 +93,7 @@ def _columns(summary: Mapping) -> list[tuple[str, str, str]]:
             ("boot_ci", f"{lvl} CI, bootstrap", _stack(tex(lvl) + " CI,", "bootstrap")),
             ("diff", f"Δ vs {src} (pp) [bootstrap CI]",
              _stack(rf"$\Delta$ vs {tt(src)}", "(pp) [bootstrap CI]"))]
-    if ev.oracle(summary) is not None:
+    if ev.has_gap_closure(summary):
         cols.append(("gap", "gap closed (%) [bootstrap CI]",
                      _stack(r"gap closed (\%)", "[bootstrap CI]")))
     return [*cols, ("pad", "PAD", "PAD")]

@@ -22,7 +22,7 @@ from typing import Any
 
 from synth2real.provenance import PACKAGES
 from synth2real.report.evaluation import candidates
-from synth2real.report.evaluation_numbers import evaluation_numbers
+from synth2real.report.evaluation_numbers import evaluation_numbers, selection_limits
 from synth2real.report.results_table import SPLITS
 from synth2real.report.text import hms, pct, signed, tex, tt
 
@@ -101,6 +101,7 @@ def numbers(summary: Mapping[str, Any], prov: Mapping[str, Any], stage_secs: Map
     for k, c in counts.items():
         n[f"count/{k}"] = str(c)
     n.update(evaluation_numbers(summary))
+    n["text/selection-limits"] = selection_limits(summary, counts)
     n.update(role_numbers(summary, n))
 
     # Settings, all from the resolved config.

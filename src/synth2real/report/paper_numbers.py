@@ -22,7 +22,8 @@ from synth2real.store import read_json
 log = logging.getLogger(__name__)
 
 
-def manifest_counts(source_csv: str, test_csv: str, pool_csv: str, sizes: Iterable[int]) -> dict[str, int]:
+def manifest_counts(source_csv: str, test_csv: str, pool_csv: str, target_csv: str,
+                    sizes: Iterable[int]) -> dict[str, int]:
     """Image counts the paper quotes, counted in the manifests the run actually used."""
     src = manifests.read_csv(source_csv)
     out: dict[str, int] = {}
@@ -33,6 +34,9 @@ def manifest_counts(source_csv: str, test_csv: str, pool_csv: str, sizes: Iterab
     out["test"] = len(manifests.read_csv(test_csv))
     out["pool"] = len(pool)
     out["pool/ood"] = sum(1 for r in pool if r["in_domain"] == "0")
+    target = manifests.read_csv(target_csv)
+    out["target-val"] = sum(1 for r in target if r["split"] == "val")
+    out["oracle"] = len(target) - out["target-val"]
     return out
 
 
@@ -53,7 +57,7 @@ def command_line(configfiles: Sequence[str], bundle: str | None, repo: Path) -> 
 
 
 def write(summary_json: str, provenance_json: str, source_csv: str, test_csv: str, pool_csv: str,
-          out_numbers: str, out_reported: str, out_setup: str, out_runtimes: str, *,
+          target_csv: str, out_numbers: str, out_reported: str, out_setup: str, out_runtimes: str, *,
           benchmarks: Mapping[str, Sequence[str]], configfiles: Sequence[str], repo: str) -> None:
     """numbers.tex, reported_vs_reproduced.tex, setup.tex and runtimes.tex of one run.
 
@@ -64,7 +68,8 @@ def write(summary_json: str, provenance_json: str, source_csv: str, test_csv: st
     summary, prov = read_json(summary_json), read_json(provenance_json)
     cfg = prov["config"]
     secs = paper_tables.stage_seconds(benchmarks)
-    counts = manifest_counts(source_csv, test_csv, pool_csv, sizes=cfg["synthetic"]["sizes"])
+    counts = manifest_counts(source_csv, test_csv, pool_csv, target_csv,
+                             sizes=cfg["synthetic"]["sizes"])
     n = numbers(summary, prov, secs, counts, command_line(configfiles, cfg.get("bundle"), Path(repo)))
     write_texts({
         out_numbers: numbers_tex(n, bool(summary["offline"]), offline_notice(cfg)),

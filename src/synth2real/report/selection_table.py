@@ -72,15 +72,15 @@ def to_markdown(summary: Mapping) -> str:
     sel = summary.get("selection")
     if not sel or not sel.get("criteria"):
         return NONE.capitalize() + ".\n"
-    gap = ev.oracle(summary) is not None
+    gap = ev.has_gap_closure(summary)
     head = ("| criterion | reads | picks | test acc (%) [CI] | "
             + ("gap closed (%) [CI] | " if gap else "") + "regret (pp) [CI] |\n"
             + "|---" * (6 if gap else 5) + "|\n")
     body = ""
     for name, c in sel["criteria"].items():
         k = cells(summary, name)
-        mark = " (deployed)" if name == sel["deploy_criterion"] else ""
-        body += (f"| **{name}**{mark} {_arrow(c['higher_is_better'], False)} | {c['reads']} | "
+        label = f"**{name}** (deployed)" if name == sel["deploy_criterion"] else name
+        body += (f"| {label} {_arrow(c['higher_is_better'], False)} | {c['reads']} | "
                  f"{c['variant']} | {k['test']} | " + (f"{k['gap']} | " if gap else "")
                  + f"{k['regret']} |\n")
     best = sel["test_best"]
@@ -92,7 +92,7 @@ def to_markdown(summary: Mapping) -> str:
 
 def to_latex(summary: Mapping) -> str:
     sel = summary.get("selection")
-    gap = ev.oracle(summary) is not None
+    gap = ev.has_gap_closure(summary)
     heads = ["criterion", "reads", "picks", r"test acc.\ (\%)"]
     heads += [r"gap closed (\%)"] if gap else []
     heads += ["regret (pp)"]

@@ -35,6 +35,7 @@ def plot(summary: Mapping) -> plt.Figure:
     """The figure drawn from a loaded `summary.json`."""
     names = ev.table_order(summary)
     src, oracle = ev.source_only(summary), ev.oracle(summary)
+    scale = ev.has_gap_closure(summary)  # else the right panel shows paired differences
     y = np.arange(len(names))[::-1]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.6, 0.28 * len(names) + 1.4), sharey=True)
     for yi, n in zip(y, names):
@@ -44,7 +45,7 @@ def plot(summary: Mapping) -> plt.Figure:
         if n == src or ev.uses_target_labels(summary, n):
             # The scale's two ends: drawn as reference lines, not as estimates.
             continue
-        if oracle is not None:
+        if scale:
             g = ev.gap_closure(summary, n)
             if g is None:
                 continue
@@ -62,6 +63,7 @@ def plot(summary: Mapping) -> plt.Figure:
     if oracle is not None:
         ax1.axvline(100 * summary["variants"][oracle]["test_acc"]["mean"], color=GREEN, lw=0.8,
                     ls="--", label=f"oracle ({oracle}, labeled target)")
+    if scale:
         ax2.axvline(0, color=ORANGE, lw=0.8, ls="--", label="0 = source-only")
         ax2.axvline(100, color=GREEN, lw=0.8, ls="--", label="100 = oracle")
         ax2.set_xlabel(f"gap closed, source-only → oracle (%, bootstrap {ev.level(summary)} CI)",
