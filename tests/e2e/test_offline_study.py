@@ -10,6 +10,7 @@ import pytest
 
 from synth2real.config import load_file
 from tests.conftest import REPO, run_make
+from tests.e2e import readback, reference
 
 pytestmark = pytest.mark.e2e
 
@@ -98,7 +99,8 @@ def test_tables_and_figures_from_this_run(offline_run):
 
 def test_features_computed_once_per_image_set(offline_run):
     stats = {p.stem: json.loads(p.read_text()) for p in (offline_run / "results/features").glob("*.stats.json")}
-    assert {k.removesuffix(".stats") for k in stats} == {"source", "real_test", "pool"}
+    # target: the labeled target photos (target-validation split and the oracle's training set).
+    assert {k.removesuffix(".stats") for k in stats} == {"source", "real_test", "pool", "target"}
     aligned = json.loads((offline_run / "results/features/aligned/source.stats.json").read_text())
     assert aligned["target_side"] == 32 and aligned["images"] == 3000  # CIFAR-10 is 32 px
     assert stats["source.stats"]["images"] == 3000
@@ -113,3 +115,22 @@ def test_paper_and_deployable_models(offline_run):
     for name in ("baseline", "adapted"):
         assert (offline_run / "models" / f"{name}.onnx").stat().st_size > 1_000_000
     assert parity
+
+
+def test_every_variant_and_seed_matches_the_committed_reference(offline_run):
+    """Per variant and seed, real-test accuracy within reference.TOLERANCE_IMAGES test images
+    of tests/e2e/reference.json; same variants, same seeds. A change meant to move numbers
+    regenerates the reference (README, "Tests") and shows up as its diff."""
+    s = json.loads((offline_run / "results" / "summary.json").read_text())
+    problems = reference.compare(reference.load(), s)
+    assert not problems, ("real-test accuracy differs from tests/e2e/reference.json "
+                          f"({len(problems)}):\n" + "\n".join(problems))
+
+
+@pytest.mark.parametrize("check", ["results", "methods", "claims", "selection", "pdf"])
+def test_tables_and_pdf_read_back_to_the_summary(offline_run, check):
+    """Every cell of Table I and of the methods, claims and selection tables equals its
+    source in summary.json; the PDF's text has the offline notice, Table I, every
+    variant's test accuracy and each claim's verdict."""
+    problems = readback.CHECKS[check](offline_run)
+    assert not problems, "\n".join(problems)
