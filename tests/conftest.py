@@ -8,8 +8,10 @@ small enough for a complete workflow run in about a minute.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -82,11 +84,17 @@ def tiny_config(**overrides: object) -> dict:
     cfg["methods"]["dann"].update(epochs=3, bottleneck=16, hidden=16)
     cfg["methods"]["mcc"].update(bottleneck=16)
     for key, value in overrides.items():
-        node = cfg
-        *path, last = key.split(".")
-        for p in path:
-            node = node[p]
-        node[last] = value
+        set_key(cfg, key, value)
+    return cfg
+
+
+def set_key(cfg: dict, key: str, value: object) -> dict:
+    """Set the dotted `key` (e.g. "real.source.root") of a raw config mapping; returns `cfg`."""
+    *path, last = key.split(".")
+    node = cfg
+    for p in path:
+        node = node.setdefault(p, {})
+    node[last] = value
     return cfg
 
 
@@ -95,15 +103,76 @@ def write_config(cfg: dict, path: Path) -> Path:
     return path
 
 
+# The profile the README's commands (the Makefile's SMK) use.
+LOCAL_PROFILE = REPO / "profiles" / "local"
+# Seconds before a hung subprocess is killed. A test body has 600 s (pyproject's pytest
+# timeout); a subprocess in it gets less, so a hang fails with the subprocess's own output.
+# Fixtures are not under that limit: the shared tiny run (about 2.5 min on two free cores,
+# more when CI shares them) gets 20 min, `make reproduce` of the offline study an hour.
+SNAKEMAKE_TIMEOUT = 540
+TINY_RUN_TIMEOUT = 1200
+COMMAND_TIMEOUT = 300
+
+
+def run_command(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, env: dict | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `cmd` in its own process group, captured; past `timeout` seconds (or when the test
+    is interrupted, e.g. by pytest-timeout) the whole group is killed, so no job outlives it."""
+    proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=cwd, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, err = proc.communicate()
+        raise AssertionError(f"timed out after {timeout} s: {' '.join(map(str, cmd))}\n"
+                             f"{out[-4000:]}\n{err[-6000:]}") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=10)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def user_env() -> dict[str, str]:
+    """This environment without the variables of a surrounding `make test` (MAKEFLAGS...)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
+def smk_env(**extra: str) -> dict[str, str]:
+    """The environment `make` gives Snakemake: SYNTH2REAL_GPUS (the profile's `gpu` resource)
+    from profiles/local/visible-gpus unless already set."""
+    env = user_env()
+    if "SYNTH2REAL_GPUS" not in env:
+        env["SYNTH2REAL_GPUS"] = subprocess.run(
+            [str(LOCAL_PROFILE / "visible-gpus")], capture_output=True, text=True, check=True,
+            timeout=30).stdout.strip()
+    return {**env, **extra}
+
+
 def run_snakemake(workdir: Path, configfile: Path, *args: str, bundle: Path | None = None,
-                  check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real workflow (repo Snakefile) with `workdir` as its working directory."""
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(configfile)]
+                  check: bool = True, timeout: float = SNAKEMAKE_TIMEOUT,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real workflow as the Makefile's SMK does (`--workflow-profile profiles/local`,
+    `--directory`, `--cores`, `--configfile`, `--config bundle=`), then `args`. Targets go
+    after "--": `--configfile` and `--config` take every word after them."""
+    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--workflow-profile", str(LOCAL_PROFILE), "--cores", "2", "--configfile", str(configfile)]
     if bundle is not None:
         cmd += ["--config", f"bundle={bundle}"]
     cmd += list(args)
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    proc = run_command(cmd, timeout=timeout, env=smk_env(**(env or {})))
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc
@@ -112,10 +181,10 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, bundle: Path | No
 def run_make(*args: str, check: bool = True, env: dict | None = None,
              timeout: float = 3600) -> subprocess.CompletedProcess:
     """A README command, `make <args>`, run in the checkout as a user would type it.
-    A surrounding `make test` must not leak its own variables (MAKEFLAGS) into it."""
-    base = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    proc = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), *args], check=False,
-                          capture_output=True, text=True, env={**base, **(env or {})}, timeout=timeout)
+    A surrounding `make test` must not leak its own variables (MAKEFLAGS) into it.
+    The default timeout fits `make reproduce` of the offline study; shorter commands pass less."""
+    proc = run_command(["make", "--no-print-directory", "-C", str(REPO), *args],
+                       env={**user_env(), **(env or {})}, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"make {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
@@ -141,8 +210,30 @@ def tiny_bundle(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Working directory of one complete workflow run on the tiny slice."""
+    """Working directory of one complete workflow run on the tiny slice, run as `make reproduce`
+    runs it (profiles/local). Shared by the whole session: tests that need other runs copy it."""
     workdir = tmp_path_factory.mktemp("tiny-run")
     cfg = write_config(tiny_config(), workdir / "tiny.yaml")
-    run_snakemake(workdir, cfg, bundle=tiny_bundle)
+    run_snakemake(workdir, cfg, bundle=tiny_bundle, timeout=TINY_RUN_TIMEOUT)
     return workdir
+
+
+# The demo's settings in the shared server: not the defaults (0.6, 10 MB), so a test sees
+# that the `demo:` section of --config reaches the server.
+DEMO_UNSURE = 0.75
+DEMO_MAX_UPLOAD_MB = 1  # small, so an over-limit upload in a test stays small too
+
+
+@pytest.fixture(scope="session")
+def demo_url(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory):
+    """URL of one demo server (demo/app.py as its own process) on the tiny run's models,
+    with the tiny run's test photos as examples; shared by the API and browser tests."""
+    from synth2real.tools.bench_serving import running_demo
+
+    d = tmp_path_factory.mktemp("demo")
+    cfg = d / "demo.yaml"
+    cfg.write_text(f"demo:\n  unsure_threshold: {DEMO_UNSURE}\n  max_upload_mb: {DEMO_MAX_UPLOAD_MB}\n")
+    with running_demo(tiny_run / "models", d / "demo.log",
+                      examples_csv=tiny_run / "results" / "data" / "real_test.csv",
+                      config=cfg) as url:
+        yield url

@@ -1,9 +1,12 @@
-"""Every job is self-contained: the tiny offline workflow through the cluster-generic executor.
+"""Every job is self-contained: jobs of the tiny run redone through the cluster-generic executor.
 
 A local submit script starts each job as a separate process (as sbatch would on
 a cluster), so a job that relied on state in the main Snakemake process, or on
-an undeclared input, would fail here. The run ends with the paper PDF and
-the `snakemake --report` HTML report with captioned figures.
+an undeclared input of a job running beside it, would fail here. The session's
+tiny run is copied and a slice of it forced to run again: a baseline head, a
+method variant, and everything downstream of them (the summary, every table
+and figure, the paper numbers and the paper), rather than the whole workflow
+a second time.
 """
 
 from __future__ import annotations
@@ -11,28 +14,40 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
-from tests.conftest import job_counts, run_snakemake, tiny_config, write_config
+from tests.conftest import job_counts, run_snakemake
 
 SUBMIT = Path(__file__).with_name("local_submit.sh")
+# Forced targets: a baseline training job, a method-variant training job, the paper.
+FORCED = ("results/heads/synthetic-10/seed0/head.pt", "results/heads/dann/seed0/head.pt",
+          "paper/main.pdf")
 
 
-def test_tiny_workflow_through_cluster_generic(tiny_bundle, tmp_path, monkeypatch):
+def test_jobs_run_as_separate_submissions_through_cluster_generic(tiny_run, tiny_bundle, tmp_path,
+                                                                 monkeypatch):
+    # A copy keeps the tiny run's file times and Snakemake records; the config file is the
+    # run's own, so no rule's params change with the folder.
     workdir = tmp_path / "run"
-    workdir.mkdir()
+    shutil.copytree(tiny_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("reports"))
+    cfg = tiny_run / "tiny.yaml"
     record = tmp_path / "submitted"
     record.mkdir()
     monkeypatch.setenv("SUBMIT_RECORD_DIR", str(record))
-    cfg = write_config(tiny_config(), tmp_path / "tiny.yaml")
-    # Every job the workflow plans (except the local `all`) must go out as a submission.
-    planned = job_counts(run_snakemake(workdir, cfg, "-n", bundle=tiny_bundle))
-    planned.pop("all")
+    before = json.loads((workdir / "results" / "summary.json").read_text())
+    (workdir / "paper" / "main.pdf").unlink(missing_ok=True)
+
+    # Every job the forced run plans must go out as a submission.
+    planned = job_counts(run_snakemake(workdir, cfg, "-n", "--force", "--", *FORCED,
+                                       bundle=tiny_bundle))
     planned.pop("total")
-    assert {"features", "train_baseline", "paper"} <= set(planned)
+    assert {"train_baseline", "train_method", "summary", "table_results", "figure", "paper"} <= set(planned)
+    assert planned["train_baseline"] == planned["train_method"] == 1
+    assert not {"features", "backbone", "export_onnx"} & set(planned)  # nothing upstream reruns
     run_snakemake(workdir, cfg, "--executor", "cluster-generic",
                   "--cluster-generic-submit-cmd", str(SUBMIT), "--jobs", "2",
-                  "--latency-wait", "10", "--show-failed-logs", bundle=tiny_bundle)
+                  "--latency-wait", "10", "--force", "--", *FORCED, bundle=tiny_bundle)
 
     jobs = sorted(record.glob("job-*.sh"))
     pids = {int(p.stem.split("-")[1]) for p in jobs}
@@ -41,24 +56,17 @@ def test_tiny_workflow_through_cluster_generic(tiny_bundle, tmp_path, monkeypatc
     for script in jobs:
         props = re.search(r"^# properties = (.*)$", script.read_text(), flags=re.MULTILINE)
         rules.append(json.loads(props[1])["rule"])
-    # Each job went out as its own submission (e.g. 3 feature sets, 2 sizes).
+    # Each job went out as its own submission (e.g. 5 figures, 4 tables).
     assert {r: rules.count(r) for r in set(rules)} == planned
-    assert rules.count("features") == 3 and rules.count("train_baseline") == 2
 
+    # The separate processes reproduce the local run's numbers.
     summary = json.loads((workdir / "results" / "summary.json").read_text())
-    assert summary["offline"] and list(summary["variants"])[:3] == ["synthetic-10", "synthetic-20",
-                                                                    "pseudo-label"]
+    assert summary["offline"] and list(summary["variants"]) == list(before["variants"])
+    for name, v in summary["variants"].items():
+        assert v["test_acc"] == before["variants"][name]["test_acc"], name
     pdf = workdir / "paper" / "main.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert "Output written on build/main.pdf" in (workdir / "paper" / "build" / "main.log").read_text()
     numbers = (workdir / "paper" / "tables" / "numbers.tex").read_text()
     assert r"\offlinetrue" in numbers and "acc/synthetic-20/test/mean" in numbers
     assert "time/features" in numbers  # run times came from this run's benchmark files
-
-    # The HTML report of the same run: every figure with its caption.
-    report = workdir / "report.html"
-    run_snakemake(workdir, cfg, "--report", str(report), bundle=tiny_bundle)
-    html = report.read_text()
-    for caption in ("Pseudo-label diagnostics", "Real-test confusion matrix",
-                    "beside the", "Offline run"):
-        assert caption in html, caption

@@ -1,4 +1,5 @@
-"""The Gradio demo as a real server on a free port, driven through `gradio_client`."""
+"""The Gradio demo as a real server on a free port (the session's `demo_url`, started with a
+non-default `demo:` section), driven through `gradio_client`."""
 
 from __future__ import annotations
 
@@ -15,21 +16,7 @@ from PIL import Image
 
 from synth2real.data import manifests
 from synth2real.predict import Predictor
-from synth2real.tools.bench_serving import running_demo
-
-MAX_UPLOAD_MB = 1  # small, so the over-limit upload in the test stays small too
-UNSURE = 0.6
-
-
-@pytest.fixture(scope="module")
-def demo_url(tiny_run, tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    cfg = d / "demo.yaml"
-    cfg.write_text(f"demo:\n  unsure_threshold: {UNSURE}\n  max_upload_mb: {MAX_UPLOAD_MB}\n")
-    with running_demo(tiny_run / "models", d / "demo.log",
-                      examples_csv=tiny_run / "results" / "data" / "real_test.csv",
-                      config=cfg) as url:
-        yield url
+from tests.conftest import DEMO_MAX_UPLOAD_MB, DEMO_UNSURE
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +37,7 @@ def _compare(client: Client, paths) -> tuple[str, dict]:
 def test_compare_endpoint_equals_onnx_outputs(client, tiny_run, photos):
     html, result = _compare(client, photos)
     assert [r["file"] for r in result["results"]] == [Path(p).name for p in photos]
-    assert result["classes"] == ["dog", "cat", "bird"] and result["unsure_threshold"] == UNSURE
+    assert result["classes"] == ["dog", "cat", "bird"] and result["unsure_threshold"] == DEMO_UNSURE
     assert result["models"]["baseline"]["variant"] == "synthetic-20"
     assert result["models"]["adapted"]["variant"] == "pseudo-label"
     for role in ("baseline", "adapted"):
@@ -62,7 +49,7 @@ def test_compare_endpoint_equals_onnx_outputs(client, tiny_run, photos):
             assert got[role]["probabilities"] == pytest.approx(exp.probabilities, abs=1e-6)
     for r in result["results"]:
         assert r["disagree"] == (r["baseline"]["top_class"] != r["adapted"]["top_class"])
-        assert r["unsure"] == (max(r["baseline"]["confidence"], r["adapted"]["confidence"]) < UNSURE)
+        assert r["unsure"] == (max(r["baseline"]["confidence"], r["adapted"]["confidence"]) < DEMO_UNSURE)
         assert "thumbnail" not in r  # the API result carries no image data
     # Every photo gets a card naming both models' top classes.
     assert html.count("data-file=") == len(photos)
@@ -139,7 +126,8 @@ def test_mixed_batch_keeps_good_results(client, photos, tmp_path):
 
 def test_upload_over_limit_is_refused_and_server_stays_up(client, photos, tmp_path):
     big = tmp_path / "big.jpg"
-    big.write_bytes(b"\xff\xd8" + np.random.default_rng(0).bytes(int(1.5 * 2**20)))
+    # Over the configured limit, well under the default 10 MB: the `demo:` section reached the server.
+    big.write_bytes(b"\xff\xd8" + np.random.default_rng(0).bytes(int(1.5 * DEMO_MAX_UPLOAD_MB * 2**20)))
     with pytest.raises(Exception, match="(?i)size|large|exceed"):
         _compare(client, [big])
     _, ok = _compare(client, photos[:1])

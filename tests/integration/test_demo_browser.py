@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from synth2real.data import manifests
 from synth2real.predict import Predictor
-from synth2real.tools.bench_serving import running_demo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -20,15 +18,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def demo_url(tiny_run, tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo-browser")
-    with running_demo(tiny_run / "models", d / "demo.log",
-                      examples_csv=tiny_run / "results" / "data" / "real_test.csv") as url:
-        yield url
-
-
-@pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path_factory):
+    """One headless Chromium for the module, on the session's demo server (`demo_url`)."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.fail("chromium/chromedriver not installed: run `make system-deps`")
     from selenium import webdriver
@@ -38,7 +29,7 @@ def browser(tmp_path):
     opts.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"):
+                 "--window-size=1400,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         opts.add_argument(flag)
     # An explicit driver path: Selenium Manager would otherwise try to download one.
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)

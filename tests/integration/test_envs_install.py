@@ -100,7 +100,7 @@ def _install(env_file, tmp_path) -> tuple[str, dict[str, str]]:
     uv = _uv()
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
     made = subprocess.run([uv, "venv", "-q", "--python", envs.PYTHON, str(tmp_path / "venv")],
-                          env=env, capture_output=True, text=True, check=False)
+                          env=env, capture_output=True, text=True, check=False, timeout=120)
     if made.returncode and "No interpreter found" in made.stderr:
         pytest.skip(f"no Python {envs.PYTHON} on this machine (the envs pin for {envs.PYTHON})")
     assert made.returncode == 0, made.stderr
@@ -108,7 +108,8 @@ def _install(env_file, tmp_path) -> tuple[str, dict[str, str]]:
     for cmd in ([uv, "pip", "install", "-q", "--no-deps", "--python", py,
                  "-r", str(tmp_path / "requirements.txt")],
                 [uv, "pip", "check", "--python", py]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False,
+                              timeout=600)
         assert done.returncode == 0, f"{' '.join(cmd[:3])} for {name}:\n{done.stdout}{done.stderr}"
     return py, {**env, "PYTHONPATH": str(REPO / "src")}
 
@@ -121,7 +122,7 @@ def _check_imports(py: str, env: dict[str, str], modules: list[str], tmp_path, n
         f"{name} cannot import {modules}:\n{ran.stderr[-3000:]}"
     # Nothing leaked in from the project's own .venv.
     where = subprocess.run([py, "-c", "import numpy; print(numpy.__file__)"],
-                           capture_output=True, text=True, check=False)
+                           capture_output=True, text=True, check=False, timeout=120)
     assert str(tmp_path) in where.stdout
 
 

@@ -125,7 +125,7 @@ def test_predictor_cli_is_standalone(tiny_run, tmp_path):
     env["PYTHONPATH"] = str(tmp_path)
     proc = subprocess.run(
         [sys.executable, "predict.py", "adapted.onnx", rows[0]["path"], str(bad), rows[1]["path"]],
-        check=False, cwd=tmp_path, capture_output=True, text=True, env=env)
+        check=False, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1, proc.stderr  # one bad file
     out = json.loads(proc.stdout)
     assert [o["file"] for o in out] == [rows[0]["path"], str(bad), rows[1]["path"]]

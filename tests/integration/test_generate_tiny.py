@@ -162,7 +162,7 @@ def test_killed_shard_resumes_to_exact_set_without_redoing_finished_images(tiny_
     mj, shard_csv = model_json(cfg, tmp_path), tmp_path / "shard.csv"
     proc = subprocess.run([sys.executable, str(tmp_path / "kill.py"), str(tmp_path / "cfg.yaml"),
                            "3", mj, str(shard_csv)], capture_output=True, text=True, cwd=REPO,
-                          check=False)
+                          check=False, timeout=300)
     assert proc.returncode == -9, proc.stderr[-3000:]
     left = sorted(p.name for p in (out / "dog").iterdir())
     temps = [n for n in left if n.startswith(".")]
@@ -340,7 +340,7 @@ def _offline_run(tmp_path: Path, cfg: Study, hf_home: Path) -> subprocess.Comple
     env.pop("HF_HUB_CACHE", None)
     return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "cfg.yaml"),
                            str(tmp_path / "model.json")], capture_output=True, text=True, env=env,
-                          cwd=REPO, check=False)
+                          cwd=REPO, check=False, timeout=300)
 
 
 def test_offline_without_cached_model_fails_at_once_naming_model_cache_and_fix(tmp_path):

@@ -17,6 +17,9 @@ from synth2real.data import manifests
 from tests.conftest import run_snakemake, tiny_config, write_config
 
 CLASSES = ["dog", "cat"]
+# The shards ask for gpu=1, which profiles/local caps at SYNTH2REAL_GPUS (0 without a GPU);
+# the tiny pipeline runs on the CPU, so one slot lets them start as on a one-GPU machine.
+ONE_GPU = {"SYNTH2REAL_GPUS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,8 @@ def generated(tiny_sd: Path, tiny_bundle: Path, tmp_path_factory: pytest.TempPat
         "batch_size": 4, "shard_size": 5, "out_dir": "data/synthetic",
     }
     configfile = write_config(cfg, workdir / "generate.yaml")
-    run_snakemake(workdir, configfile, "--", "results/data/source.csv", "paper/tables/data_card.md")
+    run_snakemake(workdir, configfile, "--", "results/data/source.csv", "paper/tables/data_card.md",
+                  env=ONE_GPU)
     return workdir, configfile
 
 
@@ -68,10 +72,11 @@ def test_shards_fill_class_folders_that_the_source_manifest_consumes(generated):
 
 def test_rerun_is_a_no_op_and_jobs_ask_for_a_gpu(generated):
     workdir, configfile = generated
-    proc = run_snakemake(workdir, configfile, "--", "results/data/source.csv", "paper/tables/data_card.md")
+    proc = run_snakemake(workdir, configfile, "--", "results/data/source.csv", "paper/tables/data_card.md",
+                         env=ONE_GPU)
     assert "Nothing to be done" in proc.stdout + proc.stderr
     dry = run_snakemake(workdir, configfile, "-n", "--forcerun", "generate_shard", "--",
-                        "results/generate/manifest.csv")
+                        "results/generate/manifest.csv", env=ONE_GPU)
     out = dry.stdout + dry.stderr
     assert out.count("rule generate_shard:") == 4 and "gpu=1" in out
 
@@ -86,7 +91,7 @@ def test_a_forced_shard_regenerates_only_a_lost_image(generated):
     lost.unlink()
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     run_snakemake(workdir, configfile, "--forcerun", "results/generate/cat/shard1.csv", "--",
-                  "results/data/source.csv")
+                  "results/data/source.csv", env=ONE_GPU)
     after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert sorted(after) == [f"{i:06d}.png" for i in range(8)]
     assert {n: after[n] for n in before} == before

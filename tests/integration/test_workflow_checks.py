@@ -69,16 +69,20 @@ def test_corrupt_image_and_bad_checksum_fail_their_step_and_keep_the_rest(tmp_pa
     victim.unlink()
     victim.write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
     cfg = write_config(tiny_config(), tmp_path / "c.yaml")
-    proc = run_snakemake(tmp_path, cfg, "--keep-going", bundle=slice_, check=False)
+    # The failing step and two independent ones; nothing downstream (no features are computed).
+    steps = ("results/data/source.csv", "results/data/real_test.csv", "results/backbone/backbone.onnx")
+    proc = run_snakemake(tmp_path, cfg, "--keep-going", "--", *steps, bundle=slice_, check=False)
     assert proc.returncode != 0
     assert victim.name in output(proc) and "Remove or replace" in output(proc)
+    assert job_counts(proc) == {"source_manifest": 1, "real_manifests": 1, "backbone": 1, "total": 3}
     # Independent steps finished and were kept.
     assert (tmp_path / "results/data/real_test.csv").is_file()
     assert (tmp_path / "results/backbone/backbone.onnx").is_file()
     assert not (tmp_path / "results/data/source.csv").exists()
 
     bad_sum = write_config(tiny_config(**{"backbone.weights.sha256": "0" * 64}), tmp_path / "s.yaml")
-    proc = run_snakemake(tmp_path, bad_sum, "--keep-going", bundle=slice_, check=False)
+    proc = run_snakemake(tmp_path, bad_sum, "--keep-going", "--", *steps[1:], bundle=slice_,
+                         check=False)
     assert proc.returncode != 0
     assert "have sha256 91640f83" in output(proc) and "expects 0000" in output(proc)
     assert (tmp_path / "results/data/real_test.csv").is_file()
@@ -125,12 +129,12 @@ def test_each_configuration_has_its_own_output_root(tmp_path, bundle):
     try:
         proc = subprocess.run([str(SNAKEMAKE), "-n", "-s", str(REPO / "Snakefile"), "--cores", "1",
                                "--configfile", str(cfg), "--config", f"bundle={bundle}"],
-                              cwd=REPO, capture_output=True, text=True, check=False)
+                              cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
         assert proc.returncode == 0, output(proc)[-3000:]
         assert root.is_dir() and not (REPO / "results").exists()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for config, run_dir in (("config/offline.yaml", "runs/offline"), ("config/paper.yaml", "runs/paper")):
         dry = subprocess.run(["make", "-n", "-C", str(REPO), "reproduce", "demo", f"CONFIG={config}"],
-                             capture_output=True, text=True, check=True).stdout
+                             capture_output=True, text=True, check=True, timeout=60).stdout
         assert f"--directory {run_dir} " in dry and f"--models {run_dir}/models " in dry

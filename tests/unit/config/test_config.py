@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from synth2real.config import load, load_file
+from synth2real.config import Demo, load, load_file
 from synth2real.errors import ConfigError
-from tests.conftest import REPO
+from tests.conftest import REPO, set_key
 
 
 def offline_raw(bundle) -> dict:
@@ -64,14 +64,8 @@ def test_missing_bundle_folder_is_named(tmp_path):
     ],
 )
 def test_invalid_values_name_key_value_and_allowed(bundle, key, value, expected):
-    raw = offline_raw(bundle)
-    node = raw
-    *path, last = key.split(".")
-    for p in path:
-        node = node[p]
-    node[last] = value
     with pytest.raises(ConfigError, match=expected):
-        load(raw)
+        load(set_key(offline_raw(bundle), key, value))
 
 
 def test_bad_sha256_format_rejected(bundle):
@@ -79,3 +73,106 @@ def test_bad_sha256_format_rejected(bundle):
     raw["backbone"]["weights"]["sha256"] = "abc"
     with pytest.raises(ConfigError, match=r"backbone\.weights\.sha256"):
         load(raw)
+
+
+# ------------------------------------------------- every section's bad keys --
+
+# Every section and sub-section with settings of its own, down to a method variant's parts.
+SECTIONS = ["synthetic", "synthetic.source", "real", "real.source", "backbone", "backbone.weights",
+            "features", "train", "pseudo_label", "methods", "methods.variants.balanced",
+            "methods.balanced", "methods.self_training", "methods.ood", "methods.adabn",
+            "methods.align", "methods.dann", "methods.mcc", "methods.coral", "methods.im", "export",
+            "demo", "evaluation", "evaluation.bootstrap", "evaluation.claims"]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_an_unknown_key_in_any_section_is_named(tmp_path, section):
+    with pytest.raises(ConfigError) as e:
+        load(set_key(offline_raw(tmp_path), f"{section}.colour", "blue"))
+    assert f"  - {section}.colour: unknown key" in str(e.value)
+
+
+def test_an_unknown_top_level_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"  - pseudolabel: unknown key"):
+        load({**offline_raw(tmp_path), "pseudolabel": {"threshold": 0.9}})
+
+
+# One out-of-range or mistyped value per section; the message names the dotted key and the value.
+BAD_VALUES = {
+    "name": "two words",
+    "data_seed": "zero",
+    "synthetic.val_fraction": 1.0,
+    "synthetic.source.root": 7,
+    "real.target_val_per_class": 0,
+    "real.oracle_per_class": -1,
+    "backbone.image_size": 16,
+    "backbone.weights.sha256": "not-a-digest",
+    "features.batch_size": 0,
+    "train.lr": 0,
+    "pseudo_label.threshold": 1.0,
+    "methods.domain_sample": 5,
+    "methods.variants.balanced.rounds": 11,
+    "methods.variants.balanced.select": "all",
+    "methods.balanced.share": 0,
+    "methods.dann.epochs": 0,
+    "methods.mcc.temperature": -1,
+    "export.opset": 12,
+    "demo.unsure_threshold": 1.0,
+    "demo.max_upload_mb": 0,
+    "evaluation.deploy_criterion": "test_acc",  # never test accuracy
+    "evaluation.bootstrap.level": 0.4,
+    "evaluation.claims.interval": "p-value",
+}
+
+
+@pytest.mark.parametrize("key", BAD_VALUES)
+def test_a_bad_value_in_any_section_is_named_with_the_value(tmp_path, key):
+    value = BAD_VALUES[key]
+    with pytest.raises(ConfigError) as e:
+        load(set_key(offline_raw(tmp_path), key, value))
+    assert f"  - {key}: " in str(e.value) and f"(got {value!r})" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("seeds", [0, 1, 0], "seeds has duplicates: [0, 1, 0]"),
+    ("classes", ["dog", "cat", "dog"], "classes has duplicates: ['dog', 'cat', 'dog']"),
+    ("seeds", [], "  - seeds: List should have at least 1 item"),
+    ("export.seed", 7, "export.seed=7 is not one of seeds=[0, 1, 2, 3, 4]"),
+])
+def test_duplicate_or_missing_seeds_and_classes_are_rejected(tmp_path, key, value, message):
+    with pytest.raises(ConfigError) as e:
+        load(set_key(offline_raw(tmp_path), key, value))
+    assert message in str(e.value)
+
+
+def test_several_errors_are_reported_together(tmp_path):
+    bad = {"train.epochs": 0, "methods.variants.odd": {"trainer": "svm"}, "export.colour": 1,
+           "demo.max_upload_mb": -1, "evaluation.deploy_criterion": "test_acc"}
+    raw = offline_raw(tmp_path)
+    for key, value in bad.items():
+        set_key(raw, key, value)
+    with pytest.raises(ConfigError) as e:
+        load(raw)
+    lines = [line for line in str(e.value).splitlines() if line.startswith("  - ")]
+    named = {line[4:].split(":")[0] for line in lines}
+    assert named == {"train.epochs", "methods.variants.odd.trainer", "export.colour",
+                     "demo.max_upload_mb", "evaluation.deploy_criterion"}, str(e.value)
+
+
+# ------------------------------------------------ the demo's own reader --
+
+
+def test_the_demo_reads_the_same_non_default_demo_section(tmp_path):
+    """`synth2real demo --config` reads only the `demo:` section (no bundle needed); it must
+    agree with the study's loader on a config whose demo settings are not the defaults."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_app", REPO / "demo" / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    raw = set_key(offline_raw(tmp_path), "demo", {"unsure_threshold": 0.75, "max_upload_mb": 2.5})
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    settings = app.demo_settings(str(path))
+    assert (settings.unsure_threshold, settings.max_upload_mb) == (0.75, 2.5)
+    assert settings != Demo() and load_file(path).demo == settings
