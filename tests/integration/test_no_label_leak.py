@@ -1,0 +1,252 @@
+"""No setting is chosen on test labels: retraining with shuffled labels changes no model.
+
+Every training stage of the tiny run (baselines, oracle, pseudo-labels, adapted
+head, every method variant) is called in-process three times on the tiny run's
+cached features: with the manifests as they are, with the real test labels
+shuffled, and with the target-validation labels shuffled. Test labels may move
+only test scores; target-validation labels only the `target_val_acc` selection
+criterion (and the oracle's own validation score, which is that split). A stage
+that trained, pseudo-labelled or chose a self-training round on either would
+change a checkpoint, an accepted pseudo-label or a `selection` entry here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from synth2real.adapt.pseudo_label import label_pool, train_adapted
+from synth2real.adapt.variants import train_variant
+from synth2real.analysis.summary import build
+from synth2real.config import CRITERIA, Study, load
+from synth2real.data.manifests import read_csv
+from synth2real.model.train import train_baseline, train_oracle
+from synth2real.store import read_json
+
+pytestmark = pytest.mark.timeout(900)
+
+# Parts the tiny config's variants leave out, each a different way of choosing
+# pseudo-labels or a round: class balance, out-of-domain rejection, per-minibatch
+# mixing and self-training (three rounds, so the chosen round is a real choice).
+EXTRA_VARIANTS = {
+    "leak-balanced": {"select": "balanced"},
+    "leak-ood-energy": {"select": "threshold", "reject": "energy"},
+    "leak-mix-1to1": {"select": "threshold", "mix_ratio": 1},
+    "leak-self-training": {"select": "threshold", "rounds": 3},
+}
+CASES = ("real", "test-shuffled", "target-val-shuffled")
+
+
+def study_of(run: Path) -> Study:
+    """The tiny run's config (its bundle from the run's provenance) plus `EXTRA_VARIANTS`."""
+    raw = yaml.safe_load((run / "tiny.yaml").read_text())
+    raw["bundle"] = read_json(run / "results" / "provenance.json")["config"]["bundle"]
+    raw["methods"]["variants"] = {**raw["methods"]["variants"], **EXTRA_VARIANTS}
+    return load(raw)
+
+
+def shuffled_copy(src: Path, dest: Path, rows_to_shuffle: str | None, seed: int = 0) -> Path:
+    """`src` with the `label` column permuted (seeded) among the rows whose `split` is
+    `rows_to_shuffle` (all rows when None); asserts the permutation moved some label."""
+    rows = read_csv(src)
+    chosen = [i for i, r in enumerate(rows)
+              if rows_to_shuffle is None or r["split"] == rows_to_shuffle]
+    labels = [rows[i]["label"] for i in chosen]
+    perm = np.random.default_rng(seed).permutation(len(chosen))
+    for i, j in zip(chosen, perm, strict=True):
+        rows[i] = {**rows[i], "label": labels[j]}
+    assert any(rows[i]["label"] != labels[k] for k, i in enumerate(chosen)), "shuffle moved nothing"
+    with dest.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return dest
+
+
+def feature_file(results: Path, imageset: str, kind: str) -> str:
+    """The tiny run's cached features of `imageset` of feature `kind` (plain, aligned, adabn)."""
+    sub = "" if kind == "plain" else f"{kind}/"
+    return str(results / "features" / f"{sub}{imageset}.npz")
+
+
+def train_all(study: Study, run: Path, test_csv: Path, target_csv: Path, out: Path) -> None:
+    """Call every training stage of `study` as its rule does, manifests and outputs swapped."""
+    data, seeds, classes = run / "results" / "data", study.seeds, study.classes
+
+    def per_seed(variant: str) -> tuple[list[str], list[str], list[str]]:
+        return tuple([str(out / "heads" / variant / f"seed{s}" / name) for s in seeds]
+                     for name in ("head.pt", "metrics.json", "provenance.json"))
+
+    res = run / "results"
+    plain = {s: feature_file(res, s, "plain") for s in ("source", "pool", "real_test", "target")}
+    common = {"train": study.train, "classes": classes, "seeds": seeds}
+    for size in study.synthetic.sizes:
+        train_baseline(str(size), str(data / "source.csv"), plain["source"], str(test_csv),
+                       plain["real_test"], str(data / "pool.csv"), plain["pool"], str(target_csv),
+                       plain["target"], *per_seed(f"synthetic-{size}"), **common)
+    if study.oracle_variant:
+        train_oracle(str(target_csv), plain["target"], str(test_csv), plain["real_test"],
+                     *per_seed(study.oracle_variant), **common)
+    accepted = [str(out / "pseudo" / f"seed{s}" / "accepted.csv") for s in seeds]
+    diags = [str(out / "pseudo" / f"seed{s}" / "diagnostics.json") for s in seeds]
+    label_pool(per_seed(study.pseudo_source_variant)[0], str(data / "pool.csv"), plain["pool"],
+               accepted, diags, pseudo_label=study.pseudo_label, seeds=seeds)
+    train_adapted(str(data / "source.csv"), plain["source"], str(data / "pool.csv"), plain["pool"],
+                  str(test_csv), plain["real_test"], str(target_csv), plain["target"], accepted,
+                  diags, *per_seed("pseudo-label"), pseudo_label=study.pseudo_label, **common)
+    for name, v in study.methods.variants.items():
+        train_variant(name, str(data / "source.csv"), feature_file(res, "source", v.source),
+                      str(data / "pool.csv"), feature_file(res, "pool", v.target), str(test_csv),
+                      feature_file(res, "real_test", v.target), str(target_csv),
+                      feature_file(res, "target", v.target), *per_seed(name),
+                      spec=study.methods.spec(name, study.pseudo_label.threshold),
+                      source_size=study.pseudo_label.source_size,
+                      domain_sample=study.methods.domain_sample, data_seed=study.data_seed,
+                      **common)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Output folder of each case (`CASES`), all trained from the tiny run's features."""
+    study = study_of(tiny_run)
+    data = tiny_run / "results" / "data"
+    root = tmp_path_factory.mktemp("label-leak")
+    manifests = {
+        "real": (data / "real_test.csv", data / "target.csv"),
+        "test-shuffled": (shuffled_copy(data / "real_test.csv", root / "real_test.csv", None),
+                          data / "target.csv"),
+        "target-val-shuffled": (data / "real_test.csv",
+                                shuffled_copy(data / "target.csv", root / "target.csv", "val")),
+    }
+    # One thread, as every training job runs (smk.run sets the rule's threads), so the
+    # "real" case also reproduces the workflow's own checkpoints bit for bit.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for case, (test_csv, target_csv) in manifests.items():
+            train_all(study, tiny_run, test_csv, target_csv, root / case)
+    finally:
+        torch.set_num_threads(threads)
+    yield {case: root / case for case in CASES}
+
+
+def checkpoints(out: Path) -> dict[str, dict[str, Any]]:
+    """Relative path -> the checkpoint's contents, for every head.pt under `out`."""
+    return {str(p.relative_to(out)): torch.load(p, map_location="cpu", weights_only=True)
+            for p in sorted(out.glob("heads/*/seed*/head.pt"))}
+
+
+def same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    sa, sb = a["state_dict"], b["state_dict"]
+    return (a["kind"], a["args"], a["classes"]) == (b["kind"], b["args"], b["classes"]) \
+        and list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def metrics(out: Path) -> dict[str, dict[str, Any]]:
+    """Relative path -> metrics.json, with `out` itself (in pseudo-label source paths) masked."""
+    return {str(p.relative_to(out)): json.loads(p.read_text().replace(str(out), "<out>"))
+            for p in sorted(out.glob("heads/*/seed*/metrics.json"))}
+
+
+def pseudo_files(out: Path) -> dict[str, str]:
+    """Relative path -> text of every accepted.csv and diagnostics.json of the published stage."""
+    return {str(p.relative_to(out)): p.read_text().replace(str(out), "<out>")
+            for p in sorted(out.glob("pseudo/seed*/*")) if p.suffix in (".csv", ".json")}
+
+
+def summary(study: Study, out: Path, test_csv: Path) -> dict[str, Any]:
+    """`analysis.summary.build` over the case's metrics, as the summary rule reads them."""
+    loaded = {v: [read_json(out / "heads" / v / f"seed{s}" / "metrics.json") for s in study.seeds]
+              for v in study.variants}
+    index = {c: i for i, c in enumerate(study.classes)}
+    return build(study, loaded, np.array([index[r["label"]] for r in read_csv(test_csv)]))
+
+
+def picks(summ: dict[str, Any]) -> dict[str, str]:
+    """Criterion -> the variant the summary's model selection picks with it."""
+    return {c: s["variant"] for c, s in summ["selection"]["criteria"].items()}
+
+
+def without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def test_real_case_reproduces_the_workflow_checkpoints(trained: dict[str, Path], tiny_run: Path):
+    """The in-process calls are the workflow's stages: same checkpoints, same pseudo-labels."""
+    ours, theirs = checkpoints(trained["real"]), checkpoints(tiny_run / "results")
+    shared = sorted(set(ours) & set(theirs))
+    assert len(shared) == len(theirs) > 0
+    assert [k for k in shared if not same_weights(ours[k], theirs[k])] == []
+    # The pseudo-labels of the published stage, byte for byte.
+    accepted = sorted(p.relative_to(tiny_run / "results")
+                      for p in (tiny_run / "results").glob("pseudo/seed*/accepted.csv"))
+    assert accepted
+    for name in accepted:
+        assert (trained["real"] / name).read_bytes() == (tiny_run / "results" / name).read_bytes()
+
+
+def test_shuffled_test_labels_change_no_model_or_selection(trained: dict[str, Path],
+                                                           tiny_run: Path):
+    real, shuffled = trained["real"], trained["test-shuffled"]
+    ck_real, ck_shuf = checkpoints(real), checkpoints(shuffled)
+    assert ck_real.keys() == ck_shuf.keys() and len(ck_real) > 0
+    assert [k for k in ck_real if not same_weights(ck_real[k], ck_shuf[k])] == []
+    assert pseudo_files(real) == pseudo_files(shuffled)
+
+    m_real, m_shuf = metrics(real), metrics(shuffled)
+    assert m_real.keys() == m_shuf.keys()
+    for name in m_real:
+        # Everything a metrics file holds but the test scores: selection criteria,
+        # pseudo-label diagnostics, self-training rounds, train/val scores, history, PAD.
+        assert without(m_real[name], "test") == without(m_shuf[name], "test"), name
+    rounds = {k: m["self_training"]["chosen_round"] for k, m in m_real.items()
+              if "self_training" in m}
+    assert rounds, "no self-training variant ran: the chosen round went unchecked"
+    # The shuffle did reach the test scores (else this test would prove nothing).
+    assert any(m_real[k]["test"]["acc"] != m_shuf[k]["test"]["acc"] for k in m_real)
+
+    study = study_of(tiny_run)
+    s_real = summary(study, real, tiny_run / "results" / "data" / "real_test.csv")
+    s_shuf = summary(study, shuffled, shuffled.parent / "real_test.csv")
+    assert picks(s_real) == picks(s_shuf)
+    assert s_real["selection"]["candidates"] == s_shuf["selection"]["candidates"]
+    for v in s_real["variants"]:
+        assert s_real["variants"][v].get("selection") == s_shuf["variants"][v].get("selection"), v
+
+
+def test_shuffled_target_val_labels_move_only_target_val_acc(trained: dict[str, Path],
+                                                             tiny_run: Path):
+    real, shuffled = trained["real"], trained["target-val-shuffled"]
+    ck_real, ck_shuf = checkpoints(real), checkpoints(shuffled)
+    assert ck_real.keys() == ck_shuf.keys() and len(ck_real) > 0
+    assert [k for k in ck_real if not same_weights(ck_real[k], ck_shuf[k])] == []
+    assert pseudo_files(real) == pseudo_files(shuffled)
+
+    m_real, m_shuf = metrics(real), metrics(shuffled)
+    assert m_real.keys() == m_shuf.keys()
+    moved = set()
+    for name in m_real:
+        a, b = m_real[name], m_shuf[name]
+        # The oracle's validation split is the target-validation split itself.
+        skip = ("selection", "val") if a["variant"] == "oracle" else ("selection",)
+        assert without(a, *skip) == without(b, *skip), name
+        if "selection" in a:
+            differing = {k for k in a["selection"] if a["selection"][k] != b["selection"][k]}
+            assert differing <= {"target_val_acc"}, (name, differing)
+            moved |= differing
+    assert moved == {"target_val_acc"}, "the target-val shuffle changed no target_val_acc"
+
+    study = study_of(tiny_run)
+    test_csv = tiny_run / "results" / "data" / "real_test.csv"
+    p_real = picks(summary(study, real, test_csv))
+    p_shuf = picks(summary(study, shuffled, test_csv))
+    assert set(p_real) == set(CRITERIA)
+    assert without(p_real, "target_val_acc") == without(p_shuf, "target_val_acc")
