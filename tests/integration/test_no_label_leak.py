@@ -193,16 +193,21 @@ def test_real_case_reproduces_the_workflow_checkpoints(trained: dict[str, Path],
         assert (trained["real"] / name).read_bytes() == (tiny_run / "results" / name).read_bytes()
 
 
-def test_shuffled_test_labels_change_no_model_or_selection(trained: dict[str, Path],
-                                                           tiny_run: Path):
-    real, shuffled = trained["real"], trained["test-shuffled"]
+def same_models_and_pseudo_labels(real: Path, shuffled: Path) -> tuple[dict, dict]:
+    """Assert identical checkpoints and pseudo-label files; return both runs' metrics."""
     ck_real, ck_shuf = checkpoints(real), checkpoints(shuffled)
     assert ck_real.keys() == ck_shuf.keys() and len(ck_real) > 0
     assert [k for k in ck_real if not same_weights(ck_real[k], ck_shuf[k])] == []
     assert pseudo_files(real) == pseudo_files(shuffled)
-
     m_real, m_shuf = metrics(real), metrics(shuffled)
     assert m_real.keys() == m_shuf.keys()
+    return m_real, m_shuf
+
+
+def test_shuffled_test_labels_change_no_model_or_selection(trained: dict[str, Path],
+                                                           tiny_run: Path):
+    real, shuffled = trained["real"], trained["test-shuffled"]
+    m_real, m_shuf = same_models_and_pseudo_labels(real, shuffled)
     for name in m_real:
         # Everything a metrics file holds but the test scores: selection criteria,
         # pseudo-label diagnostics, self-training rounds, train/val scores, history, PAD.
@@ -225,13 +230,7 @@ def test_shuffled_test_labels_change_no_model_or_selection(trained: dict[str, Pa
 def test_shuffled_target_val_labels_move_only_target_val_acc(trained: dict[str, Path],
                                                              tiny_run: Path):
     real, shuffled = trained["real"], trained["target-val-shuffled"]
-    ck_real, ck_shuf = checkpoints(real), checkpoints(shuffled)
-    assert ck_real.keys() == ck_shuf.keys() and len(ck_real) > 0
-    assert [k for k in ck_real if not same_weights(ck_real[k], ck_shuf[k])] == []
-    assert pseudo_files(real) == pseudo_files(shuffled)
-
-    m_real, m_shuf = metrics(real), metrics(shuffled)
-    assert m_real.keys() == m_shuf.keys()
+    m_real, m_shuf = same_models_and_pseudo_labels(real, shuffled)
     moved = set()
     for name in m_real:
         a, b = m_real[name], m_shuf[name]
