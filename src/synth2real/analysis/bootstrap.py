@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
 
 from synth2real.config.evaluation import Bootstrap
 
@@ -173,27 +172,3 @@ def regret(C_best: np.ndarray, C_chosen: np.ndarray, rs: Resamples) -> dict[str,
     """Accuracy lost by deploying `chosen` instead of `best`: {"mean", "ci95"} (+ "level")."""
     d = paired(C_best, C_chosen, rs)
     return _with_level({"mean": d["mean"], "ci95": d["ci95"]}, rs.level)
-
-
-def mcnemar(Ca: np.ndarray, Cb: np.ndarray, seeds: Sequence[int | str] | None = None) -> dict[str, object]:
-    """Exact McNemar test of a vs b on the same images, per seed and pooled over seeds.
-
-    Counts discordant images: `a_only` (a right, b wrong) and `b_only`. The
-    pooled test sums the counts over seeds, treating each (seed, image) pair as
-    one trial. Returns {"a_only", "b_only", "p_value", "per_seed": {seed:
-    {"a_only", "b_only", "p_value"}}}.
-    """
-    Ca, Cb = np.asarray(Ca, dtype=bool), np.asarray(Cb, dtype=bool)
-    if Ca.shape != Cb.shape or Ca.ndim != 2:
-        raise ValueError(f"McNemar needs two (seeds, images) matrices of one shape, got {Ca.shape}, {Cb.shape}")
-
-    def test(a_only: int, b_only: int) -> dict[str, object]:
-        n = a_only + b_only
-        p = 1.0 if n == 0 else float(_st.binomtest(a_only, n, 0.5).pvalue)
-        return {"a_only": a_only, "b_only": b_only, "p_value": p}
-
-    a_only = (Ca & ~Cb).sum(axis=1)
-    b_only = (~Ca & Cb).sum(axis=1)
-    names = [str(x) for x in (seeds if seeds is not None else range(Ca.shape[0]))]
-    return {**test(int(a_only.sum()), int(b_only.sum())),
-            "per_seed": {n: test(int(x), int(y)) for n, x, y in zip(names, a_only, b_only)}}

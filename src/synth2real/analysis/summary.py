@@ -18,7 +18,7 @@ Schema (fractions in [0, 1]):
      "model_selection": "..."}
 
 plus, per variant, `test_acc.bootstrap` {"mean", "ci95"}, `labels` (synthetic | target),
-`selection` {criterion: stat} and `target_val_acc` (candidates only); and at top level
+`selection` {criterion: stat} (candidates only); and at top level
 `oracle`, `source_only`, `gap_closure` {variant: {"mean", "ci95", "per_seed"}},
 `intervals` (what each kind of interval means), `selection` (analysis.selection) and
 `claims` (analysis.claims).
@@ -113,7 +113,6 @@ def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[
     if "selection" in first:
         out["selection"] = {c: stat({s: m["selection"][c] for s, m in by_seed.items()})
                             for c in CRITERIA}
-        out["target_val_acc"] = out["selection"]["target_val_acc"]
     if "method" in first:
         settings = dict(first["method"])
         out["method"] = {"description": settings.pop("description"), "settings": settings}

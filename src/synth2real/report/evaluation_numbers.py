@@ -191,7 +191,7 @@ def selection_limits(summary: Mapping[str, Any], counts: Mapping[str, int]) -> s
     if not sel.get("criteria") or not n_val:
         return ""
     pick = sel["criteria"]["target_val_acc"]["variant"]
-    p = summary["variants"][pick]["target_val_acc"]["mean"]
+    p = summary["variants"][pick]["selection"]["target_val_acc"]["mean"]
     se = 100 * math.sqrt(p * (1 - p) / n_val)
     return (f"The labeled target-validation split has {n_val} photos: near {pct(p)}\\,\\% "
             f"accuracy its sampling error alone is about {se:.1f} points (one standard error), "

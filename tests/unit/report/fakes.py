@@ -30,7 +30,7 @@ def _variant(test: dict[str, float], labels: str = "synthetic") -> dict:
     out["test_acc"]["bootstrap"] = _boot(out["test_acc"]["mean"], 0.017)
     out["labels"] = labels
     if labels == "synthetic":  # candidates are scored on the labeled target-val split
-        out["target_val_acc"] = _stat({s: 0.5 for s in test})
+        out["selection"] = {"target_val_acc": _stat({s: 0.5 for s in test})}
     return out
 
 
