@@ -5,6 +5,7 @@
 #   make reproduce CONFIG=config/offline.yaml BUNDLE=<dir>     # offline, CPU, no network
 #   make test BUNDLE=<dir>                                     # whole test suite
 #   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
+#   make gpu-check [BUNDLE=<dir>]                              # every CUDA code path, one line each (GPU)
 #   make paper  [CONFIG=... BUNDLE=...]                        # paper/main.pdf (reruns only what is stale)
 #   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
 #   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
@@ -56,10 +57,10 @@ APT_PACKAGES := $(shell awk '!/^\#/ && $$2 == "project" {print $$1}' system-pack
 APT_TEST_PACKAGES := $(shell awk '!/^\#/ && $$2 == "test" {print $$1}' system-packages.txt)
 
 .PHONY: setup system-deps test-deps reproduce paper report envs test bench lint clean help fetch-weights demo \
-	doctor check-fresh check-container
+	doctor check-fresh check-container gpu-check
 
 help:
-	@sed -n '1,16p' Makefile
+	@sed -n '1,/^$$/p' Makefile
 
 $(UV_STAMP):
 	rm -rf .uv
@@ -118,6 +119,13 @@ test: setup test-deps
 bench: setup
 	$(VENV)/bin/synth2real bench --bundle $(abspath $(or $(BUNDLE),../shared/bundle)) \
 		--models $(BENCH_MODELS) $(BENCH_ARGS)
+
+# The GPU check (docs/gpu-check.md): torch, onnxruntime's CUDA provider, features, fp16
+# generation, the study on GPU features; one line each, skipped without a CUDA GPU. It
+# switches the venv to onnxruntime-gpu (the `gpu` extra); other targets switch back.
+gpu-check:
+	$(MAKE) --no-print-directory setup ORT=gpu
+	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m synth2real.tools.gpu_check
 
 # Downloads the weights CONFIG needs (Stable Diffusion into $HF_HOME, MobileNetV2 into
 # $TORCH_HOME); needs network. Afterwards runs work with HF_HUB_OFFLINE=1.

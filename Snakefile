@@ -51,6 +51,16 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
 
 
+# On a cluster these run on the submitting machine, not as jobs: downloads (compute nodes
+# often have no network) and the LaTeX build (TeX is installed there by `make system-deps`).
+localrules:
+    all,
+    real_download,
+    generator_model,
+    backbone,
+    paper,
+
+
 rule all:
     input:
         "results/summary.json",

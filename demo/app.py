@@ -1,18 +1,25 @@
-"""Gradio demo: upload photos, see the baseline and the adapted model side by side.
+"""The demo server: the Gradio page comparing three models, and a JSON API, in one process.
 
-    python demo/app.py                                  # ./models, 127.0.0.1:7860
+    python demo/app.py                                  # ./models, http://127.0.0.1:7860
     python demo/app.py --host 0.0.0.0 --port 8080 --models <run>/models --config config/offline.yaml
 
-Runs on onnxruntime alone (CUDA provider when available) through
-`synth2real.serve` (the comparison and the cards' HTML). The named API endpoint
-`/compare` takes a list of image files and returns (HTML cards, JSON result);
-from Python:
+Serves the three exported models of a run (baseline, study, adapted; see
+models/card.json) on onnxruntime alone, through `synth2real.serve`: FastAPI
+with the Gradio page mounted at /, run by uvicorn.
+
+    curl -s -F files=@photo.jpg -F files=@other.png http://127.0.0.1:7860/api/v1/predict
+    curl -s http://127.0.0.1:7860/healthz
+
+`POST /api/v1/predict` returns, per photo, each model's class probabilities and
+top class (or an `error`); `GET /healthz` the loaded models and versions. The
+page's named Gradio endpoint `/compare` returns (HTML cards, the same JSON):
 
     from gradio_client import Client, handle_file
     html, result = Client("http://127.0.0.1:7860/").predict(
         [handle_file("photo.jpg")], api_name="/compare")
 
-No public share link is ever created; uploads are capped at demo.max_upload_mb.
+No public share link is ever created. Uploads are bounded by the `demo:`
+section of --config: bytes per file, decoded pixels per photo and per request.
 """
 
 from __future__ import annotations
@@ -21,24 +28,31 @@ import argparse
 import csv
 import logging
 import shutil
+import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import uvicorn
 import yaml
+from fastapi import FastAPI
+from PIL import Image
 from pydantic import ValidationError
 
 from synth2real.config import Demo
 from synth2real.errors import ConfigError
+from synth2real.serve.api import create_api
 from synth2real.serve.compare import MAX_FILES, Comparer
-from synth2real.serve.html import CSS, render_html
+from synth2real.serve.html import CSS, render_header, render_html
 
 log = logging.getLogger("synth2real.demo")
 
 # Example photos shown under the upload box: this many per class, from the run's real test set.
 EXAMPLES_PER_CLASS = 2
+EMPTY = render_html({"results": []})
 
 
 def demo_settings(config_path: str | None) -> Demo:
@@ -62,18 +76,19 @@ def demo_settings(config_path: str | None) -> Demo:
         raise ConfigError(f"{config_path}: invalid `demo:` section:\n{problems}") from None
 
 
-def pick_examples(test_csv: Path, classes: list[str], dest: Path) -> list[str]:
-    """Copy the first EXAMPLES_PER_CLASS test photos of each class into `dest` (served from there).
+def pick_examples(test_csv: Path, classes: list[str], dest: Path) -> list[tuple[str, str]]:
+    """Copy the first EXAMPLES_PER_CLASS test photos of each class into `dest` (served from
+    there); returns (copied path, true class) pairs.
 
     Copies, because Gradio serves only files under allowed folders, and the
-    bundle is never put into the repository.
+    bundle is never put into the repository. `dest` is removed when the server stops.
     """
     if not test_csv.is_file():
         log.warning("%s not found: no example photos (pass --examples <real_test.csv>)", test_csv)
         return []
     with test_csv.open() as fh:
         rows = list(csv.DictReader(fh))
-    picked: list[str] = []
+    picked: list[tuple[str, str]] = []
     for cls in classes:
         for r in [r for r in rows if r["label"] == cls][:EXAMPLES_PER_CLASS]:
             src = Path(r["path"])
@@ -82,61 +97,79 @@ def pick_examples(test_csv: Path, classes: list[str], dest: Path) -> list[str]:
                 continue
             out = dest / f"{cls}-{len(picked)}{src.suffix.lower()}"
             shutil.copyfile(src, out)
-            picked.append(str(out))
+            picked.append((str(out), cls))
     return picked
 
 
-def build(comparer: Comparer, examples: list[str]) -> gr.Blocks:
-    """The page: explanation, upload, examples, result cards, raw JSON."""
+def build(comparer: Comparer, examples: list[tuple[str, str]]) -> gr.Blocks:
+    """The page: the models' facts once, upload, examples, result cards, raw JSON."""
+    labels = dict(examples)
+    paths = [p for p, _ in examples]
 
     def compare(files: list[str] | None) -> tuple[str, dict[str, Any]]:
-        result = comparer.compare(files)
+        if not files:
+            return EMPTY, {}
+        result = comparer.compare_paths(files, thumbnails=True, labels=labels)
         page = render_html(result)
         for r in result["results"]:
             r.pop("thumbnail", None)  # the API result stays small; the cards already show it
         return page, result
 
     def compare_example(evt: gr.SelectData) -> tuple[str, dict[str, Any]]:
-        return compare([examples[evt.index]])
+        return compare([paths[evt.index]])
 
-    def compare_all_examples() -> tuple[str, dict[str, Any]]:
-        return compare(examples)
+    def clear() -> tuple[str, None]:
+        return EMPTY, None
 
-    classes = "/".join(comparer.classes)
-    with gr.Blocks(title="synth2real: baseline vs adapted", analytics_enabled=False,
+    info = comparer.describe()
+    with gr.Blocks(title="synth2real: does adaptation help?", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:
-        gr.Markdown(f"# Does domain adaptation change the answer?\n"
-                    f"Upload photos of a **{classes}** (or anything else) and compare the "
-                    "classifier trained on synthetic images with the one adapted to real photos.")
+        gr.Markdown("# Does adapting to real photos help? Three classifiers side by side")
+        gr.HTML(render_header(info), elem_id="s2r-header")
         with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                files = gr.File(label=f"Photos (up to {MAX_FILES}, JPEG/PNG/GIF/WebP/TIFF)",
-                                file_count="multiple", file_types=["image"], height=150)
+            with gr.Column(scale=1, min_width=340):
+                files = gr.File(label=f"Your photos (up to {MAX_FILES})",
+                                file_count="multiple", file_types=["image"], elem_id="s2r-upload")
                 run = gr.Button("Compare", variant="primary")
-            with gr.Column(scale=3):
-                gr.Markdown(comparer.explanation())
-        if examples:
-            with gr.Row(equal_height=True):
-                gallery = gr.Gallery(examples, label="Examples from the real test set (click one)",
-                                     columns=len(examples), rows=1, height=205, scale=5,
-                                     allow_preview=False, object_fit="cover")
-                all_examples = gr.Button("Compare all examples", scale=1)
-        cards = gr.HTML(render_html({"results": []}), elem_id="s2r-results")
-        with gr.Accordion("Raw result (JSON, as returned by the /compare API)", open=False):
+            if examples:
+                with gr.Column(scale=1, min_width=340):
+                    gr.Markdown("**Examples from the run's real test set** (caption = true "
+                                "class); click one to compare it.")
+                    gallery = gr.Gallery([(p, c) for p, c in examples], show_label=False,
+                                         columns=len(examples), rows=1, height="auto",
+                                         allow_preview=False, object_fit="cover", buttons=[],
+                                         elem_id="s2r-examples")
+                    all_examples = gr.Button("Compare all examples", size="sm")
+        cards = gr.HTML(EMPTY, elem_id="s2r-results")
+        with gr.Accordion("Raw JSON (as /api/v1/predict returns it)", open=False):
             raw = gr.JSON()
 
         outputs = [cards, raw]
         # The one public endpoint; the others are UI conveniences over the same function.
-        # Two at a time: onnxruntime already uses every core for one request.
-        # All events share one limit (the lowest in a concurrency_id group wins).
-        limit = {"concurrency_limit": 2, "concurrency_id": "models"}
+        # The comparer's own lanes bound the work; this only caps the threads waiting on them.
+        limit = {"concurrency_limit": 8, "concurrency_id": "models"}
         run.click(compare, files, outputs, api_name="compare", **limit)
         files.upload(compare, files, outputs, api_visibility="private", **limit)
+        files.delete(compare, files, outputs, api_visibility="private", **limit)
+        files.clear(clear, None, outputs, api_visibility="private", queue=False)
         if examples:
             gallery.select(compare_example, None, outputs, api_visibility="private", **limit)
-            all_examples.click(compare_all_examples, None, outputs, api_visibility="private",
+            all_examples.click(lambda: compare(paths), None, outputs, api_visibility="private",
                                **limit)
     return app
+
+
+def server(comparer: Comparer, examples: list[tuple[str, str]], examples_dir: Path) -> FastAPI:
+    """The JSON API with the page mounted at /."""
+    page = build(comparer, examples).queue(max_size=256)
+    return gr.mount_gradio_app(
+        create_api(comparer), page, path="/", max_file_size=comparer.max_upload_bytes,
+        allowed_paths=[str(examples_dir)], show_error=True, ssr_mode=False, css=CSS,
+        theme=gr.themes.Soft(), footer_links=["api"])
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="interface to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     ap.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     ap.add_argument("--models", default="models",
-                    help="folder with baseline.onnx and adapted.onnx (default ./models)")
+                    help="folder with card.json and the three ONNX models (default ./models)")
     ap.add_argument("--config", default=None,
                     help="study config whose `demo:` section to use (default: built-in defaults)")
     ap.add_argument("--examples", default=None,
@@ -155,23 +188,32 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         settings = demo_settings(args.config)
-        comparer = Comparer(args.models, settings.unsure_threshold, settings.max_upload_mb)
-    except (ConfigError, FileNotFoundError, ValueError) as e:
+        comparer = Comparer(args.models, settings)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
+    # Pillow's own decompression-bomb guard at the same budget, for any other code path.
+    Image.MAX_IMAGE_PIXELS = comparer.max_image_pixels
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused with our words
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; as an exception (not the
+    # default handler's instant exit) it lets the `finally` below remove the example copies.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     examples_dir = Path(tempfile.mkdtemp(prefix="synth2real-examples-"))
-    # A run keeps its models/ beside its results/: by default the examples come from that run.
-    run_results = Path(args.models).absolute().parent / "results"
-    test_csv = Path(args.examples) if args.examples is not None else (
-        run_results / "data" / "real_test.csv")
-    examples = pick_examples(test_csv, comparer.classes, examples_dir)
-    app = build(comparer, examples)
-    log.info("models: %s", {r: (i.variant, i.providers) for r, i in comparer.info.items()})
-    app.queue(max_size=256).launch(
-        server_name=args.host, server_port=args.port, share=False, ssr_mode=False,
-        max_file_size=comparer.max_upload_bytes, allowed_paths=[str(examples_dir)],
-        show_error=True, css=CSS, theme=gr.themes.Soft(), footer_links=["api"],
-    )
+    try:
+        # A run keeps its models/ beside its results/: by default the examples come from that run.
+        run_results = Path(args.models).absolute().parent / "results"
+        test_csv = Path(args.examples) if args.examples is not None else (
+            run_results / "data" / "real_test.csv")
+        examples = pick_examples(test_csv, comparer.classes, examples_dir)
+        log.info("models: %s", {r: (i.variant, i.providers) for r, i in comparer.models.info.items()})
+        log.info("serving http://%s:%d/ (JSON API: /api/v1/predict, health: /healthz)",
+                 args.host, args.port)
+        uvicorn.run(server(comparer, examples, examples_dir), host=args.host, port=args.port,
+                    log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        comparer.close()
+        shutil.rmtree(examples_dir, ignore_errors=True)
+        log.info("stopped; removed %s", examples_dir)
     return 0
 
 

@@ -20,7 +20,7 @@ from synth2real.tools.checkout import find_checkout
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("synth2real.predict", "classify image files with an exported ONNX model (JSON out)"),
-    "demo": ("synth2real.cli:_demo", "the web demo: baseline vs adapted model on uploaded photos"),
+    "demo": ("synth2real.cli:_demo", "the web demo and JSON API: baseline, study and adapted models on uploaded photos"),
     "bench": ("synth2real.tools.bench", "speed ratios measured side by side (--quick for a short run)"),
     "fetch-weights": ("synth2real.tools.fetch_weights", "download the weights a config needs (network)"),
     "envs": ("synth2real.tools.envs", "regenerate (or --check) the conda env files from uv.lock"),

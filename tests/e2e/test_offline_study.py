@@ -111,10 +111,33 @@ def test_features_computed_once_per_image_set(offline_run):
 def test_paper_and_deployable_models(offline_run):
     """What the README promises the offline command ends with."""
     assert (offline_run / "paper" / "main.pdf").read_bytes()[:5] == b"%PDF-"
-    parity = json.loads((offline_run / "models" / "parity.json").read_text())
-    for name in ("baseline", "adapted"):
-        assert (offline_run / "models" / f"{name}.onnx").stat().st_size > 1_000_000
-    assert parity
+    models = offline_run / "models"
+    parity = json.loads((models / "parity.json").read_text())
+    card = json.loads((models / "card.json").read_text())
+    summary = json.loads((offline_run / "results" / "summary.json").read_text())
+    sel = summary["selection"]
+    assert parity["passed"]
+    # adapted = what the label-free deploy criterion picked (never the test-best by fiat).
+    assert card["models"]["adapted"]["variant"] == sel["criteria"][sel["deploy_criterion"]]["variant"]
+    assert card["models"]["study"]["variant"] == "pseudo-label"
+    assert card["models"]["baseline"]["variant"] == "synthetic-1000"
+    seed = parity["seed"]
+    readme = (models / "README.md").read_text()
+    for role in ("baseline", "study", "adapted"):
+        assert (models / f"{role}.onnx").stat().st_size > 1_000_000
+        m = card["models"][role]
+        metrics = json.loads((offline_run / "results/heads" / m["variant"] / f"seed{seed}"
+                              / "metrics.json").read_text())
+        # The card's accuracy is the ONNX file's, which parity ties to the trained head's.
+        assert m["test_accuracy"] == pytest.approx(metrics["test"]["acc"], abs=1e-9)
+        assert m["test_accuracy"] == pytest.approx(parity["models"][role]["onnx_test_acc"], abs=1e-9)
+        lo, hi = m["test_accuracy_ci"]
+        assert lo < m["test_accuracy"] < hi and hi - lo < 0.06  # 3000 images: about ±1.7 points
+        assert f"{100 * m['test_accuracy']:.2f}" in readme
+    d = card["differences"]["adapted"]
+    assert d["diff"] == pytest.approx(card["models"]["adapted"]["test_accuracy"]
+                                      - card["models"]["baseline"]["test_accuracy"], abs=1e-9)
+    assert card["adaptation_helps"] == (d["ci"][0] > 0)
 
 
 def test_every_variant_and_seed_matches_the_committed_reference(offline_run):

@@ -1,7 +1,11 @@
-"""A real browser on the demo: headless Chromium uploads photos and reads the rendered cards."""
+"""A real browser on the demo: headless Chromium uploads photos, clicks the examples, clears,
+and reads the rendered page at a desktop width (1400 px) and a phone width (420 px).
+
+Screenshots go to $DEMO_SCREENSHOTS (a folder; default: the test's tmp folder)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +17,8 @@ from synth2real.predict import Predictor
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ROLES = ("baseline", "study", "adapted")
+WAIT_S = 120
 
 pytestmark = pytest.mark.browser
 
@@ -37,61 +43,133 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def test_upload_shows_both_predictions(browser, demo_url, tiny_run, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
+@pytest.fixture(scope="module")
+def card(tiny_run) -> dict:
+    return json.loads((tiny_run / "models" / "card.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def predictors(tiny_run, card) -> dict[str, Predictor]:
+    return {r: Predictor(tiny_run / "models" / card["models"][r]["onnx"]) for r in ROLES}
+
+
+def _wait(browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
+    return WebDriverWait(browser, WAIT_S)
+
+
+def _cards(browser):
+    from selenium.webdriver.common.by import By
+
+    return browser.find_elements(By.CSS_SELECTOR, "#s2r-results [data-file]")
+
+
+def _screenshot(browser, name: str, width: int, tmp_path: Path) -> Path:
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(width, int(height) + 60)
+    folder = Path(os.environ.get("DEMO_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / f"{name}-{width}.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    browser.set_window_size(width, 1000)
+    return shot
+
+
+def _no_inner_scrollbars(browser) -> list[str]:
+    """Visible elements of the page that scroll inside it (the upload list, the gallery and
+    the rest should show everything; only the page itself scrolls)."""
+    return browser.execute_script("""
+        const out = [];
+        for (const el of document.querySelectorAll('body *')) {
+          if (el.offsetParent === null || el.clientHeight === 0 || el.clientWidth === 0) continue;
+          const s = getComputedStyle(el);
+          // 'scroll' shows a scrollbar even over nothing; 'auto' when the content overflows.
+          const scrollsY = s.overflowY === 'scroll' || (s.overflowY === 'auto' && el.scrollHeight > el.clientHeight + 1);
+          const scrollsX = s.overflowX === 'scroll' || (s.overflowX === 'auto' && el.scrollWidth > el.clientWidth + 1);
+          if (scrollsY || scrollsX) out.push(el.className);
+        }
+        return out;""")
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+def test_upload_shows_three_models_and_clearing_removes_them(browser, demo_url, tiny_run, card,
+                                                            predictors, tmp_path, width):
+    from selenium.webdriver.common.by import By
+
     rows = manifests.read_csv(tiny_run / "results" / "data" / "real_test.csv")
-    photos = [rows[0]["path"], rows[12]["path"], rows[25]["path"]]  # dog, cat, bird slices
-    expected = {role: [p.top_class for p in
-                       Predictor(tiny_run / "models" / f"{role}.onnx").predict_files(photos)]
-                for role in ("baseline", "adapted")}
+    photos = [rows[0]["path"], rows[12]["path"], rows[25]["path"], rows[29]["path"]]
+    expected = {r: [p.top_class for p in predictors[r].predict_files(photos)] for r in ROLES}
 
+    browser.set_window_size(width, 1000)
     browser.get(demo_url)
-    wait = WebDriverWait(browser, 120)
-    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[type=file]")))
-    assert "Does domain adaptation change the answer?" in browser.page_source
+    upload = _wait(browser).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#s2r-upload input[type=file]"))
     upload.send_keys("\n".join(photos))
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#s2r-results .s2r-card")) == 3)
+    _wait(browser).until(lambda d: len(_cards(d)) == len(photos))
 
-    cards = browser.find_elements(By.CSS_SELECTOR, "#s2r-results .s2r-card")
-    for role in ("baseline", "adapted"):
+    cards = _cards(browser)
+    assert [c.get_attribute("data-file") for c in cards] == [Path(p).name for p in photos]
+    for role in ROLES:
         shown = [c.find_element(By.CSS_SELECTOR, f'[data-role="{role}"] .s2r-top')
                  .get_attribute("data-top") for c in cards]
         assert shown == expected[role]
-        texts = [c.find_element(By.CSS_SELECTOR, f'[data-role="{role}"] .s2r-top').text
-                 for c in cards]
-        assert all(t.startswith(cls) and "%" in t for t, cls in zip(texts, expected[role]))
-    for card, b, a in zip(cards, expected["baseline"], expected["adapted"]):
-        verdict = card.find_element(By.CSS_SELECTOR, ".s2r-verdict").text
-        assert ("disagree" in verdict) == (a != b)
-        assert ("s2r-disagree" in card.get_attribute("class")) == (a != b)
-    assert [c.get_attribute("data-file") for c in cards] == [Path(p).name for p in photos]
-    # The explanation shows both test accuracies from the ONNX metadata.
-    for role in ("baseline", "adapted"):
-        acc = float(Predictor(tiny_run / "models" / f"{role}.onnx").metadata["test_accuracy"])
-        assert f"{acc:.1%}" in browser.find_element(By.TAG_NAME, "body").text
+    for i, c in enumerate(cards):
+        verdict = c.find_element(By.CSS_SELECTOR, ".s2r-verdict").text
+        tops = [expected[r][i] for r in ROLES]
+        if len(set(tops)) == 1:
+            assert verdict == f"All three say {tops[0]}."  # neutral: no check mark
+        else:
+            assert verdict.startswith("The models disagree:")
+    # Accuracies (two decimals) are said once, in the header; the cards repeat none.
+    header = browser.find_element(By.CSS_SELECTOR, "#s2r-header").text
+    results = browser.find_element(By.CSS_SELECTOR, "#s2r-results").text
+    for role in ROLES:
+        acc = f"{card['models'][role]['test_accuracy']:.2%}"
+        assert acc in header and acc not in results
+    assert card["target_domain"] in header
+    assert ("adaptation does not help" in header) == (not card["adaptation_helps"])
+    # Every uploaded file is listed without a scrollbar; nothing is wider than the window.
+    listed = browser.find_elements(By.CSS_SELECTOR, "#s2r-upload .filename")
+    assert len(listed) == len(photos) and all(f.is_displayed() for f in listed)
+    assert _no_inner_scrollbars(browser) == []
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    _screenshot(browser, "upload", width, tmp_path)
 
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1400, max(1000, int(height) + 40))
-    shot = Path(os.environ.get("DEMO_SCREENSHOT", tmp_path / "demo.png"))
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    browser.find_element(By.CSS_SELECTOR, '#s2r-upload button[aria-label="Clear"]').click()
+    _wait(browser).until(lambda d: not _cards(d))
+    assert "Upload photos" in browser.find_element(By.CSS_SELECTOR, "#s2r-results").text
 
 
-def test_clicking_an_example_compares_it(browser, demo_url, tiny_run):
+@pytest.mark.parametrize("width", [1400, 420])
+def test_examples_show_true_label_and_right_or_wrong(browser, demo_url, card, predictors,
+                                                    tmp_path, width):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.set_window_size(width, 1000)
     browser.get(demo_url)
-    wait = WebDriverWait(browser, 120)
-    thumbs = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".gallery-item"))
-    assert len(thumbs) == 6  # 2 per class from the run's real test set
-    thumbs[0].click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#s2r-results .s2r-card"))
-    card = browser.find_element(By.CSS_SELECTOR, "#s2r-results .s2r-card")
-    assert card.get_attribute("data-file") == "dog-0.jpg"
-    for role in ("baseline", "adapted"):
-        top = card.find_element(By.CSS_SELECTOR, f'[data-role="{role}"] .s2r-top')
-        assert top.get_attribute("data-top") in ("dog", "cat", "bird")
+    thumbs = _wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#s2r-examples .gallery-item"))
+    assert len(thumbs) == 2 * len(card["classes"])  # 2 per class from the run's real test set
+    assert [t.text for t in thumbs] == [c for c in card["classes"] for _ in range(2)]  # captions
+    assert _no_inner_scrollbars(browser) == []
+    next(b for b in browser.find_elements(By.TAG_NAME, "button")
+         if b.text == "Compare all examples").click()
+    _wait(browser).until(lambda d: len(_cards(d)) == len(thumbs))
+
+    for c in _cards(browser):
+        label = c.find_element(By.CSS_SELECTOR, "[data-label]").get_attribute("data-label")
+        assert c.get_attribute("data-file").startswith(f"{label}-")
+        assert f"True label: {label}" in c.text
+        for role in ROLES:
+            top = c.find_element(By.CSS_SELECTOR, f'[data-role="{role}"] .s2r-top')
+            mark = top.find_element(By.CSS_SELECTOR, "[data-correct]")
+            right = top.get_attribute("data-top") == label
+            assert mark.get_attribute("data-correct") == str(right).lower()
+            assert mark.text == ("✓" if right else "✗")
+    _screenshot(browser, "examples", width, tmp_path)
+
+    thumbs = browser.find_elements(By.CSS_SELECTOR, "#s2r-examples .gallery-item")
+    thumbs[-1].click()
+    _wait(browser).until(lambda d: len(_cards(d)) == 1)
+    (only,) = _cards(browser)
+    assert only.get_attribute("data-file").startswith(card["classes"][-1])

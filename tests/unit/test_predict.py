@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_animated_gif_first_frame_with_note(tmp_path):
     im = load_image(path, "anim.gif", notes)
     r, g, b = im.getpixel((8, 8))
     assert r > 200 and g < 50 and b < 50
-    assert notes == ["anim.gif: animated image with 3 frames; the first frame is classified"]
+    assert notes == ["animated image with 3 frames; the first frame is classified"]
 
 
 def _png_header_only(path: Path, w: int, h: int) -> Path:
@@ -130,24 +131,56 @@ def _truncated_jpeg(path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "make,message",
+    "make,message,code",
     [
         (lambda d: (d / "text.jpg").write_text("hello, not a photo") and d / "text.jpg",
-         "not an image file"),
-        (lambda d: (d / "empty.jpg").write_bytes(b"") or d / "empty.jpg", "not an image file"),
-        (lambda d: _truncated_jpeg(d / "half.jpg"), "corrupt or truncated"),
-        (lambda d: _png_header_only(d / "bomb.png", 30000, 30000), "decompression bomb"),
-        (lambda d: _png_header_only(d / "big.png", 8000, 8000), "larger than the 40,000,000 px"),
-        (lambda d: _save(Image.new("RGB", (1, 1)), d / "one.png"), "1x1 px; at least 8 px"),
-        (lambda d: d / "missing.png", "file not found"),
+         "not a supported image (expected JPEG", "unsupported"),
+        (lambda d: (d / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+         and d / "logo.svg", "not a supported image", "unsupported"),
+        (lambda d: (d / "empty.jpg").write_bytes(b"") or d / "empty.jpg", "empty (0 bytes)", "empty"),
+        (lambda d: _truncated_jpeg(d / "half.jpg"), "corrupt or truncated", "corrupt"),
+        (lambda d: _png_header_only(d / "bomb.png", 30000, 30000),
+         "900.0 Mpx is far over the pixel limit", "too_many_pixels"),
+        (lambda d: _png_header_only(d / "big.png", 8000, 8000),
+         "8000x8000 px (64.0 Mpx) is over the 40.0 Mpx limit per photo", "too_many_pixels"),
+        (lambda d: _save(Image.new("RGB", (1, 1)), d / "one.png"), "1x1 px is too small", "too_small"),
+        (lambda d: d / "missing.png", "file not found", "not_found"),
     ],
-    ids=["text", "zero-bytes", "truncated", "bomb", "too-large", "1x1", "missing"],
+    ids=["text", "svg", "zero-bytes", "truncated", "bomb", "too-large", "1x1", "missing"],
 )
-def test_bad_files_give_readable_errors(tmp_path, make, message):
+def test_bad_files_give_readable_errors(tmp_path, make, message, code, monkeypatch):
+    # A server sets Pillow's own bomb guard to its budget; its wording must not leak through.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", predict.MAX_PIXELS)
     path = make(tmp_path)
-    with pytest.raises(ImageError, match=message) as info:
+    with pytest.raises(ImageError, match=re.escape(message)) as info:
         load_image(path)
-    assert str(info.value).startswith(str(path))  # names the file
+    assert str(info.value).startswith(f"{path}: ")  # names the file, once
+    assert info.value.code == code and str(path) not in info.value.reason
+    assert "bytes not processed" not in str(info.value) and "cannot identify" not in str(info.value)
+
+
+def test_header_budget_is_checked_before_decoding(tmp_path):
+    path = _save(Image.new("L", (300, 200), 7), tmp_path / "wide.png")
+    assert predict.read_header(path).pixels == 60_000
+    with pytest.raises(ImageError, match="300x200 px .* over the 50,000 px limit"):
+        load_image(path, max_pixels=50_000)
+
+
+def test_large_photos_are_decoded_reduced(tmp_path):
+    """Over 4x the input side, JPEGs decode at a DCT scale and others by box reduction; the
+    result keeps at least 2x the input side, and small photos are untouched."""
+    a = np.zeros((1200, 1600, 3), np.uint8)
+    a[:, :800] = (250, 10, 10)
+    jpg = _save(Image.fromarray(a), tmp_path / "big.jpg", quality=90)
+    png = _save(Image.fromarray(a), tmp_path / "big.png")
+    g16 = _save(Image.fromarray(np.full((1200, 1600), 40000, np.uint16)), tmp_path / "g16.png")
+    for path, side in ((jpg, 300), (png, 200), (g16, 200)):
+        im = load_image(path, draft_size=100)
+        assert im.mode == "RGB" and min(im.size) == side and im.size[0] > im.size[1]
+    assert load_image(g16, draft_size=100).getpixel((5, 5)) == (156, 156, 156)
+    assert load_image(jpg, draft_size=100).getpixel((10, 10))[0] > 230
+    small = _save(Image.fromarray(a[:300, :400]), tmp_path / "small.png")
+    assert load_image(small, draft_size=100).size == load_image(small).size == (400, 300)
 
 
 def test_preprocess_resizes_shorter_side_and_centre_crops():
@@ -208,6 +241,25 @@ def test_predictor_refuses_a_model_without_metadata(tmp_path):
         Predictor(tmp_path / "nope.onnx")
 
 
+def test_predictor_logs_providers_and_refuses_a_silent_cpu_fallback(tmp_path, caplog,
+                                                                    monkeypatch):
+    import onnxruntime as ort
+
+    model = toy_model(tmp_path / "m.onnx")
+    with caplog.at_level("INFO", logger="synth2real.predict"):
+        p = Predictor(model, ["CPUExecutionProvider"], threads=1)
+    assert p.providers == ["CPUExecutionProvider"] and "CPUExecutionProvider" in caplog.text
+
+    class FellBack(ort.InferenceSession):  # what onnxruntime does when CUDA cannot load
+        def get_providers(self):
+            return ["CPUExecutionProvider"]
+
+    monkeypatch.setattr(ort, "InferenceSession", FellBack)
+    with pytest.raises(RuntimeError, match="CUDAExecutionProvider requested but onnxruntime runs "
+                                           "on CPUExecutionProvider"):
+        Predictor(model, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+
+
 def test_cli_prints_json_list_and_flags_bad_files(tmp_path, capsys):
     model = toy_model(tmp_path / "m.onnx")
     good = _save(Image.new("RGB", (20, 20), (0, 0, 250)), tmp_path / "blue.jpg")
@@ -217,8 +269,8 @@ def test_cli_prints_json_list_and_flags_bad_files(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out[0]["file"] == str(good) and out[0]["top_class"] == "blue"
     assert set(out[0]["probabilities"]) == {"red", "green", "blue"}
-    assert out[1] == {"file": str(bad), "error": f"{bad}: not an image file (or a format "
-                                                  "Pillow cannot read)"}
+    assert out[1] == {"file": str(bad), "error": f"{bad}: not a supported image (expected "
+                                                  f"{predict.SUPPORTED})"}
     assert predict.main([str(model), str(good)]) == 0
     capsys.readouterr()
     assert predict.main([str(tmp_path / "none.onnx"), str(good)]) == 2

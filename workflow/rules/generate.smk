@@ -1,7 +1,7 @@
 # Stage: synthetic images from a text-to-image generator (paper config).
 #
 # One job per class x shard (synthetic.source.shard_size images), each asking
-# for one GPU: a cluster executor (SLURM, Kubernetes) spreads the shards over
+# for one GPU: a cluster executor (SLURM) spreads the shards over
 # many GPUs; a local run uses as many as `--resources gpu=N` allows. Images go
 # to <out_dir>/<class>/<index>.png; a shard's CSV lists their per-image records
 # (seed, prompt, settings, sha256). The model is resolved (and downloaded, if

@@ -81,7 +81,19 @@ class Export(Strict):
 
 
 class Demo(Strict):
-    # Both models below this top-1 confidence -> "probably none of the classes".
+    # Every model below this top-1 confidence -> "probably none of the classes".
     unsure_threshold: float = Field(0.6, gt=0, lt=1)
+    # Largest accepted file (each file of a request).
     max_upload_mb: float = Field(10.0, gt=0)
+    # Decoded-pixel budgets in megapixels (width x height read from the header, before any
+    # decoding): one photo (24 = a 6000x4000 camera photo), and one request's photos together.
+    max_image_mpx: float = Field(24.0, gt=0)
+    max_request_mpx: float = Field(96.0, gt=0)
+
+    @model_validator(mode="after")
+    def _request_holds_an_image(self) -> Demo:
+        if self.max_request_mpx < self.max_image_mpx:
+            raise ValueError(f"demo.max_request_mpx ({self.max_request_mpx:g}) must be at least "
+                             f"demo.max_image_mpx ({self.max_image_mpx:g})")
+        return self
 

@@ -72,9 +72,12 @@ def load_backbone(weights_path: str | Path) -> Backbone:
 
 def export_onnx(
     model: nn.Module, path: str | Path, image_size: int, output_name: str,
-    opset: int = 18, metadata: dict[str, str] | None = None,
+    opset: int = 18, metadata: dict[str, str] | None = None, doc_string: str = "",
 ) -> Path:
-    """Export `model` (input `image` [N,3,S,S]) to one self-contained ONNX file, dynamic N."""
+    """Export `model` (input `image` [N,3,S,S]) to one self-contained ONNX file, dynamic N.
+
+    The file is finished by `finish_onnx` (metadata, doc string, model version, full check).
+    """
     import onnx
 
     path = Path(path)
@@ -90,25 +93,87 @@ def export_onnx(
         dynamo=False,
     )
     proto = onnx.load(str(tmp))
-    for k, v in (metadata or {}).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))  # single file: weights are far below the 2 GB external-data limit
+    finish_onnx(proto, path, metadata, doc_string)
     tmp.unlink()
     return path
 
 
-def ort_session(path: str | Path, threads: int | None = None):
-    """An onnxruntime CPU/CUDA session tuned for batch throughput."""
+def graph_version(proto) -> int:
+    """`model_version` of an ONNX model: the first 60 bits of SHA-256 over its serialized graph.
+
+    Deterministic and content-derived: two files share a version exactly when their
+    graphs (operators and weights) are byte-identical, whatever the metadata says.
+    """
+    import hashlib
+
+    return int(hashlib.sha256(proto.graph.SerializeToString()).hexdigest()[:15], 16)
+
+
+def finish_onnx(proto, path: str | Path, metadata: dict[str, str] | None = None,
+                doc_string: str = "") -> Path:
+    """Stamp `proto` (metadata_props, doc_string, model_version), run the full ONNX checker
+    (shape and type inference included), and save it as one self-contained file at `path`."""
+    import onnx
+
+    proto.model_version = graph_version(proto)
+    if doc_string:
+        proto.doc_string = doc_string
+    del proto.metadata_props[:]
+    for k, v in (metadata or {}).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(proto, full_check=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(path))  # single file: weights are far below the 2 GB external-data limit
+    return path
+
+
+def ort_session(path: str | Path, threads: int | None = None, device: str = "auto"):
+    """An onnxruntime session tuned for batch throughput, on the GPU where one is usable.
+
+    `device`: "auto" asks for CUDA when onnxruntime has the CUDA provider (the
+    onnxruntime-gpu build) and torch sees a GPU, else the CPU; "cuda" asks for
+    CUDA or fails; "cpu" never uses it. The providers in use are logged.
+    Raises RuntimeError when a requested CUDA provider did not load: onnxruntime
+    itself only warns and runs on the CPU (e.g. a CUDA/cuDNN library it needs is
+    missing or another version than torch's).
+    """
+    import logging
+
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                 if p in ort.get_available_providers()]
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    available = ort.get_available_providers()
+    cuda = "CUDAExecutionProvider"
+    if device == "cuda" and cuda not in available:
+        raise RuntimeError(f"onnxruntime has no {cuda} (providers {available}): the CPU build "
+                           "is installed; install the `gpu` extra (make setup ORT=gpu)")
+    want_cuda = device == "cuda" or (device == "auto" and cuda in available
+                                     and torch.cuda.is_available())
+    requested = [cuda, "CPUExecutionProvider"] if want_cuda else ["CPUExecutionProvider"]
+    # Full float32 on the GPU: TF32, which the CUDA provider may use on Ampere and newer GPUs,
+    # rounds convolution inputs to 10-bit mantissas, far outside the features' parity tolerance.
+    options = {cuda: {"use_tf32": "0"}}
+    session = ort.InferenceSession(str(path), sess_options=opts,
+                                   providers=[(p, options[p]) if p in options else p
+                                              for p in requested])
+    used = session.get_providers()
+    logging.getLogger(__name__).info("onnxruntime session %s: providers %s (requested %s)",
+                                     Path(path).name, used, requested)
+    missing = fallen_back(requested, used)
+    if missing:
+        raise RuntimeError(f"onnxruntime did not load {missing} (requested {requested}, "
+                           f"running on {used}): its CUDA libraries do not match this machine's; "
+                           "see the onnxruntime-gpu install notes (CUDA and cuDNN versions)")
+    return session
+
+
+def fallen_back(requested: list[str], used: list[str]) -> list[str]:
+    """The requested GPU providers that the session is not using (empty: none fell back)."""
+    return [p for p in requested if p != "CPUExecutionProvider" and p not in used]
 
 
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:

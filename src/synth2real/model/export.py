@@ -1,4 +1,4 @@
-"""Deployable ONNX classifiers (baseline and adapted) with a parity check on the real test set.
+"""Deployable ONNX classifiers (baseline, study, adapted) with a parity check on the real test set.
 
 Each exported file is the full model a deployer needs: frozen MobileNetV2
 backbone + trained head, ImageNet normalisation inside the graph.
@@ -6,18 +6,33 @@ backbone + trained head, ImageNet normalisation inside the graph.
     input  `image`   float32 [N, 3, S, S], RGB in [0, 1] (see `predict.preprocess`)
     output `logits`  float32 [N, C], classes in `class_names` order
 
+Which variant plays which role, and each one's accuracy with its interval, come
+from the deploy file written before export (`synth2real.report.model_card.
+deploy_selection`); this stage only reads it. A head on the plain features is
+exported as `Classifier(backbone, head)` (any net kind of `model.head`); a head
+on AdaBN features is the stored AdaBN backbone graph composed with the head's
+graph, since those BatchNorm statistics exist only in that graph.
+
 `metadata_props` carry everything needed to use the file without this repo
-(`METADATA_KEYS`). Parity is part of the export: onnxruntime and PyTorch must
-agree on every real test image (max |Δlogit| <= export.parity_tol, identical
-top-1), otherwise no model is published.
+(`METADATA_KEYS`); `doc_string` says the same in a paragraph, `model_version`
+is a hash of the graph (`backbone.graph_version`), and every file passes the
+full ONNX checker.
+
+Parity is part of the export: onnxruntime, run on every real test *image*, must
+agree with the PyTorch head run on the *cached* backbone features of the same
+images (max |Δlogit| <= export.parity_tol, identical top-1), otherwise no model
+is published. The math is the same -- the cache holds exactly the backbone's
+output for these images under the one preprocessing, parity-checked against
+torch when it was extracted -- so the torch side needs no backbone pass. It
+is also the model the reported accuracies were computed with.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +44,14 @@ from synth2real.config import Export, Features
 from synth2real.data import manifests
 from synth2real.errors import Synth2RealError
 from synth2real.model import head
-from synth2real.model.backbone import Backbone, Classifier, export_onnx, load_backbone, ort_session
-from synth2real.model.features import batches
+from synth2real.model.backbone import (
+    Classifier,
+    export_onnx,
+    finish_onnx,
+    load_backbone,
+    ort_session,
+)
+from synth2real.model.features import batches, lookup
 from synth2real.predict import RESIZE_POLICY
 from synth2real.store import read_json, write_json
 
@@ -38,10 +59,12 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
+FEATURES_NAME = "features"  # the backbone graphs' output, the head graph's input
 # What every exported file carries in `metadata_props` (all values are strings).
 METADATA_KEYS = (
     "class_names", "input_size", "input_format", "resize_policy", "variant", "role", "seed",
-    "test_accuracy", "test_images", "git_commit", "config_hash", "study", "backbone_sha256",
+    "selection_criterion", "test_accuracy", "test_accuracy_ci", "test_images", "target_domain",
+    "git_commit", "config_hash", "study", "backbone_sha256",
 )
 INPUT_FORMAT = (
     "input 'image': float32 [N, 3, S, S], RGB scaled to [0, 1], S = input_size; "
@@ -54,31 +77,23 @@ class ParityError(Synth2RealError):
     """onnxruntime and PyTorch disagree beyond export.parity_tol: the export is not published."""
 
 
-@dataclass(frozen=True)
-class ExportSource:
-    """One model to export: its trained head and the metrics of that head on this run."""
-
-    role: str  # "baseline" or "adapted"
-    variant: str  # e.g. "synthetic-1000", "pseudo-label"
-    head_pt: str
-    metrics_json: str
-    out_onnx: str
-
-
-def metadata(src: ExportSource, classes: Sequence[str], image_size: int, seed: int,
-             backbone_sha256: str, commit: str, config_hash: str, study: str) -> dict[str, str]:
-    """`metadata_props` of one exported file (see `METADATA_KEYS`)."""
-    test = read_json(src.metrics_json)["test"]
+def metadata(role: str, entry: Mapping, deploy: Mapping, image_size: int, backbone_sha256: str,
+             commit: str, config_hash: str, study: str) -> dict[str, str]:
+    """`metadata_props` of one exported file (see `METADATA_KEYS`); `entry` is the role's
+    record in the deploy file, `deploy` the whole file."""
     return {
-        "class_names": json.dumps(list(classes)),
+        "class_names": json.dumps(list(deploy["classes"])),
         "input_size": str(image_size),
         "input_format": INPUT_FORMAT,
         "resize_policy": RESIZE_POLICY,
-        "variant": src.variant,
-        "role": src.role,
-        "seed": str(seed),
-        "test_accuracy": repr(float(test["acc"])),
-        "test_images": str(int(test["n"])),
+        "variant": entry["variant"],
+        "role": role,
+        "seed": str(entry["seed"]),
+        "selection_criterion": entry["selection_criterion"],
+        "test_accuracy": repr(float(entry["test_accuracy"])),
+        "test_accuracy_ci": json.dumps([float(x) for x in entry["test_accuracy_ci"]]),
+        "test_images": str(int(entry["test_images"])),
+        "target_domain": deploy["target_domain"],
         "git_commit": commit,
         "config_hash": config_hash,
         "study": study,
@@ -86,32 +101,74 @@ def metadata(src: ExportSource, classes: Sequence[str], image_size: int, seed: i
     }
 
 
-def parity_check(backbone: Backbone, heads: dict[str, nn.Module], sessions: dict, paths: Sequence[str],
-                 labels: np.ndarray, size: int, batch_size: int) -> dict[str, dict[str, object]]:
-    """Torch vs onnxruntime logits of every model on every image in `paths`.
+def doc_string(meta: Mapping[str, str]) -> str:
+    """The ONNX `doc_string`: one paragraph on what the file is, its contract and its domain."""
+    lo, hi = json.loads(meta["test_accuracy_ci"])
+    classes = ", ".join(json.loads(meta["class_names"]))
+    return (
+        f"synth2real {meta['role']} model of study '{meta['study']}': MobileNetV2 (ImageNet "
+        f"weights, frozen) with the head of variant '{meta['variant']}' (seed {meta['seed']}, "
+        f"chosen as: {meta['selection_criterion']}), classifying photos as one of: {classes}. "
+        f"Input 'image' float32 [N, 3, {meta['input_size']}, {meta['input_size']}], RGB in "
+        f"[0, 1] after resizing the shorter side and centre-cropping; normalisation is inside "
+        f"the graph. Output 'logits' float32 [N, C] in class_names order. Target domain: "
+        f"{meta['target_domain']} Real-test accuracy {float(meta['test_accuracy']):.4f} (95% "
+        f"bootstrap interval over test images [{lo:.4f}, {hi:.4f}], {meta['test_images']} "
+        f"images). Photos unlike the target domain, or of none of these classes, still get one "
+        f"of these classes."
+    )
 
-    The torch reference of model r is `heads[r](backbone(x))` -- exactly
-    `Classifier.forward` -- with the backbone run once per batch for all models.
-    Returns, per role: max |Δlogit|, top-1 mismatches, ONNX accuracy on `labels`.
+
+def head_graph(model: nn.Module, in_dim: int, opset: int):
+    """The head alone as an ONNX model: `features` [N, in_dim] -> `logits` [N, C]."""
+    import onnx
+
+    buf = io.BytesIO()
+    torch.onnx.export(model.eval(), (torch.zeros(2, in_dim),), buf, input_names=[FEATURES_NAME],
+                      output_names=[OUTPUT_NAME], opset_version=opset, dynamo=False,
+                      dynamic_axes={FEATURES_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}})
+    return onnx.load_from_string(buf.getvalue())
+
+
+def compose(backbone_onnx: str | Path, model: nn.Module, path: str | Path, opset: int,
+            meta: dict[str, str], doc: str) -> Path:
+    """`image` -> stored backbone graph (`features`) -> head graph -> `logits`, as one file."""
+    import onnx
+    from onnx import compose as onnx_compose
+
+    trunk = onnx.load(str(backbone_onnx))
+    dim = trunk.graph.output[0].type.tensor_type.shape.dim[1].dim_value
+    # Prefix the head's internal names so its weights cannot collide with the trunk's.
+    top = onnx_compose.add_prefix(head_graph(model, dim, opset), "head/", rename_inputs=False,
+                                  rename_outputs=False)
+    merged = onnx_compose.merge_models(trunk, top, io_map=[(FEATURES_NAME, FEATURES_NAME)])
+    return finish_onnx(merged, path, meta, doc)
+
+
+def parity_check(reference: Mapping[str, np.ndarray], sessions: Mapping, paths: Sequence[str],
+                 labels: np.ndarray, size: int, batch_size: int) -> dict[str, dict[str, object]]:
+    """onnxruntime logits of every model on every image in `paths` vs `reference` logits.
+
+    `reference[r]` is [len(paths), C]: model r's PyTorch head on the cached backbone
+    features of `paths`, in order. Returns, per role: max |Δlogit| (and the image where
+    it is largest), top-1 mismatches, ONNX accuracy on `labels`.
     """
-    diff = {r: 0.0 for r in heads}
-    mismatches: dict[str, list[int]] = {r: [] for r in heads}
-    correct = {r: 0 for r in heads}
-    worst_image = {r: "" for r in heads}
+    diff = {r: 0.0 for r in sessions}
+    mismatches: dict[str, list[int]] = {r: [] for r in sessions}
+    correct = {r: 0 for r in sessions}
+    worst_image = {r: "" for r in sessions}
     done = 0
     # The feature cache's loader + preprocessing: parity covers the real input path.
     for batch in batches(paths, size, batch_size):
-        with torch.inference_mode():
-            feats = backbone(torch.from_numpy(batch))  # [B, 1280]
-            ref = {r: h(feats).numpy() for r, h in heads.items()}  # [B, C]
         for r, sess in sessions.items():
             got = sess.run(None, {INPUT_NAME: batch})[0]
-            d = np.abs(got.astype(np.float64) - ref[r].astype(np.float64)).max(axis=1)
+            ref = reference[r][done : done + len(batch)]
+            d = np.abs(got.astype(np.float64) - ref.astype(np.float64)).max(axis=1)
             d[~np.isfinite(d)] = np.inf  # a NaN must fail the check, not compare as "not larger"
             if d.max() > diff[r]:
                 diff[r] = float(d.max())
                 worst_image[r] = paths[done + int(d.argmax())]
-            top_onnx, top_torch = got.argmax(1), ref[r].argmax(1)
+            top_onnx, top_torch = got.argmax(1), ref.argmax(1)
             mismatches[r] += [done + int(i) for i in np.flatnonzero(top_onnx != top_torch)]
             correct[r] += int((top_onnx == labels[done : done + len(batch)]).sum())
         done += len(batch)
@@ -121,74 +178,97 @@ def parity_check(backbone: Backbone, heads: dict[str, nn.Module], sessions: dict
             "top1_mismatches": len(mismatches[r]),
             "top1_mismatch_images": [paths[i] for i in mismatches[r][:20]],
             "onnx_test_acc": correct[r] / max(len(paths), 1)}
-        for r in heads
+        for r in sessions
     }
 
 
-def export_models(backbone_json: str, test_csv: str, checkpoints: Sequence[str],
-                  metrics: Sequence[str], onnx_files: Mapping[str, str], out_report: str, *,
-                  variants: dict[str, str], export: Export, features: Features, classes: list[str],
-                  name: str) -> None:
-    """Stage: export each role's model (`variants`: role -> variant; `checkpoints`, `metrics`
-    and `onnx_files` in the same order) to ONNX, check parity on the whole real test set, report."""
-    sources = [ExportSource(role, variant, ckpt, m, onnx_files[role])
-               for (role, variant), ckpt, m in zip(variants.items(), checkpoints, metrics, strict=True)]
-    config = {"variants": variants, "export": export, "features": features, "classes": classes,
-              "name": name}
+def export_models(backbone_json: str, test_csv: str, deploy_json: str, heads: Sequence[str],
+                  test_npz: Sequence[str], target_backbones: Sequence[str],
+                  onnx_files: Mapping[str, str], out_report: str, *, candidates: list[str],
+                  kinds: list[str], targets: Mapping[str, str], export: Export, features: Features,
+                  classes: list[str], name: str) -> None:
+    """Stage: export each role of `deploy_json` to `onnx_files[role]`, check parity, report.
+
+    `heads`: the checkpoint of every variant of `candidates` (the roles pick among them);
+    `targets`: variant -> the feature kind its target images use (a kind of `kinds`:
+    "plain", "adabn"); `test_npz`: the cached real-test features of each kind of `kinds`;
+    `target_backbones`: the backbone graph of each non-plain kind, in `kinds` order (the
+    plain backbone is rebuilt in torch from its weights).
+    """
+    head_of = dict(zip(candidates, heads, strict=True))
+    npz_of = dict(zip(kinds, test_npz, strict=True))
+    graph_of = dict(zip([k for k in kinds if k != "plain"], target_backbones, strict=True))
+    deploy = read_json(deploy_json)
+    if list(deploy["classes"]) != list(classes):
+        raise Synth2RealError(f"{deploy_json}: classes {deploy['classes']} differ from the config's "
+                              f"{classes}; rerun its rule (snakemake --forcerun deploy_selection)")
+    roles = {role: deploy["models"][role] for role in onnx_files}
+    config = {"roles": {r: e["variant"] for r, e in roles.items()}, "export": export,
+              "features": features, "classes": classes, "name": name}
     config_hash = provenance.config_hash(config)
     info = read_json(backbone_json)
-    backbone = load_backbone(info["path"])
     size = int(info["image_size"])
     commit = provenance.git_commit()
-    heads: dict[str, nn.Module] = {}
-    sessions = {}
-    for src in sources:
-        model, model_classes = head.load(src.head_pt)
-        if model_classes != list(classes):
-            raise Synth2RealError(
-                f"{src.head_pt}: model classes {model_classes} differ from config classes {classes}; "
-                "retrain it (snakemake --forcerun <its training rule>)"
-            )
-        heads[src.role] = model
-        export_onnx(Classifier(backbone, model), src.out_onnx, size, OUTPUT_NAME, opset=export.opset,
-                    metadata=metadata(src, classes, size, export.seed, info.get("sha256", ""), commit,
-                                      config_hash, name))
-        sessions[src.role] = ort_session(src.out_onnx, threads=torch.get_num_threads())
-        log.info("exported %s (%s) -> %s", src.role, src.variant, src.out_onnx)
-
     rows = manifests.read_csv(test_csv)
+    paths = [r["path"] for r in rows]
     index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[r["label"]] for r in rows], dtype=np.int64)
-    paths = [r["path"] for r in rows]
-    checks = parity_check(backbone, heads, sessions, paths, labels, size, features.batch_size)
+    backbone = None
+    reference: dict[str, np.ndarray] = {}
+    sessions = {}
+    cached: dict[str, np.ndarray] = {}
+    for role, entry in roles.items():
+        variant, out = entry["variant"], onnx_files[role]
+        model, model_classes = head.load(head_of[variant])
+        if model_classes != list(classes):
+            raise Synth2RealError(
+                f"{head_of[variant]}: model classes {model_classes} differ from config classes "
+                f"{classes}; retrain it (snakemake --forcerun <its training rule>)")
+        kind = targets.get(variant, "plain")
+        if kind not in cached:
+            cached[kind] = lookup(npz_of[kind], paths)  # [N, 1280]
+        reference[role] = head.logits(model, cached[kind])
+        meta = metadata(role, entry, deploy, size, info.get("sha256", ""), commit, config_hash, name)
+        if kind == "plain":
+            if backbone is None:
+                backbone = load_backbone(info["path"])
+            export_onnx(Classifier(backbone, model), out, size, OUTPUT_NAME, opset=export.opset,
+                        metadata=meta, doc_string=doc_string(meta))
+        else:
+            compose(graph_of[kind], model, out, export.opset, meta, doc_string(meta))
+        sessions[role] = ort_session(out, threads=torch.get_num_threads())
+        log.info("exported %s (%s, %s features) -> %s", role, variant, kind, out)
+
+    checks = parity_check(reference, sessions, paths, labels, size, features.batch_size)
     tol = export.parity_tol
     report = {
         "parity_tol": tol, "test_images": len(paths), "test_manifest": test_csv,
         "image_size": size, "opset": export.opset, "seed": export.seed,
         "git_commit": commit, "config_hash": config_hash,
-        # Where the torch side came from, so `make bench` can rebuild the eager model.
+        # The torch side: each head on these cached features (no backbone pass).
+        "reference": "torch head on cached backbone features",
+        "reference_features": {r: npz_of[targets.get(e["variant"], "plain")]
+                               for r, e in roles.items()},
+        # Where the torch backbone came from, so `make bench` can rebuild the eager model.
         "backbone_weights": info["path"],
         "models": {
-            src.role: {"onnx": src.out_onnx, "variant": src.variant, "head": src.head_pt,
-                       "test_acc": read_json(src.metrics_json)["test"]["acc"], **checks[src.role]}
-            for src in sources
+            role: {"onnx": onnx_files[role], "variant": e["variant"], "head": head_of[e["variant"]],
+                   "test_acc": e["test_accuracy"], **checks[role]}
+            for role, e in roles.items()
         },
     }
     report["passed"] = all(m["max_abs_logit_diff"] <= tol and m["top1_mismatches"] == 0
                            for m in report["models"].values())
     write_json(report, out_report)
-    for src in sources:
-        m = report["models"][src.role]
-        log.info("%s parity: max |dlogit| %.3g, top-1 mismatches %d/%d", src.role,
+    for role, m in report["models"].items():
+        log.info("%s parity: max |dlogit| %.3g, top-1 mismatches %d/%d", role,
                  m["max_abs_logit_diff"], m["top1_mismatches"], len(paths))
     if not report["passed"]:
-        bad = [f"{src.out_onnx}: max |dlogit| {report['models'][src.role]['max_abs_logit_diff']:.3g}"
-               f" (worst {report['models'][src.role]['worst_image']}), top-1 mismatches "
-               f"{report['models'][src.role]['top1_mismatches']}" for src in sources]
-        for src in sources:  # never leave a model that failed its check where a deployer looks
-            Path(src.out_onnx).unlink(missing_ok=True)
+        bad = [f"{m['onnx']}: max |dlogit| {m['max_abs_logit_diff']:.3g} (worst {m['worst_image']}),"
+               f" top-1 mismatches {m['top1_mismatches']}" for m in report["models"].values()]
+        for out in onnx_files.values():  # never leave a model that failed its check where a deployer looks
+            Path(out).unlink(missing_ok=True)
         raise ParityError(
             f"ONNX export parity failed (export.parity_tol={tol}, details in {out_report}):\n  "
             + "\n  ".join(bad)
-            + "\nCheck the onnxruntime/torch versions, or try another export.opset."
-        )
+            + "\nCheck the onnxruntime/torch versions, or try another export.opset.")

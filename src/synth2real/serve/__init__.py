@@ -1,1 +1,2 @@
-"""The comparison behind the web demo and its JSON API (`compare`), and its HTML (`html`)."""
+"""The demo's serving side: the models of a run and their card (`models`), the comparison
+behind the page and the JSON API (`compare`), the page's HTML (`html`), the API routes (`api`)."""

@@ -1,12 +1,13 @@
-"""Serving speed: `/compare` latency through the running demo, onnxruntime vs eager torch.
+"""Serving speed: the demo server's JSON API and Gradio endpoint, onnxruntime vs eager torch.
 
     main(Path("models"), [photo, ...])
 
-prints (a) p50/p95 latency of one single-photo `/compare` request made with
-`gradio_client` against `demo/app.py` started as a real server process, and
-(b) images/s of the full classifier (backbone + head) in onnxruntime and in
-eager PyTorch at batch 1 and 32, measured side by side in this run, as ratios.
-Numbers depend on the machine; only the ratios are meant to travel.
+prints (a) p50/p95 latency of one 32 px photo through `POST /api/v1/predict`
+(all three models) of `demo/app.py` started as a real server process, beside
+the same photo through the Gradio endpoint `/compare` with `gradio_client`
+(as a ratio), and (b) images/s of the full classifier (backbone + head) in
+onnxruntime and in eager PyTorch at batch 1 and 32, measured side by side in
+this run, as ratios. Numbers depend on the machine; ratios travel better.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
-                 config: Path | None = None, startup_s: float = 180.0) -> Iterator[str]:
-    """Start the checkout's `demo/app.py` on a free port as its own process; yield its URL;
-    stop it after."""
+                 config: Path | None = None, startup_s: float = 180.0,
+                 env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start the checkout's `demo/app.py` on a free port as its own process; yield its URL once
+    /healthz answers; stop it (SIGTERM, as a service manager would) after."""
     app = find_checkout() / "demo" / "app.py"
     if not app.is_file():
         raise FileNotFoundError(f"{app} not found: the demo page belongs to the checkout")
@@ -50,7 +52,7 @@ def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
            "--examples", str(examples_csv or "")]
     if config is not None:
         cmd += ["--config", str(config)]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
@@ -60,7 +62,7 @@ def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
             if proc.poll() is not None:
                 raise RuntimeError(f"demo exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
             try:
-                with urllib.request.urlopen(url + "config", timeout=5) as r:
+                with urllib.request.urlopen(url + "healthz", timeout=5) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -97,6 +99,35 @@ def compare_latency(url: str, images: Sequence[Path], n: int | None = None) -> n
     return np.array(times)
 
 
+def api_latency(url: str, photo: Path, n: int | None = None) -> np.ndarray:
+    """Seconds per `POST /api/v1/predict` of one photo (upload, three models, JSON reply), on
+    one kept-alive connection as a program would use it."""
+    import httpx
+
+    n = n or LATENCY_REQUESTS
+    data = photo.read_bytes()
+    times = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(LATENCY_WARMUP + n):
+            t0 = time.perf_counter()
+            r = client.post("api/v1/predict", files=[("files", (photo.name, data))])
+            dt = time.perf_counter() - t0
+            if r.status_code != 200 or r.json()["results"][0]["error"]:
+                raise RuntimeError(f"/api/v1/predict failed on {photo}: {r.status_code} {r.text[:300]}")
+            if i >= LATENCY_WARMUP:
+                times.append(dt)
+    return np.array(times)
+
+
+def small_photo(src: Path, dest: Path, side: int = 32) -> Path:
+    """`src` resized to side x side (JPEG): the size of the target domain's photos."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im.convert("RGB").resize((side, side), Image.BILINEAR).save(dest, quality=95)
+    return dest
+
+
 def images_per_s(fn: Callable[[], object], batch: int, min_s: float = 2.0, min_reps: int = 3) -> float:
     """Throughput of `fn` (one batch per call) after one warm-up call."""
     fn()
@@ -108,16 +139,16 @@ def images_per_s(fn: Callable[[], object], batch: int, min_s: float = 2.0, min_r
 
 
 def in_process_latency(models_dir: Path, images: Sequence[Path], n: int | None = None) -> np.ndarray:
-    """Seconds per `Comparer.compare` of one photo without the server (load, both models, HTML)."""
+    """Seconds per `Comparer.compare` of one photo without the server (load, models, HTML)."""
     n = n or LATENCY_REQUESTS
     from synth2real.serve.compare import Comparer
     from synth2real.serve.html import render_html
 
-    comparer = Comparer(models_dir, unsure_threshold=0.5, max_upload_mb=100)
+    comparer = Comparer(models_dir)
     times = []
     for i in range(LATENCY_WARMUP + n):
         t0 = time.perf_counter()
-        render_html(comparer.compare([images[i % len(images)]]))
+        render_html(comparer.compare_paths([images[i % len(images)]], thumbnails=True))
         if i >= LATENCY_WARMUP:
             times.append(time.perf_counter() - t0)
     return np.array(times)
@@ -183,13 +214,18 @@ def main(models_dir: Path, images: list[Path]) -> None:
     cores = os.cpu_count()
     print(f"serving benchmark: models {models_dir}, {len(images)} photos, {cores} CPU cores, "
           f"torch threads {torch.get_num_threads()}")
-    with tempfile.TemporaryDirectory() as tmp, \
-            running_demo(models_dir, Path(tmp) / "demo.log") as url:
-        t = compare_latency(url, images) * 1000
-    print(f"  /compare latency, 1 photo, {len(t)} requests: p50 {np.percentile(t, 50):.1f} ms, "
-          f"p95 {np.percentile(t, 95):.1f} ms")
-    m = in_process_latency(models_dir, images) * 1000
-    print(f"    of which in-process (decode, both models, HTML; no server): "
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = small_photo(images[0], Path(tmp) / "photo32.jpg")
+        with running_demo(models_dir, Path(tmp) / "demo.log") as url:
+            a = api_latency(url, photo) * 1000
+            t = compare_latency(url, [photo]) * 1000
+        m = in_process_latency(models_dir, [photo]) * 1000
+    print(f"  POST /api/v1/predict, one 32 px photo, three models, {len(a)} requests: "
+          f"p50 {np.percentile(a, 50):.1f} ms, p95 {np.percentile(a, 95):.1f} ms")
+    print(f"  Gradio /compare (gradio_client), same photo: p50 {np.percentile(t, 50):.1f} ms, "
+          f"p95 {np.percentile(t, 95):.1f} ms -> /compare / API = "
+          f"{np.percentile(t, 50) / np.percentile(a, 50):.1f}x")
+    print(f"    of which in-process (decode, three models, HTML; no server): "
           f"p50 {np.percentile(m, 50):.1f} ms, p95 {np.percentile(m, 95):.1f} ms")
     # Default threads is what users get; one thread each is the contention-robust comparison
     # (busy-waiting thread pools suffer most when other processes share the cores).
@@ -206,7 +242,7 @@ def _cli(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m synth2real.tools.bench_serving",
                                  description=(__doc__ or "").splitlines()[0])
     ap.add_argument("models", type=Path,
-                    help="folder with baseline.onnx, adapted.onnx and parity.json")
+                    help="folder with card.json, the three ONNX models and parity.json")
     ap.add_argument("photos", type=Path, nargs="+", help="image files to classify")
     args = ap.parse_args(argv)
     main(args.models, args.photos)

@@ -1,4 +1,4 @@
-"""The demo's comparison logic and HTML on two toy ONNX models (no server, no workflow run)."""
+"""The demo's comparison logic and HTML on three toy ONNX models (no server, no workflow run)."""
 
 from __future__ import annotations
 
@@ -11,90 +11,154 @@ import pytest
 from onnx import numpy_helper
 from PIL import Image
 
-from synth2real.serve.compare import MAX_FILES, Comparer
-from synth2real.serve.html import render_html
+from synth2real.config import Demo
+from synth2real.serve.compare import MAX_FILES, Comparer, Upload
+from synth2real.serve.html import render_header, render_html
 from tests.unit.test_predict import toy_model
 
 CLASSES = ["red", "green", "blue"]
 
 
-def _meta(variant: str, acc: float) -> dict[str, str]:
-    return {"class_names": json.dumps(CLASSES), "input_size": "16", "variant": variant,
-            "test_accuracy": repr(acc), "seed": "0", "git_commit": "abc123", "config_hash": "f00"}
+def write_card(d: Path, helps: bool = True, **extra) -> None:
+    """A models/card.json as the export writes it, for the three toy models."""
+    models = {r: {"variant": v, "seed": 0, "selection_criterion": c, "test_accuracy": a,
+                  "test_accuracy_ci": [a - 0.02, a + 0.02], "test_images": 96, "onnx": f"{r}.onnx"}
+              for r, v, c, a in (("baseline", "synthetic-1000", "source-only", 0.8125),
+                                 ("study", "pseudo-label", "published method", 0.8229),
+                                 ("adapted", "balanced", "target_val_acc", 0.9375))}
+    card = {"classes": CLASSES, "target_domain": "small photos (16x16 px)", "image_size": 16, "target_side_px": 16,
+            "deploy_criterion": "target_val_acc", "models": models,
+            "differences": {"adapted": {"vs": "baseline", "diff": 0.125, "ci": [0.05, 0.2]},
+                            "study": {"vs": "baseline", "diff": 0.0104, "ci": [-0.03, 0.05]}},
+            "adaptation_helps": helps, **extra}
+    (d / "card.json").write_text(json.dumps(card))
 
 
-@pytest.fixture
-def models(tmp_path) -> Path:
-    d = tmp_path / "models"
-    d.mkdir()
-    toy_model(d / "baseline.onnx", _meta("synthetic-1000", 0.8125))
-    adapted = toy_model(d / "adapted.onnx", _meta("pseudo-label", 0.9375))
-    # The adapted model calls red things green: a guaranteed disagreement on red photos.
+def toy_models(d: Path, **card) -> Path:
+    """baseline/study agree; the adapted model calls red things green (a sure disagreement)."""
+    d.mkdir(parents=True, exist_ok=True)
+    meta = {"class_names": json.dumps(CLASSES), "input_size": "16"}
+    toy_model(d / "baseline.onnx", meta)
+    toy_model(d / "study.onnx", meta)
+    adapted = toy_model(d / "adapted.onnx", meta)
     proto = onnx.load(str(adapted))
     w = np.array([[0, 4, 0], [4, 0, 0], [0, 0, 4]], np.float32)
     proto.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "W"))
     onnx.save(proto, str(adapted))
+    write_card(d, **card)
     return d
 
 
-def _photo(tmp_path: Path, name: str, color) -> Path:
+@pytest.fixture
+def models(tmp_path) -> Path:
+    return toy_models(tmp_path / "models")
+
+
+def _photo(tmp_path: Path, name: str, color, size=(32, 24)) -> Path:
     path = tmp_path / name
-    Image.new("RGB", (32, 24), color).save(path)
+    Image.new("RGB", size, color).save(path)
     return path
 
 
-def test_disagreement_and_unsure(models, tmp_path):
-    c = Comparer(models, unsure_threshold=0.6, max_upload_mb=1)
+def test_three_models_disagreement_unsure_and_labels(models, tmp_path):
+    c = Comparer(models, Demo(unsure_threshold=0.6))
     red = _photo(tmp_path, "red.png", (255, 0, 0))
     blue = _photo(tmp_path, "blue.png", (0, 0, 255))
     grey = _photo(tmp_path, "grey.png", (128, 128, 128))
-    res = c.compare([red, blue, grey])
+    res = c.compare_paths([red, blue, grey], labels={str(red): "red", str(blue): "green"})
     r, b, g = res["results"]
-    assert (r["baseline"]["top_class"], r["adapted"]["top_class"]) == ("red", "green")
-    assert r["disagree"] and not r["unsure"]
-    assert not b["disagree"] and b["adapted"]["top_class"] == "blue"
-    # Grey: equal mean colours, uniform 1/3 probabilities in both models.
+    assert [r[k]["top_class"] for k in ("baseline", "study", "adapted")] == ["red", "red", "green"]
+    assert [r[k]["correct"] for k in ("baseline", "study", "adapted")] == [True, True, False]
+    assert r["disagree"] and not r["unsure"] and r["label"] == "red"
+    assert not b["disagree"] and b["adapted"]["top_class"] == "blue" and not b["adapted"]["correct"]
     assert g["unsure"] and g["adapted"]["confidence"] == pytest.approx(1 / 3)
+    assert "correct" not in g["adapted"]  # no true label, no verdict
     assert res["models"]["adapted"]["test_accuracy"] == 0.9375
 
     html = render_html(res)
-    assert html.count('class="s2r-card ') + html.count('class="s2r-card"') == 3 and html.count("s2r-disagree") == 1
-    assert "baseline says <b>red</b>, adapted says <b>green</b>" in html
-    assert "Probably none of red/green/blue" in html and html.count("Probably none") == 1
+    assert html.count('data-file=') == 3 and html.count("s2r-disagree") == 1
+    assert "baseline <b>red</b>, study <b>red</b>, adapted <b>green</b>" in html
+    assert html.count("All three say") == 2 and "✓" not in html.split("All three say")[1][:20]
+    assert html.count('data-correct="true"') == 2 and html.count('data-correct="false"') == 4
+    # "Probably none" leads the grey card: before its thumbnail.
+    grey_card = html[html.index('data-file="grey.png"'):]
+    assert grey_card.index("Probably none of red/green/blue") < grey_card.index("s2r-thumb")
+    assert html.count("Probably none") == 1
+    assert "%" in html and "81.25%" not in html  # accuracies live in the header, not on cards
 
 
-def test_errors_are_per_file_and_escaped(models, tmp_path):
-    c = Comparer(models, unsure_threshold=0.6, max_upload_mb=0.001)  # ~1 kB limit
+def test_header_states_accuracies_differences_and_domain_once(models):
+    info = Comparer(models, Demo()).describe()
+    head = render_header(info)
+    assert "81.25%" in head and "93.75%" in head and "95% CI 91.75%–95.75%" in head
+    assert "+12.50 points" in head and "+5.00 to +20.00" in head and "+1.04 points" in head
+    assert "small photos (16x16 px)" in head and "does not help" not in head
+    assert "chosen by target_val_acc" in head and head.count("chosen by") == 1
+    info["adaptation_helps"] = False
+    assert "On this run, adaptation does not help" in render_header(info)
+
+
+def test_errors_are_one_line_per_file_and_escaped(models, tmp_path):
+    c = Comparer(models, Demo(max_upload_mb=0.001))  # ~1 kB limit
     evil = tmp_path / "<img src=x onerror=alert(1)>.jpg"
     evil.write_text("text")
     big = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(big)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
     ok = _photo(tmp_path, "ok.png", (0, 255, 0))
-    res = c.compare([evil, big, ok])
-    e, b, o = res["results"]
-    assert "not an image file" in e["error"] and e["baseline"] is None
-    assert b["error"].endswith("kB is over the 0.001 MB upload limit")
+    res = c.compare_paths([evil, big, empty, ok])
+    e, b, z, o = res["results"]
+    assert e["error"].startswith("not a supported image") and e["error_code"] == "unsupported"
+    assert b["error"].endswith("kB is over the 0.001 MB limit per file") and b["error_code"] == "too_large"
+    assert z["error"] == "the file is empty (0 bytes)" and z["baseline"] is None
     assert o["error"] is None and o["baseline"]["top_class"] == "green"
     html = render_html(res)
-    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.jpg" in html
+    assert "<img src=x" not in html and html.count("&lt;img src=x onerror=alert(1)&gt;.jpg") == 2
+    assert html.count("empty.jpg") == 2  # the data-file attribute and the one visible line
 
 
-def test_too_many_files(models, tmp_path):
-    c = Comparer(models, unsure_threshold=0.6, max_upload_mb=1)
+def test_pixel_budgets_per_photo_and_per_request(models, tmp_path):
+    c = Comparer(models, Demo(max_image_mpx=0.01, max_request_mpx=0.015))  # 10,000 / 15,000 px
+    a = _photo(tmp_path, "a.png", (255, 0, 0), (100, 90))  # 9,000 px
+    b = _photo(tmp_path, "b.png", (255, 0, 0), (80, 80))  # 6,400 px: over the request's rest
+    huge = _photo(tmp_path, "huge.png", (255, 0, 0), (120, 100))  # 12,000 px
+    small = _photo(tmp_path, "small.png", (0, 0, 255), (40, 40))
+    r = c.compare_paths([a, huge, b, small])["results"]
+    assert [x["error_code"] for x in r] == [None, "too_many_pixels", "over_request_budget", None]
+    assert "120x100 px (12,000 px) is over the 10,000 px limit per photo" in r[1]["error"]
+    assert "over its 0.015 Mpx budget" in r[2]["error"]
+
+
+def test_large_photo_gets_a_target_domain_caution(tmp_path):
+    c = Comparer(toy_models(tmp_path / "m", target_side_px=16.0), Demo())
+    big = _photo(tmp_path, "big.png", (0, 0, 255), (200, 100))
+    small = _photo(tmp_path, "small.png", (0, 0, 255), (40, 40))
+    b, s = c.compare_paths([big, small])["results"]
+    assert any("200x100 px, far larger than the photos" in n for n in b["notes"]) and s["notes"] == []
+
+
+def test_too_many_files_one_notice(models, tmp_path):
+    c = Comparer(models, Demo())
     photo = _photo(tmp_path, "p.png", (0, 0, 255))
-    res = c.compare([photo] * (MAX_FILES + 2))
-    errors = [r["error"] for r in res["results"]]
-    assert errors[:MAX_FILES] == [None] * MAX_FILES
-    assert all(f"at most {MAX_FILES} photos" in e for e in errors[MAX_FILES:])
+    res = c.compare_paths([photo] * (MAX_FILES + 9))
+    assert len(res["results"]) == MAX_FILES and all(r["error"] is None for r in res["results"])
+    assert res["notice"].startswith(f"{MAX_FILES + 9} photos sent; at most {MAX_FILES}")
+    assert render_html(res).count(res["notice"]) == 1
     assert c.compare(None)["results"] == [] and "Upload photos" in render_html(c.compare([]))
 
 
-def test_explanation_reads_accuracies_from_metadata(models):
-    text = Comparer(models, unsure_threshold=0.6, max_upload_mb=1).explanation()
-    assert "synthetic-1000" in text and "81.2%" in text
-    assert "pseudo-label" in text and "93.8%" in text and "60%" in text
+def test_file_objects_are_read_like_paths(models, tmp_path):
+    c = Comparer(models, Demo())
+    path = _photo(tmp_path, "b.png", (0, 0, 255))
+    with path.open("rb") as fh:
+        (r,) = c.compare([Upload("b.png", fh, path.stat().st_size)])["results"]
+    assert r["adapted"]["top_class"] == "blue" and r["file"] == "b.png"
 
 
-def test_missing_models_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"baseline.onnx, .*adapted.onnx not found"):
-        Comparer(tmp_path, unsure_threshold=0.6, max_upload_mb=1)
+def test_missing_files_are_named_with_the_fix(tmp_path, models):
+    with pytest.raises(FileNotFoundError, match=r"card.json not found .*make reproduce"):
+        Comparer(tmp_path, Demo())
+    (models / "study.onnx").unlink()
+    with pytest.raises(FileNotFoundError, match=r"study.onnx not found .*make reproduce"):
+        Comparer(models, Demo())

@@ -29,6 +29,11 @@ def test_settings_from_both_configs_without_a_bundle(app, name):
 def test_settings_errors_name_the_key(app, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("demo:\n  unsure_threshold: 2\n  max_uplod_mb: 3\n")
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text("demo:\n  max_image_mpx: 50\n  max_request_mpx: 20\n")
+    with pytest.raises(ConfigError, match=r"max_request_mpx \(20\) must be at least demo.max_image_mpx"):
+        app.demo_settings(str(budgets))
+    assert app.demo_settings(None).max_image_mpx == 24
     with pytest.raises(ConfigError) as info:
         app.demo_settings(str(bad))
     msg = str(info.value)
@@ -53,7 +58,8 @@ def test_pick_examples_copies_first_photos_of_each_class(app, tmp_path):
     dest = tmp_path / "dest"
     dest.mkdir()
     picked = app.pick_examples(csv, ["dog", "cat", "bird"], dest)
-    assert [Path(p).name for p in picked] == [
-        "dog-0.jpg", "dog-1.jpg", "cat-2.jpg", "cat-3.jpg", "bird-4.jpg", "bird-5.jpg"]
+    assert [(Path(p).name, c) for p, c in picked] == [
+        ("dog-0.jpg", "dog"), ("dog-1.jpg", "dog"), ("cat-2.jpg", "cat"), ("cat-3.jpg", "cat"),
+        ("bird-4.jpg", "bird"), ("bird-5.jpg", "bird")]
     assert (dest / "cat-2.jpg").read_bytes() == (src / "cat0.JPG").read_bytes()
     assert app.pick_examples(tmp_path / "missing.csv", ["dog"], dest) == []

@@ -45,7 +45,7 @@ def resolve_dtype(gen: DiffusersGenerator, device_type: str) -> str:
 def claim_device() -> Iterator[torch.device]:
     """The device this job generates on, held for the whole job.
 
-    Under SLURM/Kubernetes each job sees only its own GPU. A local run with
+    Under SLURM each job sees only its own GPU. A local run with
     several visible GPUs (`snakemake --resources gpu=N`) gives each concurrent
     job a different one, claimed with a per-GPU lock file.
     """

@@ -1,0 +1,266 @@
+"""The published models: which three are deployed, how good each is, and their card.
+
+Three roles share one ONNX contract:
+
+    baseline  the pseudo-label source model (synthetic-<source_size>)     "source-only"
+    study     the published method (pseudo-label)                         "published method"
+    adapted   the variant `evaluation.deploy_criterion` picked, without test labels
+              (the summary's `selection`)                                 the criterion's name
+
+Two stages, around the export:
+
+* `deploy_selection` (before export): roles -> variants, and for the export seed's
+  model of each role its real-test accuracy with a 95% bootstrap interval over test
+  images, plus the paired differences adapted - baseline and study - baseline.
+  The export embeds these in each file's metadata. Only test images are resampled
+  (one trained model per role): `analysis.bootstrap` with a single seed, the same
+  resampling code as every other interval of the study, so this stays in the
+  report layer, which may import analysis (the model layer may not).
+* `model_card` (after export passed parity): `models/card.json`, read by the demo
+  (keys: classes, target_domain, image_size, deploy_criterion, models, differences,
+  adaptation_helps), and `models/README.md`, the model card, both from the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+from PIL import Image
+
+from synth2real.analysis import bootstrap
+from synth2real.config import VARIANT_PSEUDO, Backbone, Evaluation, Export, RealData, SyntheticData
+from synth2real.data.manifests import read_csv
+from synth2real.errors import DataError
+from synth2real.report.text import pct, write_texts
+from synth2real.store import read_json, write_json
+
+ROLES = ("baseline", "study", "adapted")
+SOURCE_ONLY, PUBLISHED = "source-only", "published method"
+DATASETS = {"cifar10": "CIFAR-10", "stl10": "STL-10"}
+
+
+def median_side(paths: Sequence[str]) -> float:
+    """Median shorter side (px) of the images at `paths`, from their headers only."""
+    sides = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:  # lazy: reads the header, not the pixels
+                sides.append(min(im.size))
+        except OSError as e:
+            raise DataError(f"{p}: cannot read image header ({e}); fix or remove the file") from None
+    return float(median(sides))
+
+
+def target_domain(real: RealData, classes: Sequence[str], side: float) -> str:
+    """A plain sentence: which real photos the models were adapted to and scored on."""
+    src = real.source
+    origin = (DATASETS[src.kind] if src.kind in DATASETS
+              else f"the image folder '{Path(src.root).name}'")
+    return (f"Real photos of {', '.join(classes)} from {origin}, {side:.0f} px on the shorter "
+            f"side (median): the unlabeled photos used for adaptation and the labeled test "
+            f"photos both come from this collection.")
+
+
+def pick_roles(selection: Mapping, baseline: str) -> dict[str, dict[str, str]]:
+    """role -> {"variant", "selection_criterion"}, from the summary's `selection`."""
+    criterion = selection["deploy_criterion"]
+    return {"baseline": {"variant": baseline, "selection_criterion": SOURCE_ONLY},
+            "study": {"variant": VARIANT_PSEUDO, "selection_criterion": PUBLISHED},
+            "adapted": {"variant": selection["criteria"][criterion]["variant"],
+                        "selection_criterion": criterion}}
+
+
+def role_numbers(correct: Mapping[str, np.ndarray], rs: bootstrap.Resamples) -> dict[str, object]:
+    """Accuracy with interval per role and the paired differences to the baseline.
+
+    `correct[role]` is [1, N] (one model, N test images); `rs` resamples one seed.
+    """
+    acc = {r: bootstrap.describe(c, rs) for r, c in correct.items()}
+    diffs = {r: {"vs": "baseline", **_diff(bootstrap.paired(correct[r], correct["baseline"], rs))}
+             for r in ("adapted", "study")}
+    return {"accuracy": acc, "differences": diffs,
+            "adaptation_helps": bool(diffs["adapted"]["ci"][0] > 0)}
+
+
+def _diff(d: Mapping) -> dict[str, object]:
+    return {"diff": float(d["mean"]), "ci": list(d["ci95"]), "p_value": d["p_value"]}
+
+
+def deploy_selection(summary_json: str, test_csv: str, metrics: Sequence[str], out_json: str, *,
+                     candidates: list[str], baseline: str, classes: list[str], real: RealData,
+                     evaluation: Evaluation, export: Export) -> None:
+    """Stage: the three deployed roles and their numbers (`metrics` in `candidates` order,
+    each the export seed's metrics.json of that variant)."""
+    summary = read_json(summary_json)
+    if summary["selection"]["deploy_criterion"] != evaluation.deploy_criterion:
+        raise DataError(f"{summary_json} was built with deploy criterion "
+                        f"{summary['selection']['deploy_criterion']!r}, the config says "
+                        f"{evaluation.deploy_criterion!r}: rerun the summary rule")
+    roles = pick_roles(summary["selection"], baseline)
+    by_variant = dict(zip(candidates, metrics, strict=True))
+    rows = read_csv(test_csv)
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[r["label"]] for r in rows])
+    correct = {}
+    for role, entry in roles.items():
+        if entry["variant"] not in by_variant:
+            raise DataError(f"the {role} model's variant {entry['variant']!r} is not among the "
+                            f"export candidates {candidates}")
+        m = read_json(by_variant[entry["variant"]])
+        pred = np.asarray(m["test"]["pred"])
+        if int(m["seed"]) != export.seed or len(pred) != len(y):
+            raise DataError(f"{by_variant[entry['variant']]}: seed {m['seed']} with {len(pred)} "
+                            f"test predictions; expected seed {export.seed} and {len(y)} "
+                            f"(rows of {test_csv}); rerun its training rule")
+        correct[role] = (pred == y)[None, :]
+    boot = evaluation.bootstrap
+    nums = role_numbers(correct, bootstrap.draw(1, len(y), boot))
+    models = {role: {**entry, "seed": export.seed,
+                     "test_accuracy": nums["accuracy"][role]["mean"],
+                     "test_accuracy_ci": nums["accuracy"][role]["ci95"], "test_images": len(y)}
+              for role, entry in roles.items()}
+    crit = summary["selection"]["deploy_criterion"]
+    side = median_side([r["path"] for r in rows])
+    write_json({
+        "study": summary["study"], "classes": list(classes),
+        "target_domain": target_domain(real, classes, side), "target_side_px": side,
+        "deploy_criterion": crit,
+        "deploy_criterion_description": summary["selection"]["criteria"][crit]["description"],
+        "interval": (f"{boot.level:.0%} percentile bootstrap over the {len(y)} test images "
+                     f"({boot.resamples} resamples, paired across models); one model per role "
+                     f"(seed {export.seed})"),
+        "models": models, "differences": nums["differences"],
+        "adaptation_helps": nums["adaptation_helps"],
+    }, out_json)
+
+
+def card(deploy: Mapping, parity: Mapping, onnx_names: Mapping[str, str]) -> dict[str, object]:
+    """models/card.json: the deploy file plus what the export established (file, size, parity)."""
+    models = {}
+    for role in ROLES:
+        check = parity["models"][role]
+        models[role] = {**deploy["models"][role], "onnx": onnx_names[role],
+                        "parity_max_abs_logit_diff": check["max_abs_logit_diff"]}
+    return {**{k: v for k, v in deploy.items() if k != "models"}, "image_size": parity["image_size"],
+            "models": models, "git_commit": parity["git_commit"]}
+
+
+def weights_terms(backbone: Backbone) -> str:
+    """Where the backbone weights come from and under which terms."""
+    w = backbone.weights
+    if w.kind == "torchvision":
+        return (f"torchvision's MobileNetV2 ImageNet weights (`{w.name}`), distributed with "
+                f"torchvision under the BSD-3-Clause licence; they were trained on ImageNet, whose "
+                f"terms allow non-commercial research and educational use.")
+    return (f"a MobileNetV2 ImageNet state_dict read from `{Path(w.path).name}` (checksum-verified)"
+            f"; its terms are those of its origin, which its provider documents (the offline "
+            f"bundle's README: rebuilt from the ONNX Model Zoo's `mobilenetv2-12-int8`, a "
+            f"repository under Apache-2.0; ImageNet-trained weights carry ImageNet's "
+            f"non-commercial research terms).")
+
+
+def data_terms(synthetic: SyntheticData) -> str:
+    """The terms of the training and evaluation data (see also the repository README)."""
+    restrictions = ("the CreativeML OpenRAIL-M licence of Stable Diffusion governs their use (its "
+                    "use restrictions pass on to anyone using the outputs or models trained on them)")
+    gen = (f"The training images are Stable Diffusion outputs: {restrictions}. "
+           if synthetic.source.kind == "diffusers" else
+           f"This run used no generated images (with the paper configuration's Stable Diffusion "
+           f"images, {restrictions}). ")
+    return (f"{gen}CIFAR-10 (Krizhevsky, 2009) and STL-10 (Coates, Lee and Ng, 2011) are "
+            f"distributed for research without a formal licence: cite them. Tiny-ImageNet and "
+            f"ImageNet images stay under ImageNet's terms of access (non-commercial research and "
+            f"education). The exported files are released with this repository's code licence "
+            f"only as far as these terms allow.")
+
+
+def _interval(ci: Sequence[float]) -> str:
+    return f"[{pct(ci[0])}, {pct(ci[1])}]"
+
+
+def readme(c: Mapping, synthetic: SyntheticData, backbone: Backbone) -> str:
+    """The model card (Markdown) of card `c`."""
+    classes, size, m = c["classes"], c["image_size"], c["models"]
+    rows = "\n".join(
+        f"| {role} | `{e['onnx']}` | `{e['variant']}` | {e['selection_criterion']} | "
+        f"{pct(e['test_accuracy'])}% | {_interval(e['test_accuracy_ci'])} |"
+        for role, e in m.items())
+    d_ad, d_st = c["differences"]["adapted"], c["differences"]["study"]
+    verdict = ("The adapted model is better than the baseline on this run (the interval of the "
+               "difference lies above 0)." if c["adaptation_helps"] else
+               "On this run the adapted model is NOT shown to be better than the baseline: the "
+               "interval of the difference reaches 0 or below.")
+    src = synthetic.source
+    training = (f"images generated by Stable Diffusion (`{src.model_id}`) from text prompts naming "
+                f"each class" if src.kind == "diffusers" else
+                f"labeled images from the folder `{Path(src.root).name}`, standing in for generated "
+                f"images (offline configuration: its results are not the published "
+                f"synthetic-to-real numbers)")
+    return f"""# synth2real models: model card
+
+Generated by the workflow from run `{c['study']}` (git commit `{c['git_commit']}`); the same
+numbers, machine-readable, are in `card.json`.
+
+## Intended use
+
+Research and demonstration of domain adaptation: classify a photo as one of
+{', '.join(f'`{k}`' for k in classes)}, and compare a model trained only on the source images
+with adapted ones. Not for decisions about people, animals' welfare or safety.
+
+## Models
+
+| role | file | variant | chosen as | real-test accuracy | 95% interval |
+|---|---|---|---|---|---|
+{rows}
+
+Intervals: {c['interval']}. The adapted model is the variant picked by the
+label-free criterion `{c['deploy_criterion']}` ({c['deploy_criterion_description']}), never
+by test accuracy. Differences to the baseline (paired): adapted {100 * d_ad['diff']:+.2f}
+points {_interval(d_ad['ci'])}, study {100 * d_st['diff']:+.2f} points {_interval(d_st['ci'])}.
+{verdict}
+
+## Training data and domain
+
+Source (labeled training) data: {training}. Target domain: {c['target_domain']}
+The heads were adapted with unlabeled photos of that collection; the backbone is
+MobileNetV2 with ImageNet weights, frozen.
+
+## Input contract
+
+Input `image`: float32 [N, 3, {size}, {size}], RGB in [0, 1], after resizing the shorter side
+to {size} px and centre-cropping (`synth2real.predict.preprocess`); the ImageNet
+normalisation is inside the graph. Output `logits`: float32 [N, {len(classes)}] in the order
+{', '.join(classes)}; softmax gives probabilities. Each file's `metadata_props` repeat this,
+with its accuracy, interval and target domain.
+
+## Known limits
+
+- Adapted to one target domain: {c['target_domain']} Photos unlike it (large high-resolution
+  photos, far from its {c['target_side_px']:.0f} px, drawings, other framing) may be classified
+  differently, and confidence is not calibrated for them: the same photo can change class
+  between its {c['target_side_px']:.0f} px version and a 1024 px one.
+- A photo of none of these classes is still forced into one of them; a low top
+  probability is the only hint.
+- Accuracies come from one test collection; they do not transfer to other photos.
+
+## Licences
+
+Weights: {weights_terms(backbone)}
+
+Data: {data_terms(synthetic)}
+"""
+
+
+def model_card(deploy_json: str, parity_json: str, onnx_files: Sequence[str], out_card: str,
+               out_readme: str, *, synthetic: SyntheticData, backbone: Backbone) -> None:
+    """Stage: models/card.json and models/README.md (`onnx_files` in `ROLES` order)."""
+    parity = read_json(parity_json)
+    if not parity.get("passed"):
+        raise DataError(f"{parity_json}: the export did not pass its parity check; no card")
+    c = card(read_json(deploy_json), parity,
+             {r: Path(f).name for r, f in zip(ROLES, onnx_files, strict=True)})
+    write_json(c, out_card)
+    write_texts({out_readme: readme(c, synthetic, backbone)})
