@@ -17,13 +17,17 @@ otherwise destroy the label signal. Real-pool features enter unlabeled.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from synth2real.adapt.objectives import pool_pairs
 from synth2real.config import Dann, Train
+from synth2real.model import stacked
 from synth2real.model.head import DannNet, tensors
 
 
@@ -99,3 +103,50 @@ def train_dann(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, num_classes: int,
         sched.step()
     return net.eval(), hist
 
+
+
+def train_danns(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, num_classes: int, train: Train,
+                cfg: Dann, seeds: Sequence[int]) -> list[tuple[DannNet, DannHistory]]:
+    """`train_dann(..., seed)` for every seed of `seeds`, in one batched pass.
+
+    Seed k draws its source order, target minibatches and dropout masks (bottleneck
+    on source, on target, then the domain classifier's) from its own generators in
+    `train_dann`'s order, so its net is that seed's, up to float rounding.
+    """
+    s = stacked.seeded(lambda: DannNet(num_classes, Xs.shape[1], cfg.bottleneck, cfg.hidden,
+                                       train.dropout), seeds)
+    params = stacked.stack(s.nets)
+    opt = stacked.Adam(params, cfg.lr, weight_decay=cfg.weight_decay)
+    S, Y = tensors(Xs, ys)
+    T = torch.from_numpy(np.ascontiguousarray(Xt, np.float32))
+    bs, steps_per_epoch = train.batch_size, math.ceil(len(S) / train.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    hists, step = [DannHistory() for _ in seeds], 0
+    for epoch in range(cfg.epochs):
+        idx, tidx = pool_pairs(len(S), len(T), bs, s.order)
+        c_sum = d_sum = torch.zeros(len(seeds), dtype=torch.float64)
+        for i, ti in zip(idx, tidx, strict=True):
+            lam = cfg.domain_weight * ramp(step / total, cfg.ramp_gamma)
+            zs = stacked.embed(params, S[i], train.dropout, s.drop)
+            zt = stacked.embed(params, T[ti], train.dropout, s.drop)
+            class_loss = stacked.cross_entropy(stacked.classify(params, zs), Y[i])
+            h = torch.relu(stacked.linear(grad_reverse(torch.cat([zs, zt], 1), lam),
+                                          params["domain.0.weight"], params["domain.0.bias"]))
+            dom_logits = stacked.linear(stacked.dropout(h, train.dropout, s.drop),
+                                        params["domain.3.weight"], params["domain.3.bias"]).squeeze(-1)
+            dom_labels = torch.cat([torch.zeros(zs.shape[:2]), torch.ones(zt.shape[:2])], 1)
+            domain_loss = F.binary_cross_entropy_with_logits(dom_logits, dom_labels,
+                                                             reduction="none").mean(1)
+            opt.zero_grad()
+            (class_loss + domain_loss).sum().backward()
+            opt.step()
+            c_sum = c_sum + class_loss.detach().double()
+            d_sum = d_sum + domain_loss.detach().double()
+            step += 1
+        for hist, c, d in zip(hists, (c_sum / steps_per_epoch).tolist(),
+                              (d_sum / steps_per_epoch).tolist(), strict=True):
+            hist.class_loss.append(c)
+            hist.domain_loss.append(d)
+            hist.lam.append(lam)
+        opt.epoch_done(epoch + 1, train)
+    return list(zip(stacked.unstack(params, s.nets), hists, strict=True))  # type: ignore[arg-type]

@@ -9,11 +9,14 @@ images cycle through reshuffled passes of their own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
 
 from synth2real.config import Train
+from synth2real.model import stacked
 from synth2real.model.head import Head, History, fresh_head, tensors
 
 
@@ -56,3 +59,45 @@ def train_head_mixed(Xs: np.ndarray, ys: np.ndarray, Xr: np.ndarray, yr: np.ndar
         hist.loss.append(total / max(seen, 1))
         sched.step()
     return head.eval(), hist
+
+
+def mixed(n_syn_rows: int, real_rows: Sequence[int], real_offsets: Sequence[int], ratio: int,
+          batch_size: int) -> stacked.Plan:
+    """`train_head_mixed`'s minibatches for every seed (rows of a table: synthetic first).
+
+    Each seed draws from its own generator in `train_head_mixed`'s order: the first
+    real pass, then per epoch the synthetic order, and a new real pass whenever the
+    current one runs out. The plan keeps each seed's real position across epochs.
+    """
+    n_real, n_syn = split_batch(batch_size, ratio)
+    state: list[tuple[torch.Tensor, int]] = []
+
+    def plan(gens: Sequence[torch.Generator]) -> list[list[torch.Tensor]]:
+        if not state:
+            state.extend((torch.randperm(n, generator=g), 0) for n, g in zip(real_rows, gens, strict=True))
+        per_seed = []
+        for k, g in enumerate(gens):
+            order = torch.randperm(n_syn_rows, generator=g)
+            real_order, pos = state[k]
+            steps = []
+            for i in range(0, n_syn_rows, n_syn):
+                if pos + n_real > len(real_order):
+                    real_order, pos = torch.randperm(real_rows[k], generator=g), 0
+                steps.append(torch.cat([order[i : i + n_syn],
+                                        real_order[pos : pos + n_real] + real_offsets[k]]))
+                pos += n_real
+            state[k] = (real_order, pos)
+            per_seed.append(steps)
+        return [list(step) for step in zip(*per_seed, strict=True)]
+    return plan
+
+
+def train_heads_mixed(Xs: np.ndarray, ys: np.ndarray, real: Sequence[tuple[np.ndarray, np.ndarray]],
+                      ratio: int, num_classes: int, cfg: Train,
+                      seeds: Sequence[int]) -> list[tuple[Head, History]]:
+    """`train_head_mixed(Xs, ys, *real[k], ratio, num_classes, cfg, seeds[k])` for every k, batched."""
+    if any(len(yr) == 0 for _, yr in real):
+        raise ValueError("mixing needs at least one pseudo-labeled real image")
+    X, y, offsets = stacked.table([(Xs, ys), *real])
+    plan = mixed(len(ys), [len(yr) for _, yr in real], offsets[1:], ratio, cfg.batch_size)
+    return stacked.fit_heads(X, y, plan, num_classes, cfg, seeds)

@@ -19,7 +19,7 @@ study's `Train`. Pool labels are never read.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from synth2real.config import Objective, Train
 from synth2real.config.methods import OBJECTIVES
+from synth2real.model import stacked
 from synth2real.model.head import BottleneckNet, optimizer, tensors
 
 # Inside logs, so that a zero probability contributes 0 * log(eps), not nan.
@@ -41,7 +42,8 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
 
 
 def mcc_loss(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Minimum Class Confusion of one minibatch of logits Z [B, C] (Jin et al., 2020).
+    """Minimum Class Confusion of one minibatch of logits Z [B, C] (Jin et al., 2020);
+    of each of S minibatches for Z [S, B, C] (-> [S]).
 
         Y   = softmax(Z / T)                                 temperature-rescaled predictions
         w_i = B (1 + exp(-H(Y_i))) / sum_j (1 + exp(-H(Y_j)))  certain rows weigh more (no gradient)
@@ -52,17 +54,18 @@ def mcc_loss(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     0 when every prediction is one-hot and the minibatch has no two classes
     confused; larger the more probability mass two classes share.
     """
-    n, c = logits.shape
-    probs = F.softmax(logits / temperature, dim=1)
+    n, c = logits.shape[-2:]
+    probs = F.softmax(logits / temperature, dim=-1)
     w = 1 + torch.exp(-entropy(probs).detach())
-    w = (n * w / w.sum()).unsqueeze(1)
-    confusion = (probs * w).T @ probs
-    confusion = confusion / confusion.sum(dim=1, keepdim=True)
-    return (confusion.sum() - torch.trace(confusion)) / c
+    w = (n * w / w.sum(-1, keepdim=True)).unsqueeze(-1)
+    confusion = (probs * w).mT @ probs
+    confusion = confusion / confusion.sum(dim=-1, keepdim=True)
+    return (confusion.sum((-2, -1)) - confusion.diagonal(dim1=-2, dim2=-1).sum(-1)) / c
 
 
 def coral_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
-    """Correlation alignment between source features fs [Ns, d] and target features ft [Nt, d].
+    """Correlation alignment between source features fs [Ns, d] and target features ft [Nt, d]
+    (or S pairs of them: [S, Ns, d], [S, Nt, d] -> [S]).
 
         mu   = mean of the rows;  C = (f - mu)^T (f - mu) / (N - 1)   (covariance, [d, d])
         L    = mean_k (mu_s - mu_t)_k^2 + mean_jk (C_s - C_t)_jk^2
@@ -73,17 +76,18 @@ def coral_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     means and covariances. A one-row batch has covariance 0 (divided by max(N - 1, 1)).
     """
     def moments(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu = f.mean(0, keepdim=True)
+        mu = f.mean(-2, keepdim=True)
         centered = f - mu
-        return mu, centered.T @ centered / max(len(f) - 1, 1)
+        return mu, centered.mT @ centered / max(f.shape[-2] - 1, 1)
 
     (mu_s, cov_s), (mu_t, cov_t) = moments(fs), moments(ft)
-    return (mu_s - mu_t).pow(2).mean() + (cov_s - cov_t).pow(2).mean()
+    return (mu_s - mu_t).pow(2).mean((-2, -1)) + (cov_s - cov_t).pow(2).mean((-2, -1))
 
 
 def im_loss(logits: torch.Tensor, entropy_weight: float = 1.0,
             diversity_weight: float = 1.0) -> torch.Tensor:
-    """Information maximisation of one minibatch of logits [B, C] (SHOT, Liang et al., 2020).
+    """Information maximisation of one minibatch of logits [B, C] (SHOT, Liang et al., 2020);
+    of each of S minibatches for logits [S, B, C] (-> [S]).
 
         p = softmax(logits);  p_bar = mean_i p_i
         L = entropy_weight * mean_i H(p_i) - diversity_weight * H(p_bar)
@@ -91,8 +95,9 @@ def im_loss(logits: torch.Tensor, entropy_weight: float = 1.0,
     Low when each prediction is confident (small H(p_i)) and the minibatch's
     predictions cover the classes evenly (large H(p_bar)); -log C at best.
     """
-    probs = F.softmax(logits, dim=1)
-    return entropy_weight * entropy(probs).mean() - diversity_weight * entropy(probs.mean(0))
+    probs = F.softmax(logits, dim=-1)
+    return (entropy_weight * entropy(probs).mean(-1)
+            - diversity_weight * entropy(probs.mean(-2)))
 
 
 # The weighted pool term of each objective, from (settings, source bottleneck
@@ -157,3 +162,58 @@ def train_objective(kind: str, Xs: np.ndarray, ys: np.ndarray, Xp: np.ndarray, n
         hist.target_loss.append(t_sum / steps)
         sched.step()
     return net.eval(), hist
+
+
+def train_objectives(kind: str, Xs: np.ndarray, ys: np.ndarray, Xp: np.ndarray, n_classes: int,
+                     train: Train, settings: Objective | Mapping[str, Any],
+                     seeds: Sequence[int]) -> list[tuple[BottleneckNet, ObjectiveHistory]]:
+    """`train_objective(kind, ..., seed)` for every seed of `seeds`, in one batched pass.
+
+    Seed k draws its source order, pool minibatches and dropout masks from its own
+    generators in `train_objective`'s order, so its net is that seed's, up to float rounding.
+    """
+    if kind not in TARGET_TERMS:
+        raise ValueError(f"unknown objective {kind!r}; one of {sorted(TARGET_TERMS)}")
+    cfg = OBJECTIVES[kind].model_validate(settings)
+    s = stacked.seeded(lambda: BottleneckNet(n_classes, Xs.shape[1], cfg.bottleneck, train.dropout),
+                       seeds)
+    params = stacked.stack(s.nets)
+    opt = stacked.Adam(params, train.lr)
+    S, Y = tensors(Xs, ys)
+    P = torch.from_numpy(np.ascontiguousarray(Xp, np.float32))
+    bs, steps = train.batch_size, math.ceil(len(S) / train.batch_size)
+    term, hists = TARGET_TERMS[kind], [ObjectiveHistory() for _ in seeds]
+    for epoch in range(train.epochs):
+        for h in hists:
+            h.lr.append(opt.lr)
+        idx, pidx = pool_pairs(len(S), len(P), bs, s.order)
+        c_sum = t_sum = torch.zeros(len(seeds), dtype=torch.float64)
+        for i, pi in zip(idx, pidx, strict=True):
+            zs = stacked.embed(params, S[i], train.dropout, s.drop)
+            zt = stacked.embed(params, P[pi], train.dropout, s.drop)
+            class_loss = stacked.cross_entropy(stacked.classify(params, zs), Y[i])
+            target_loss = term(cfg, zs, zt, stacked.classify(params, zt))
+            opt.zero_grad()
+            (class_loss + target_loss).sum().backward()
+            opt.step()
+            c_sum = c_sum + class_loss.detach().double()
+            t_sum = t_sum + target_loss.detach().double()
+        for h, c, t in zip(hists, (c_sum / steps).tolist(), (t_sum / steps).tolist(), strict=True):
+            h.class_loss.append(c)
+            h.target_loss.append(t)
+        opt.epoch_done(epoch + 1, train)
+    return list(zip(stacked.unstack(params, s.nets), hists, strict=True))  # type: ignore[arg-type]
+
+
+def pool_pairs(n_source: int, n_pool: int, batch_size: int,
+               gens: Sequence[torch.Generator]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """One epoch's source minibatches [S, b] and paired random pool rows [S, b], per step.
+
+    Seed k's generator draws as the one-seed trainers do: the source order, then
+    one `randint` of pool rows per minibatch.
+    """
+    orders = [torch.randperm(n_source, generator=g).split(batch_size) for g in gens]
+    pools = [[torch.randint(n_pool, (len(i),), generator=g) for i in order]
+             for order, g in zip(orders, gens, strict=True)]
+    return ([torch.stack(step) for step in zip(*orders, strict=True)],
+            [torch.stack(step) for step in zip(*pools, strict=True)])

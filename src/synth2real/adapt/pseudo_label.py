@@ -48,14 +48,15 @@ def train_adapted(source_csv: str, source_npz: str, pool_csv: str, pool_npz: str
     test = labeled(read_csv(test_csv), test_npz, classes)
     target = target_data(pool_csv, pool_npz, target_csv, target_npz, classes)
     outs = seed_outputs(seeds, checkpoints, metrics, provenances)
-    for (seed, out), accepted_csv, diag_json in zip(outs.items(), accepted_csvs, diagnostics_jsons,
-                                                    strict=True):
+    train_sets, diags = [], []
+    for accepted_csv, diag_json in zip(accepted_csvs, diagnostics_jsons, strict=True):
         accepted = read_csv(accepted_csv)
         if not accepted:
             raise DataError(f"no pool image passed pseudo_label.threshold={pseudo_label.threshold} "
                             f"({accepted_csv}); lower the threshold")
         Xp, yp = labeled(accepted, pool_npz, classes)
-        X, y = np.concatenate([Xs, Xp]), np.concatenate([ys, yp])
-        fit_and_write(X, y, {"train": (X, y), "val": val, "test": test}, seed, out,
-                      {"train": train, "pseudo_label": pseudo_label, "classes": classes}, target,
-                      variant="pseudo-label", pseudo_label=read_json(diag_json))
+        train_sets.append((np.concatenate([Xs, Xp]), np.concatenate([ys, yp])))
+        diags.append({"pseudo_label": read_json(diag_json)})
+    fit_and_write(train_sets, {"val": val, "test": test}, outs,
+                  {"train": train, "pseudo_label": pseudo_label, "classes": classes}, target,
+                  diags, variant="pseudo-label")

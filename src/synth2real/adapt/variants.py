@@ -29,7 +29,7 @@ from synth2real.adapt import dann, mixing, objectives, selection
 from synth2real.analysis.domain import proxy_a_distance
 from synth2real.config import Dann, Train
 from synth2real.data.manifests import read_csv
-from synth2real.model import features, head
+from synth2real.model import features, head, stacked
 from synth2real.model.criteria import mean_entropy
 from synth2real.model.train import (
     Labeled,
@@ -97,50 +97,64 @@ def pseudo_label(spec: Spec, model: nn.Module, data: Data,
     return idx, labels, {"threshold": spec["threshold"], "selection": spec["select"], **diag, **extra}
 
 
-def fit(spec: Spec, train_set: Labeled, Xp: np.ndarray, yp: np.ndarray, n_classes: int, train: Train,
-        seed: int) -> tuple[nn.Module, Labeled]:
-    """A fresh head on synthetic + pseudo-labelled features: concatenated, or mixed per minibatch."""
+def fit(spec: Spec, train_set: Labeled, pseudo: Sequence[Labeled], n_classes: int, train: Train,
+        seeds: Sequence[int]) -> tuple[list[nn.Module], list[Labeled]]:
+    """Per seed, a fresh head on synthetic + that seed's pseudo-labelled features (`pseudo[k]`):
+    concatenated, or mixed per minibatch; all seeds in one batched pass."""
     Xs, ys = train_set
-    X, y = np.concatenate([Xs, Xp]), np.concatenate([ys, yp])
+    sets = [(np.concatenate([Xs, Xp]), np.concatenate([ys, yp])) for Xp, yp in pseudo]
     if spec["mix_ratio"] is not None:
-        model, _ = mixing.train_head_mixed(Xs, ys, Xp, yp, spec["mix_ratio"], n_classes, train, seed)
+        fitted = mixing.train_heads_mixed(Xs, ys, pseudo, spec["mix_ratio"], n_classes, train, seeds)
     else:
-        model, _ = head.train_head(X, y, n_classes, train, seed)
-    return model, (X, y)
+        fitted = stacked.train_heads(sets, n_classes, train, seeds)
+    return [m for m, _ in fitted], sets
 
 
-def run(spec: Spec, data: Data, train: Train, classes: Sequence[str], seed: int) -> Result:
-    """Train variant `spec` for one seed on `data`; the returned model maps features to logits."""
+def run(spec: Spec, data: Data, train: Train, classes: Sequence[str], seeds: Sequence[int]) -> list[Result]:
+    """Train variant `spec` for every seed on `data`; each returned model maps features to logits.
+
+    The seeds of the study's head train together (`stacked`); seed k's model is the
+    one a one-seed run of the same parts gives, up to float rounding.
+    """
     n_classes = len(classes)
     Xs, ys = data.train
     if spec["trainer"] == "dann":
-        net, hist = dann.train_dann(Xs, ys, data.pool, n_classes, train, Dann(**spec["dann"]), seed)
-        return Result(net, data.train, {"dann": {"final_lambda": hist.lam[-1],
-                                                 "domain_loss": hist.domain_loss,
-                                                 "class_loss": hist.class_loss}})
+        return [Result(net, data.train, {"dann": {"final_lambda": hist.lam[-1],
+                                                  "domain_loss": hist.domain_loss,
+                                                  "class_loss": hist.class_loss}})
+                for net, hist in dann.train_danns(Xs, ys, data.pool, n_classes, train,
+                                                  Dann(**spec["dann"]), seeds)]
     if spec["trainer"] in objectives.TARGET_TERMS:
         kind = spec["trainer"]
-        net, ohist = objectives.train_objective(kind, Xs, ys, data.pool, n_classes, train, spec[kind],
-                                                seed)
-        return Result(net, data.train, {kind: {"class_loss": ohist.class_loss,
-                                               "target_loss": ohist.target_loss}})
-    model, _ = head.train_head(Xs, ys, n_classes, train, seed)  # the source model
+        return [Result(net, data.train, {kind: {"class_loss": h.class_loss,
+                                                "target_loss": h.target_loss}})
+                for net, h in objectives.train_objectives(kind, Xs, ys, data.pool, n_classes, train,
+                                                          spec[kind], seeds)]
+    models = [m for m, _ in stacked.train_heads([data.train] * len(seeds), n_classes, train, seeds)]
     if spec["select"] == "none":
-        return Result(model, data.train, {})
-    rounds, candidates = [], []
+        return [Result(m, data.train, {}) for m in models]
+    rounds: list[list[dict[str, Any]]] = [[] for _ in seeds]
+    candidates: list[list[tuple[nn.Module, Labeled]]] = [[] for _ in seeds]
     for r in range(1, spec["rounds"] + 1):
-        idx, labels, diag = pseudo_label(spec, model, data, classes)
-        if len(idx) == 0:
+        picked = [pseudo_label(spec, m, data, classes) for m in models]
+        if any(len(idx) == 0 for idx, _, _ in picked):
             raise ValueError(f"no pool image was pseudo-labeled in round {r}; lower the threshold")
-        model, train_set = fit(spec, data.train, data.pool[idx], labels, n_classes, train, seed)
-        rounds.append({"round": r, "val_acc": float((head.logits(model, data.val[0]).argmax(1)
-                                                     == data.val[1]).mean()),
-                       "pool_entropy": mean_entropy(head.predict_proba(model, data.pool)),
-                       "pseudo_label": diag})
-        candidates.append((model, train_set))
+        models, sets = fit(spec, data.train, [(data.pool[idx], labels) for idx, labels, _ in picked],
+                           n_classes, train, seeds)
+        for k, (model, train_set, (_, _, diag)) in enumerate(zip(models, sets, picked, strict=True)):
+            rounds[k].append({"round": r, "val_acc": float((head.logits(model, data.val[0]).argmax(1)
+                                                            == data.val[1]).mean()),
+                              "pool_entropy": mean_entropy(head.predict_proba(model, data.pool)),
+                              "pseudo_label": diag})
+            candidates[k].append((model, train_set))
+    return [chosen(spec, rs, cs) for rs, cs in zip(rounds, candidates, strict=True)]
+
+
+def chosen(spec: Spec, rounds: list[dict[str, Any]], candidates: list[tuple[nn.Module, Labeled]]) -> Result:
+    """The round kept without test labels (by source val accuracy or pool entropy; ties: earliest)."""
     by = spec.get("select_by", "val_acc")
     key = (lambda i: -rounds[i]["val_acc"]) if by == "val_acc" else (lambda i: rounds[i]["pool_entropy"])
-    best = min(range(len(rounds)), key=key)  # ties: the earliest round
+    best = min(range(len(rounds)), key=key)
     model, train_set = candidates[best]
     extra: dict[str, Any] = {"pseudo_label": rounds[best]["pseudo_label"]}
     if spec["rounds"] > 1:
@@ -173,8 +187,8 @@ def train_variant(variant: str, source_csv: str, source_npz: str, pool_csv: str,
     config = {"spec": spec, "train": train, "source_size": source_size,
               "domain_sample": domain_sample, "data_seed": data_seed, "classes": classes}
     fixed_pad = None
-    for seed, out in seed_outputs(seeds, checkpoints, metrics, provenances).items():
-        res = run(spec, data, train, classes, seed)
+    outs = seed_outputs(seeds, checkpoints, metrics, provenances)
+    for (seed, out), res in zip(outs.items(), run(spec, data, train, classes, list(outs)), strict=True):
         pad = fixed_pad
         if pad is None:
             pad = proxy_a_distance(representation(res.model, data.train[0]),

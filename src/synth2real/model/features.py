@@ -8,6 +8,7 @@ first batch of every set, that its features match torch's to `parity_tol`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -111,10 +112,22 @@ def load(path: str | Path) -> tuple[np.ndarray, list[str]]:
         return z["features"], [str(p) for p in z["paths"]]
 
 
-def lookup(path: str | Path, wanted: Sequence[str]) -> np.ndarray:
-    """Feature rows of the cache at `path` for the image paths `wanted` (in that order)."""
+@functools.lru_cache(maxsize=8)
+def _indexed(path: str, stamp: tuple[int, int]) -> tuple[np.ndarray, dict[str, int]]:
+    # A stage looks up the same cache several times (splits, per-seed pseudo-labels): read it
+    # once per process. `stamp` (mtime, size) makes a rewritten file a new entry.
     feats, paths = load(path)
-    index = {p: i for i, p in enumerate(paths)}
+    feats.flags.writeable = False  # shared between callers: lookups return copies
+    return feats, {p: i for i, p in enumerate(paths)}
+
+
+def lookup(path: str | Path, wanted: Sequence[str]) -> np.ndarray:
+    """Feature rows of the cache at `path` for the image paths `wanted` (in that order), as a new array.
+
+    The file is read once per process (and again when it changes on disk).
+    """
+    st = Path(path).stat()
+    feats, index = _indexed(str(Path(path).resolve()), (st.st_mtime_ns, st.st_size))
     missing = [p for p in wanted if p not in index]
     if missing:
         raise DataError(f"{len(missing)} image(s) not in feature cache {str(path)!r}, e.g. {missing[0]!r}")

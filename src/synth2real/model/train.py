@@ -19,7 +19,7 @@ from torch import nn
 from synth2real import provenance
 from synth2real.config import Train
 from synth2real.data.manifests import read_csv, source_subset
-from synth2real.model import criteria, features, head
+from synth2real.model import criteria, features, head, stacked
 from synth2real.store import write_json
 
 log = logging.getLogger(__name__)
@@ -101,18 +101,36 @@ def write_model(model: nn.Module, out: SeedOutputs, classes: Sequence[str], eval
     return metrics
 
 
-def fit_and_write(X: np.ndarray, y: np.ndarray, evals: Mapping[str, Labeled], seed: int,
-                  out: SeedOutputs, config: Mapping[str, Any], target: Target | None = None,
-                  **extra: Any) -> None:
-    """Train the study's head on (X, y) for `seed` and write it (see `write_model`).
+def write_fitted(fitted: Sequence[tuple[nn.Module, head.History]], train_sets: Sequence[Labeled],
+                 evals: Mapping[str, Labeled], outs: Mapping[int, SeedOutputs],
+                 config: Mapping[str, Any], target: Target | None = None,
+                 extras: Sequence[Mapping[str, Any]] | None = None, **extra: Any) -> None:
+    """Write seed k's trained model `fitted[k]` (scored on `train_sets[k]` as `train`, then `evals`).
 
-    `config`: the sections the stage read (for provenance); `train` and `classes` among them.
+    `config`: the sections the stage read (for provenance); `classes` among them.
+    `extra` goes into every seed's metrics, `extras[k]` into seed k's.
     """
-    model, hist = head.train_head(X, y, len(config["classes"]), config["train"], seed)
-    metrics = {"seed": seed, "n_train": len(y), **extra, "history": {"loss": hist.loss, "lr": hist.lr}}
-    write_model(model, out, config["classes"], evals, metrics, config, target)
-    log.info("%s: train %.4f val %.4f test %.4f", out.checkpoint, metrics["train"]["acc"],
-             metrics["val"]["acc"], metrics["test"]["acc"])
+    for k, ((seed, out), (model, hist)) in enumerate(zip(outs.items(), fitted, strict=True)):
+        metrics = {"seed": seed, "n_train": len(train_sets[k][1]), **extra,
+                   **(extras[k] if extras else {}), "history": {"loss": hist.loss, "lr": hist.lr}}
+        write_model(model, out, config["classes"], {"train": train_sets[k], **evals}, metrics, config,
+                    target)
+        log.info("%s: train %.4f val %.4f test %.4f", out.checkpoint, metrics["train"]["acc"],
+                 metrics["val"]["acc"], metrics["test"]["acc"])
+
+
+def fit_and_write(train_sets: Sequence[Labeled], evals: Mapping[str, Labeled],
+                  outs: Mapping[int, SeedOutputs], config: Mapping[str, Any],
+                  target: Target | None = None, extras: Sequence[Mapping[str, Any]] | None = None,
+                  **extra: Any) -> None:
+    """Train the study's head for every seed of `outs` at once, seed k on `train_sets[k]`, and
+    write each (see `write_fitted`). `config` holds `train` and `classes` among its sections.
+
+    One batched pass (`stacked.train_heads`): each seed's head is the one `head.train_head`
+    trains for that seed, up to float rounding.
+    """
+    fitted = stacked.train_heads(train_sets, len(config["classes"]), config["train"], list(outs))
+    write_fitted(fitted, train_sets, evals, outs, config, target, extras, **extra)
 
 
 def train_baseline(size: str, source_csv: str, source_npz: str, test_csv: str, test_npz: str,
@@ -121,15 +139,14 @@ def train_baseline(size: str, source_csv: str, source_npz: str, test_csv: str, t
                    train: Train, classes: list[str], seeds: list[int]) -> None:
     """Stage: one head per seed on the synthetic set of `size` images per class.
 
-    All seeds run in one process: the cached features load once, and torch's
-    first optimiser step (a lazy import of several seconds) is paid once.
+    All seeds train together in one batched pass over the features, loaded once.
     """
     tr, val = source_splits(source_csv, source_npz, int(size), classes)
     test = labeled(read_csv(test_csv), test_npz, classes)
     target = target_data(pool_csv, pool_npz, target_csv, target_npz, classes)
-    for seed, out in seed_outputs(seeds, checkpoints, metrics, provenances).items():
-        fit_and_write(*tr, {"train": tr, "val": val, "test": test}, seed, out,
-                      {"train": train, "classes": classes}, target, variant=f"synthetic-{size}")
+    outs = seed_outputs(seeds, checkpoints, metrics, provenances)
+    fit_and_write([tr] * len(outs), {"val": val, "test": test}, outs,
+                  {"train": train, "classes": classes}, target, variant=f"synthetic-{size}")
 
 
 def train_oracle(target_csv: str, target_npz: str, test_csv: str, test_npz: str,
@@ -144,6 +161,6 @@ def train_oracle(target_csv: str, target_npz: str, test_csv: str, test_npz: str,
     tr = target_split(target_csv, target_npz, "oracle", classes)
     val = target_split(target_csv, target_npz, "val", classes)
     test = labeled(read_csv(test_csv), test_npz, classes)
-    for seed, out in seed_outputs(seeds, checkpoints, metrics, provenances).items():
-        fit_and_write(*tr, {"train": tr, "val": val, "test": test}, seed, out,
-                      {"train": train, "classes": classes}, variant="oracle", labels="target")
+    outs = seed_outputs(seeds, checkpoints, metrics, provenances)
+    fit_and_write([tr] * len(outs), {"val": val, "test": test}, outs,
+                  {"train": train, "classes": classes}, variant="oracle", labels="target")

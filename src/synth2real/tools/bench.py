@@ -3,7 +3,9 @@
 1. Backbone feature extraction, eager PyTorch vs onnxruntime (images/s, same
    batches, same threads), with the max feature difference between the two.
 2. Training every head of the offline study from cached features vs one naive
-   epoch that pushes the same training images through the frozen backbone.
+   epoch that pushes the same training images through the frozen backbone; and
+   the study's training jobs beside its floor, the backbone passes alone
+   (`bench_study`), as a ratio.
 3. Serving (`bench_serving`): /compare latency through the running demo, and
    onnxruntime vs eager torch for the full classifier at batch 1 and 32.
 4. Generation (`bench_generate`): configured vs diffusers-default settings,
@@ -27,7 +29,9 @@ import torch
 from synth2real.config import Study, Train, load_file
 from synth2real.model.backbone import Backbone, export_onnx, load_backbone, max_abs_diff
 from synth2real.model.features import Extractor, batches
-from synth2real.model.head import Head, train_head
+from synth2real.model.head import Head
+from synth2real.model.stacked import train_heads
+from synth2real.tools import bench_study
 from synth2real.tools.checkout import find_checkout
 
 
@@ -63,10 +67,11 @@ def bench_heads(bb: Backbone, paths: list[str], size: int, cfg: Study,
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n_train, 1280)).astype(np.float32)
     y = rng.integers(0, len(cfg.classes), n_train)
-    train_head(X[:64], y[:64], len(cfg.classes), Train(epochs=1), seed=0)  # warm-up
+    train_heads([(X[:64], y[:64])], len(cfg.classes), Train(epochs=1), [0])  # warm-up
     t0 = time.perf_counter()
-    for seed in range(n_heads):
-        train_head(X, y, len(cfg.classes), cfg.train, seed)
+    for first in range(0, n_heads, len(cfg.seeds)):  # as the study trains them: a variant's seeds at once
+        seeds = range(first, min(first + len(cfg.seeds), n_heads))
+        train_heads([(X, y)] * len(seeds), len(cfg.classes), cfg.train, seeds)
     t_heads = time.perf_counter() - t0
 
     # Naive: one epoch of (decode, backbone forward, head step) over the training images,
@@ -129,6 +134,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  ratio naive / cached, per epoch {h['t_naive_epoch'] / cached_epoch:8.0f}x "
           f"(naive training of all heads: {head_epochs} epochs = "
           f"{head_epochs * h['t_naive_epoch'] / 3600:.0f} h)")
+
+    print("\n  the offline study beside its floor (the backbone passes alone), this run:")
+    study_cfg = cfg
+    if args.quick:  # a few epochs of three jobs: checks the measurement, not the study
+        study_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 2})})
+    with tempfile.TemporaryDirectory() as tmp:
+        st, _ = bench_study.measure(study_cfg, f["ort_ips"], Path(tmp), quick=args.quick)
+    for line in bench_study.report(st, quick=args.quick):
+        print(line)
 
     print("\n[3] serving: the demo and the exported models")
     models = Path(args.models)

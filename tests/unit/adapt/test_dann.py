@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 import torch
 
 from synth2real.adapt import dann
@@ -47,3 +48,18 @@ def test_dann_learns_labels_and_brings_the_domains_closer_than_no_reversal():
         pads[w] = domain.proxy_a_distance(head.embed(net, Xs), head.embed(net, Xt), 300)
     assert hist.lam[-1] > hist.lam[0] >= 0
     assert pads[1.0] < pads[0.0] - 0.2
+
+
+def test_batched_dann_nets_equal_one_seed_nets():
+    Xs, y, Xt = shifted_domains(n=90)
+    train = Train(epochs=3, step_size=2, batch_size=16)
+    cfg = Dann(bottleneck=8, hidden=6, epochs=3, weight_decay=1e-3)
+    batched = dann.train_danns(Xs, y, Xt, 3, train, cfg, [0, 2])
+    for seed, (net, hist) in zip([0, 2], batched):
+        alone, hist_alone = dann.train_dann(Xs, y, Xt, 3, train, cfg, seed)
+        for (name, pa), pb in zip(alone.named_parameters(), net.parameters(), strict=True):
+            assert torch.allclose(pa, pb, atol=1e-6, rtol=0), name
+        assert np.array_equal(head.logits(alone, Xt).argmax(1), head.logits(net, Xt).argmax(1))
+        assert hist.lam == hist_alone.lam
+        assert hist.class_loss == pytest.approx(hist_alone.class_loss, rel=1e-5)
+        assert hist.domain_loss == pytest.approx(hist_alone.domain_loss, rel=1e-5)

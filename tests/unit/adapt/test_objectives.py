@@ -117,3 +117,33 @@ def test_checkpoint_round_trip_and_representation_is_the_bottleneck(tmp_path):
     assert np.array_equal(head.predict_proba(back, Xt), head.predict_proba(net, Xt))
     assert variants.representation(back, Xt).shape == (60, 8)
     assert np.array_equal(variants.representation(head.Head(3, in_dim=12), Xt), Xt)
+
+
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
+def test_losses_of_stacked_minibatches_are_the_losses_of_each(kind):
+    g = torch.Generator().manual_seed(0)
+    z_s, z_t, logits = (torch.randn(4, 10, 6, generator=g), torch.randn(4, 10, 6, generator=g),
+                        torch.randn(4, 10, 3, generator=g))
+    term = objectives.TARGET_TERMS[kind]
+    settings = OBJECTIVES[kind]()
+    stacked_loss = term(settings, z_s, z_t, logits)
+    assert stacked_loss.shape == (4,)
+    for k in range(4):
+        assert stacked_loss[k].item() == pytest.approx(term(settings, z_s[k], z_t[k], logits[k]).item(),
+                                                       rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
+def test_batched_objective_nets_equal_one_seed_nets(kind):
+    Xs, y, Xt = shifted_domains(n=90, shift=1.5)
+    train = Train(epochs=3, step_size=2, batch_size=16)
+    settings = OBJECTIVES[kind](bottleneck=8)
+    batched = objectives.train_objectives(kind, Xs, y, Xt, 3, train, settings, [0, 5])
+    for seed, (net, hist) in zip([0, 5], batched):
+        alone, hist_alone = objectives.train_objective(kind, Xs, y, Xt, 3, train, settings, seed)
+        for (name, pa), pb in zip(alone.named_parameters(), net.parameters(), strict=True):
+            assert torch.allclose(pa, pb, atol=1e-6, rtol=0), name
+        assert np.array_equal(head.logits(alone, Xt).argmax(1), head.logits(net, Xt).argmax(1))
+        assert hist.class_loss == pytest.approx(hist_alone.class_loss, rel=1e-5)
+        assert hist.target_loss == pytest.approx(hist_alone.target_loss, rel=1e-4, abs=1e-7)
+        assert hist.lr == hist_alone.lr

@@ -122,7 +122,7 @@ def test_missing_root(tmp_path):
 def test_corrupt_image_is_named(source):
     bad = source / "dog" / "0003.png"
     bad.write_bytes(b"this is not a png")
-    with pytest.raises(DataError, match=r"0003\.png: not an image"):
+    with pytest.raises(DataError, match=r"0003\.png: not a supported image"):
         manifests.source_rows(source, ["dog"], 10, 0.2, seed=0, shuffle=False)
 
 

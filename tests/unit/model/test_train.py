@@ -4,6 +4,7 @@ beats the source-only model, and every model is scored for selection without the
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -81,3 +82,18 @@ def test_oracle_beats_source_only_and_only_candidates_are_scored(toy):
         sel = src["selection"]
         assert sel["source_val_acc"] == src["val"]["acc"] and 0 <= sel["target_val_acc"] <= 1
         assert {"pool_entropy", "pool_im", "snd"} <= set(sel)
+
+
+def test_feature_lookups_read_a_cache_once_and_see_it_rewritten(tmp_path, monkeypatch):
+    path = tmp_path / "f.npz"
+    features.save(path, np.arange(6, dtype=np.float32).reshape(3, 2), ["a", "b", "c"])
+    reads = []
+    load = features.load
+    monkeypatch.setattr(features, "load", lambda p: reads.append(p) or load(p))
+    first = features.lookup(path, ["c", "a"])
+    assert first.tolist() == [[4, 5], [0, 1]]
+    first[0, 0] = -1  # a lookup is the caller's copy
+    assert features.lookup(path, ["c"]).tolist() == [[4, 5]] and len(reads) == 1
+    features.save(path, np.ones((1, 2), np.float32), ["c"])
+    os.utime(path, ns=(1, 1))  # a rewrite, even within the clock's resolution
+    assert features.lookup(path, ["c"]).tolist() == [[1, 1]] and len(reads) == 2
