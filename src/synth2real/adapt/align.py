@@ -11,35 +11,17 @@ does for every real photo. Source and target then share the same blur.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 
-import numpy as np
 from PIL import Image
 
 from synth2real.config import Align, Features
-from synth2real.errors import DataError
+from synth2real.data.manifests import typical_side
 from synth2real.model.backbone import load_backbone
 from synth2real.model.features import Extractor, extract_to, manifest_paths
 from synth2real.store import read_json, write_json
 
 log = logging.getLogger(__name__)
-
-
-def typical_side(paths: Sequence[str | Path]) -> dict[str, float]:
-    """Median shorter side (px) of the images at `paths` and its spread, read from headers only."""
-    if not paths:
-        raise DataError("cannot measure the target resolution: the pool manifest is empty")
-    sides = []
-    for p in paths:
-        try:
-            with Image.open(p) as im:  # lazy: decodes the header, not the pixels
-                sides.append(min(im.size))
-        except OSError as e:
-            raise DataError(f"{p}: cannot read image header ({e}); fix or remove the file") from None
-    s = np.asarray(sides, dtype=np.float64)
-    return {"median_side": float(np.median(s)), "min_side": float(s.min()),
-            "max_side": float(s.max()), "images": len(s)}
 
 
 def degrade(im: Image.Image, side: int) -> Image.Image:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from synth2real.config import RealData, SyntheticData
 from synth2real.data.sources import available_classes, check_root, real_roots, source_root
@@ -252,3 +253,19 @@ def real_manifests(out_test: str, out_pool: str, out_target: str, real: RealData
     n_oracle = sum(r["split"] == "oracle" for r in target)
     log.info("real test: %d images, pool: %d, target val: %d, oracle: %d", len(test), len(pool),
              len(target) - n_oracle, n_oracle)
+
+
+def typical_side(paths: Sequence[str | Path]) -> dict[str, float]:
+    """Median shorter side (px) of the images at `paths` and its spread, read from headers only."""
+    if not paths:
+        raise DataError("cannot measure the photos' resolution: the manifest lists no images")
+    sides = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:  # lazy: decodes the header, not the pixels
+                sides.append(min(im.size))
+        except OSError as e:
+            raise DataError(f"{p}: cannot read image header ({e}); fix or remove the file") from None
+    s = np.asarray(sides, dtype=np.float64)
+    return {"median_side": float(np.median(s)), "min_side": float(s.min()),
+            "max_side": float(s.max()), "images": len(s)}

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from statistics import median
 
 import numpy as np
-from PIL import Image
 
 from synth2real.analysis import bootstrap
 from synth2real.config import VARIANT_PSEUDO, Backbone, Evaluation, Export, RealData, SyntheticData
-from synth2real.data.manifests import read_csv
+from synth2real.data.manifests import read_csv, typical_side
 from synth2real.errors import DataError
 from synth2real.report.text import pct, write_texts
 from synth2real.store import read_json, write_json
@@ -40,18 +38,6 @@ from synth2real.store import read_json, write_json
 ROLES = ("baseline", "study", "adapted")
 SOURCE_ONLY, PUBLISHED = "source-only", "published method"
 DATASETS = {"cifar10": "CIFAR-10", "stl10": "STL-10"}
-
-
-def median_side(paths: Sequence[str]) -> float:
-    """Median shorter side (px) of the images at `paths`, from their headers only."""
-    sides = []
-    for p in paths:
-        try:
-            with Image.open(p) as im:  # lazy: reads the header, not the pixels
-                sides.append(min(im.size))
-        except OSError as e:
-            raise DataError(f"{p}: cannot read image header ({e}); fix or remove the file") from None
-    return float(median(sides))
 
 
 def target_domain(real: RealData, classes: Sequence[str], side: float) -> str:
@@ -123,7 +109,7 @@ def deploy_selection(summary_json: str, test_csv: str, metrics: Sequence[str], o
                      "test_accuracy_ci": nums["accuracy"][role]["ci95"], "test_images": len(y)}
               for role, entry in roles.items()}
     crit = summary["selection"]["deploy_criterion"]
-    side = median_side([r["path"] for r in rows])
+    side = typical_side([r["path"] for r in rows])["median_side"]
     write_json({
         "study": summary["study"], "classes": list(classes),
         "target_domain": target_domain(real, classes, side), "target_side_px": side,
