@@ -131,10 +131,16 @@ def test_make_bench_quick(tiny_run, tiny_bundle):
                    f"BENCH_MODELS={tiny_run / 'models'}", timeout=540).stdout
     assert "ratio ort/torch" in out and "agree at 1e-4" in out
     assert re.search(r"ratio naive / cached, per epoch\s+\d+x", out)
+    # [2]: the study's training jobs beside the floor of its backbone passes, as a ratio.
+    assert re.search(r"floor: backbone passes\s+[\d.]+ s \(\d+ images", out)
+    assert re.search(r"ratio study / floor\s+[\d.]+x", out)
     # [3]: the serving benchmark on the tiny run's models, through a real demo server.
     serving = out.split("[3] serving")[1].split("[4]")[0]
     assert "skipped" not in serving, serving
-    assert re.search(r"/compare latency, 1 photo, \d+ requests: p50 [\d.]+ ms, p95 [\d.]+ ms", serving)
+    assert re.search(r"POST /api/v1/predict, one 32 px photo, three models, \d+ requests: "
+                     r"p50 [\d.]+ ms, p95 [\d.]+ ms", serving)
+    assert re.search(r"Gradio /compare .*: p50 [\d.]+ ms, p95 [\d.]+ ms -> /compare / API = "
+                     r"[\d.]+x", serving)
     assert re.search(r"in-process .*: p50 [\d.]+ ms", serving)
     ratios = re.findall(r"batch +(\d+): onnxruntime +[\d.]+ images/s, eager torch +[\d.]+ "
                         r"images/s -> onnxruntime/torch = ([\d.]+)x \(max \|dlogit\| ([\d.e+-]+)\)",

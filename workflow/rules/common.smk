@@ -32,6 +32,11 @@ def per_seed(variant, name):
     return [f"results/heads/{variant}/seed{s}/{name}" for s in SEEDS]
 
 
+def of_seed(variants, seed, name):
+    """One file per variant, all of one seed (e.g. the exported seed's checkpoints)."""
+    return [f"results/heads/{v}/seed{seed}/{name}" for v in variants]
+
+
 def metrics_of(variant):
     return per_seed(variant, "metrics.json")
 

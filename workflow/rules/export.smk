@@ -22,10 +22,6 @@ EXPORT_ROLES = ["baseline", "study", "adapted"]
 TARGET_BACKBONES = {"adabn": "results/backbone/adabn.onnx"}
 
 
-def export_seed_file(name):
-    return [f"results/heads/{v}/seed{EXPORT_SEED}/{name}" for v in EXPORT_CANDIDATES]
-
-
 MODEL_OUTPUTS = [
     *[f"models/{role}.onnx" for role in EXPORT_ROLES],
     "models/parity.json",
@@ -38,7 +34,7 @@ rule deploy_selection:
     input:
         summary="results/summary.json",
         test="results/data/real_test.csv",
-        metrics=export_seed_file("metrics.json"),
+        metrics=of_seed(EXPORT_CANDIDATES, EXPORT_SEED, "metrics.json"),
     output:
         "results/deploy/models.json",
     params:
@@ -61,7 +57,7 @@ rule export_onnx:
         backbone="results/backbone/backbone.json",
         test="results/data/real_test.csv",
         deploy=rules.deploy_selection.output[0],
-        heads=export_seed_file("head.pt"),
+        heads=of_seed(EXPORT_CANDIDATES, EXPORT_SEED, "head.pt"),
         test_npz=[FEATURE_FILES[("real_test", k)] for k in EXPORT_KINDS],
         target_backbones=[TARGET_BACKBONES[k] for k in EXPORT_KINDS if k != "plain"],
     output:
