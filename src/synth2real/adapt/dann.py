@@ -104,7 +104,6 @@ def train_dann(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, num_classes: int,
     return net.eval(), hist
 
 
-
 def train_danns(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, num_classes: int, train: Train,
                 cfg: Dann, seeds: Sequence[int]) -> list[tuple[DannNet, DannHistory]]:
     """`train_dann(..., seed)` for every seed of `seeds`, in one batched pass.
