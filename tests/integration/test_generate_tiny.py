@@ -43,7 +43,7 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synth2real.data.tiny_pipeline import save_tiny_pipeline
+    from tests.tiny_pipeline import save_tiny_pipeline
 
     return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd") / "pipeline")
 

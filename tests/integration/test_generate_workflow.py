@@ -24,7 +24,7 @@ ONE_GPU = {"SYNTH2REAL_GPUS": "1"}
 
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synth2real.data.tiny_pipeline import save_tiny_pipeline
+    from tests.tiny_pipeline import save_tiny_pipeline
 
     return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd-wf") / "pipeline")
 

@@ -11,7 +11,7 @@ prompts, and report images per second after one warm-up call:
 
 Without a CUDA GPU it says so and stops (CPU numbers say nothing about a GPU
 run), unless `--cpu` is given. When the configured model is not cached, or
-with `--tiny`, it uses the tiny random pipeline (`synth2real.data.tiny_pipeline`):
+with `--tiny`, it uses the tiny random pipeline (`tests/tiny_pipeline.py` of the checkout):
 that measures the pipeline's overheads, not Stable Diffusion.
 
     python -m synth2real.tools.bench_generate [--config config/paper.yaml] [--tiny] [--cpu]
@@ -114,8 +114,9 @@ def main(argv: Sequence[str] = ()) -> None:
         model = None if args.tiny else _cached(gen)
         what = f"{gen.model_id}@{gen.revision}"
         if model is None:
-            from synth2real.data.tiny_pipeline import save_tiny_pipeline
+            from synth2real.tools.checkout import tests_module
 
+            save_tiny_pipeline = tests_module("tiny_pipeline").save_tiny_pipeline
             gen = gen.model_copy(update={"resolution": 64 if not cuda else 256})
             model = ResolvedModel("tiny", "local", "local", str(save_tiny_pipeline(tmp)))
             what = (f"tiny random pipeline at {gen.resolution} px (NOT Stable Diffusion"

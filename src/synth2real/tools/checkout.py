@@ -33,3 +33,18 @@ def find_checkout(start: str | Path | None = None) -> Path:
         f"{' and '.join(MARKERS)}. Run this command inside the repository "
         "(git clone it, then cd into it)."
     )
+
+
+def tests_module(name: str):
+    """`tests.<name>` of the checkout: test fixtures that developer tools reuse (e.g. the tiny
+    random diffusers pipeline), which belong to the tests, not to the installed package."""
+    import importlib
+    import sys
+
+    root = str(find_checkout())
+    if not (Path(root) / "tests" / f"{name}.py").is_file():
+        raise CheckoutNotFound(f"{root}/tests/{name}.py not found: this tool needs the tests of a "
+                               "full git checkout (the container image ships without them)")
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f"tests.{name}")

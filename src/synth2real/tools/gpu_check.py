@@ -125,8 +125,10 @@ def check_generation(ctx: Context) -> str:
     from synth2real.config import load_file
     from synth2real.data.generate.shard import make_shard
     from synth2real.data.generate.weights import ResolvedModel
-    from synth2real.data.tiny_pipeline import save_tiny_pipeline
     from synth2real.tools.bench_generate import compare
+    from synth2real.tools.checkout import tests_module
+
+    save_tiny_pipeline = tests_module("tiny_pipeline").save_tiny_pipeline
 
     tmp = Path(ctx.tmp)
     model = ResolvedModel("tiny", "local", "local", str(save_tiny_pipeline(tmp / "tiny-sd")))
