@@ -9,6 +9,7 @@
 # configurations never overwrite each other's results.
 
 import os
+import re
 import sys
 
 # synth2real comes from this checkout, whatever Python runs a job: the .venv,
@@ -42,13 +43,10 @@ if os.path.samefile(os.getcwd(), workflow.basedir):
 include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/features.smk"
-include: "workflow/rules/train.smk"
+include: "workflow/rules/model.smk"
 include: "workflow/rules/adapt.smk"
-include: "workflow/rules/methods.smk"
-include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/export.smk"
 
 
 # On a cluster these run on the submitting machine, not as jobs: downloads (compute nodes

@@ -72,17 +72,18 @@ def tiny_config(**overrides: object) -> dict:
     cfg["backbone"]["image_size"] = 64
     cfg["features"]["batch_size"] = 16
     # A few methods that exercise every extra rule (both extra feature passes, the
-    # threshold-sweep figure, the DANN t-SNE panel), sized for seconds.
+    # threshold-sweep figure, the DANN t-SNE panel) and every way the engine gets a model
+    # (trained, pseudo-labelled from another variant's models, shared with another
+    # variant), sized for seconds.
     cfg["methods"].update(variants={
-        "threshold-0.34": {"select": "threshold", "threshold": 0.34},
-        "threshold-0.51": {"select": "threshold", "threshold": 0.51},
-        "align+adabn+pl": {"source": "aligned", "target": "adabn", "select": "threshold"},
-        "dann": {"trainer": "dann"},
-        "align+mcc": {"source": "aligned", "trainer": "mcc"},
+        "threshold-0.34": {"pseudo_labels": {"kind": "threshold", "threshold": 0.34}},
+        "adabn": {"target": "adabn"},
+        "align": {"source": "aligned"},
+        "align+adabn+pl": {"source": "aligned", "target": "adabn", "pseudo_labels": "threshold"},
+        "dann": {"trainer": {"kind": "dann", "epochs": 3, "bottleneck": 16, "hidden": 16}},
+        "align+mcc": {"source": "aligned", "trainer": {"kind": "mcc", "bottleneck": 16}},
     }, domain_sample=40)
     cfg["methods"]["adabn"].update(images=16, batch_size=8)
-    cfg["methods"]["dann"].update(epochs=3, bottleneck=16, hidden=16)
-    cfg["methods"]["mcc"].update(bottleneck=16)
     for key, value in overrides.items():
         set_key(cfg, key, value)
     return cfg

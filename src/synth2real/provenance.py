@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from synth2real.config import Study
 from synth2real.store import write_json
 
 # The config a product depends on: the whole study, or the sections its rule declared.
@@ -102,3 +103,9 @@ def record(cfg: Config, **extra: object) -> dict[str, object]:
 
 def write(path: str | Path, cfg: Config, **extra: object) -> None:
     write_json(record(cfg, **extra), path)
+
+
+def write_run(provenance: str, *, study: Study) -> None:
+    """Stage `run_provenance`: the whole resolved config of the run, its commit, versions and
+    hardware (the one product that depends on every config key)."""
+    write(provenance, study)

@@ -1,13 +1,19 @@
 """The workflow's two entry points into the package: config validation and calling a stage.
 
 A rule's script is two lines: import the stage function, then
-`run(snakemake, stage, <input and output paths>)`. `run` adds what every job
-needs and no stage should repeat: the rule's `params:` as keyword arguments
-(a parameter annotated with a config section type, e.g. `train: Train`, arrives
-validated as that type), logging into the rule's `log:` file, the rule's
+`run(snakemake, stage)`. `run` hands the stage the job's named inputs, outputs
+and params as keyword arguments, each by its name in the rule -- never by
+position -- typed by the stage's annotations: an `ImageSet` parameter takes the
+rule's `name=[manifest.csv, features.npz]`, a config section type (e.g.
+`train: Train`) a validated section, `str` one path, `list[str]` several. Every
+named input, output and param must be a parameter of the stage and every
+parameter without a default must be named by the rule, so a file the rule lists
+but the stage ignores fails at once. Wildcards and named logs are handed to a
+stage that has a parameter of their name. `run` also does what every job needs
+and no stage should repeat: logging into the rule's `log:` file, the rule's
 threads for torch, and a user error (bad input, bad config) shown as one line
 instead of a traceback buried in the log. So a rule is one hop from its logic,
-and a stage reads exactly the config sections its rule declares.
+and a stage reads exactly what its rule declares.
 """
 
 from __future__ import annotations
@@ -20,10 +26,15 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
 from synth2real.config import Study, load
+from synth2real.data.imagesets import ImageSet
 from synth2real.errors import ConfigError, Synth2RealError
+
+# Where a job's named values come from; the first three must all be stage parameters.
+DECLARED = ("input", "output", "params")
+OPTIONAL = ("wildcards", "log")
 
 
 def validate(config: dict[str, Any]) -> Study:
@@ -41,22 +52,55 @@ def validate(config: dict[str, Any]) -> Study:
     return cfg
 
 
-def bind_params(fn: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
-    """`params` as keyword arguments of `fn`, config sections validated into their annotated types."""
-    hints = typing.get_type_hints(fn)
-    accepted = inspect.signature(fn).parameters
-    out = {}
-    for name, value in params.items():
-        if name not in accepted:
-            raise ConfigError(f"rule params {name!r} is not an argument of {fn.__module__}.{fn.__name__}")
-        hint = hints.get(name)
-        is_section = isinstance(hint, type) and issubclass(hint, BaseModel)
-        out[name] = hint.model_validate(value) if is_section and isinstance(value, dict) else value
-    return out
+def _named(items: Any) -> dict[str, Any]:
+    """The named entries of one of a job's Snakemake namedlists (or of a plain mapping)."""
+    return dict(items.items()) if hasattr(items, "items") else {}
 
 
-def run(snakemake: Any, stage: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-    """Call `stage(*args, **params, **kwargs)` for the job `snakemake`, logging to its log file."""
+def _coerce(hint: Any, value: Any, name: str) -> Any:
+    """`value` as the annotation `hint` of the parameter `name` asks (validated by pydantic:
+    a config section from its dict, `list[str]` from a rule's file list, ...)."""
+    if hint is ImageSet:
+        return ImageSet.of(name, [str(v) for v in value])
+    if hint is str and not isinstance(value, str):
+        if len(value) != 1:
+            raise ConfigError(f"{name!r} names one file in the stage, but the rule gives "
+                              f"{len(value)}: {list(value)}")
+        return str(value[0])
+    if typing.get_origin(hint) is list and typing.get_args(hint) == (str,) and isinstance(value, str):
+        return [value]
+    if hint in (None, Any, range):
+        return value
+    return TypeAdapter(hint).validate_python(value)
+
+
+def bind(stage: Callable[..., Any], job: Any) -> dict[str, Any]:
+    """Keyword arguments of `stage` for the Snakemake job `job` (see the module doc)."""
+    params = inspect.signature(stage).parameters
+    hints = typing.get_type_hints(stage)
+    where = f"{stage.__module__}.{stage.__name__}"
+    found: dict[str, tuple[str, Any]] = {}
+    for kind in (*DECLARED, *OPTIONAL):
+        for name, value in _named(getattr(job, kind, {})).items():
+            if kind in OPTIONAL and name not in params:
+                continue
+            if name in found:
+                raise ConfigError(f"rule {getattr(job, 'rule', '?')}: {name!r} is both a "
+                                  f"{found[name][0]} and a {kind}; rename one")
+            if name not in params:
+                raise ConfigError(f"rule {getattr(job, 'rule', '?')}: {kind} {name!r} is not an "
+                                  f"argument of {where}")
+            found[name] = (kind, value)
+    missing = [n for n, p in params.items() if n not in found and p.default is p.empty
+               and p.kind is not p.VAR_KEYWORD]
+    if missing:
+        raise ConfigError(f"rule {getattr(job, 'rule', '?')} names no input, output, param or "
+                          f"wildcard {missing} that {where} needs")
+    return {name: _coerce(hints.get(name), value, name) for name, (_, value) in found.items()}
+
+
+def run(snakemake: Any, stage: Callable[..., None]) -> None:
+    """Call `stage(**bind(stage, snakemake))` for the job `snakemake`, logging to its log file."""
     log_path = snakemake.log[0] if len(snakemake.log) else None
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
@@ -69,7 +113,7 @@ def run(snakemake: Any, stage: Callable[..., None], *args: Any, **kwargs: Any) -
     if torch is not None:
         torch.set_num_threads(max(1, int(snakemake.threads)))
     try:
-        stage(*args, **bind_params(stage, dict(snakemake.params.items())), **kwargs)
+        stage(**bind(stage, snakemake))
     except Synth2RealError as e:
         logging.getLogger("synth2real").error("%s", e)
         sys.exit(1)

@@ -1,11 +1,11 @@
-# Stage: manifests (lists of image paths + labels) and the backbone weights.
+# Stage: manifests (lists of image paths + labels) of every image set (synth2real.data).
 
 
 rule source_manifest:
     input:
         synthetic_inputs,
     output:
-        csv="results/data/source.csv",
+        csv=manifest("source"),
     params:
         # Rerun triggers: this rule depends on exactly these config sections.
         synthetic=config["synthetic"],
@@ -38,10 +38,10 @@ rule real_manifests:
     input:
         real_inputs,
     output:
-        test="results/data/real_test.csv",
-        pool="results/data/pool.csv",
+        real_test=manifest("real_test"),
+        pool=manifest("pool"),
         # Labeled target photos: split "val" (model selection), split "oracle" (upper bound).
-        target="results/data/target.csv",
+        target_labeled=manifest("target_labeled"),
     params:
         real=config["real"],
         classes=config["classes"],
@@ -54,22 +54,3 @@ rule real_manifests:
         "../../envs/train.yaml"
     script:
         "../scripts/real_manifests.py"
-
-
-rule backbone:
-    output:
-        onnx="results/backbone/backbone.onnx",
-        info="results/backbone/backbone.json",
-    params:
-        backbone=config["backbone"],
-        # The export's opset and the parity tolerance of the features it will give.
-        features=config["features"],
-        export=config["export"],
-    log:
-        "results/logs/backbone/backbone.log",
-    benchmark:
-        "results/benchmarks/backbone/backbone.tsv"
-    conda:
-        "../../envs/train.yaml"
-    script:
-        "../scripts/backbone.py"

@@ -21,7 +21,7 @@ SHARD_CSVS = [f"results/generate/{c}/shard{k}.csv" for c in CFG.classes for k in
 
 rule generator_model:
     output:
-        json="results/generate/model.json",
+        info="results/generate/model.json",
     params:
         model_id=config["synthetic"]["source"].get("model_id"),
         revision=config["synthetic"]["source"].get("revision"),

@@ -1,27 +1,24 @@
 # Stage: the paper's tables and figures, each from the run's result files alone
 # (so an author can restyle them without retraining anything), then the paper
-# PDF, whose every number comes from generated macros (paper/tables/numbers.tex).
+# PDF, whose every number comes from generated macros (paper/tables/numbers.tex);
+# and the deployed models' selection and model card (synth2real.report).
 # Each rule calls one function of synth2real.report; a figure rule calls
 # `make(<inputs>, pdf, png)` of the module named after the figure
 # (synth2real/report/figures/<figure>.py). No report job imports torch.
 
 import os
 
-from synth2real.config.methods import threshold_only
-
 # Figures drawn from results/summary.json alone (rule figure).
 FIGURES = ["accuracy_bars", "confusion_matrices", "pseudo_label_diagnostics", "all_methods"]
-if any(threshold_only(v.model_dump()) for v in METHODS.values()):
+if any(v.threshold_only() for v in VARIANTS.values()):
     FIGURES.append("threshold_sweep")
+from synth2real.report.tables import TABLES
 
 # The data card describes generated images, so it exists only when images are generated.
 DATA_CARD = expand("paper/tables/data_card.{ext}", ext=["csv", "md", "tex"]) if GENERATE else []
 
 REPORT_OUTPUTS = [
-    *expand("paper/tables/results.{ext}", ext=["csv", "md", "tex"]),
-    *expand("paper/tables/methods.{ext}", ext=["csv", "md", "tex"]),
-    *expand("paper/tables/claims.{ext}", ext=["csv", "md", "tex"]),
-    *expand("paper/tables/selection.{ext}", ext=["csv", "md", "tex"]),
+    *expand("paper/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
     *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
     *expand("paper/figures/domain_gap.{ext}", ext=["pdf", "png"]),
     *DATA_CARD,
@@ -32,71 +29,28 @@ REPORT_OUTPUTS = [
 report: "../report/workflow.rst"
 
 
-rule table_results:
+# Table I (results), all methods, the claims with their verdicts, and label-free model
+# selection (each criterion's pick and regret), each from the summary alone.
+rule table:
     input:
-        "results/summary.json",
+        summary="results/summary.json",
     output:
-        csv="paper/tables/results.csv",
-        md="paper/tables/results.md",
-        tex="paper/tables/results.tex",
+        csv="paper/tables/{table}.csv",
+        md="paper/tables/{table}.md",
+        tex="paper/tables/{table}.tex",
+    wildcard_constraints:
+        table="|".join(TABLES),
     log:
-        "results/logs/report/table_results.log",
+        "results/logs/report/table_{table}.log",
     conda:
         "../../envs/report.yaml"
     script:
-        "../scripts/table_results.py"
-
-
-rule table_methods:
-    input:
-        "results/summary.json",
-    output:
-        csv="paper/tables/methods.csv",
-        md="paper/tables/methods.md",
-        tex="paper/tables/methods.tex",
-    log:
-        "results/logs/report/table_methods.log",
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/table_methods.py"
-
-
-# The study's claims with their verdicts (from the summary's "claims").
-rule table_claims:
-    input:
-        "results/summary.json",
-    output:
-        csv="paper/tables/claims.csv",
-        md="paper/tables/claims.md",
-        tex="paper/tables/claims.tex",
-    log:
-        "results/logs/report/table_claims.log",
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/table_claims.py"
-
-
-# Label-free model selection: each criterion's pick and its regret (the summary's "selection").
-rule table_selection:
-    input:
-        "results/summary.json",
-    output:
-        csv="paper/tables/selection.csv",
-        md="paper/tables/selection.md",
-        tex="paper/tables/selection.tex",
-    log:
-        "results/logs/report/table_selection.log",
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/table_selection.py"
+        "../scripts/table.py"
 
 
 rule data_card:
     input:
-        "results/generate/manifest.csv",
+        manifest="results/generate/manifest.csv",
     output:
         csv="paper/tables/data_card.csv",
         md="paper/tables/data_card.md",
@@ -114,7 +68,7 @@ rule data_card:
 
 rule figure:
     input:
-        "results/summary.json",
+        summary_json="results/summary.json",
     output:
         pdf="paper/figures/{figure}.pdf",
         png=report("paper/figures/{figure}.png", caption="../report/figure.rst", category="Figures"),
@@ -130,7 +84,7 @@ rule figure:
 
 rule figure_domain_gap:
     input:
-        "results/domain/tsne.npz",
+        tsne_npz=rules.domain_embedding.output.npz,
     output:
         pdf="paper/figures/domain_gap.pdf",
         png=report("paper/figures/domain_gap.png", caption="../report/domain_gap.rst", category="Figures"),
@@ -144,8 +98,8 @@ rule figure_domain_gap:
 
 rule figure_sample_grid:
     input:
-        source="results/data/source.csv",
-        test="results/data/real_test.csv",
+        source_csv=manifest("source"),
+        test_csv=manifest("real_test"),
     output:
         pdf="paper/figures/sample_grid.pdf",
         png=report("paper/figures/sample_grid.png", caption="../report/sample_grid.rst", category="Figures"),
@@ -168,9 +122,8 @@ PAPER_BENCHMARKS = {
         "data": [rules.source_manifest.benchmark, rules.real_manifests.benchmark],
         "backbone": [rules.backbone.benchmark],
         "features": expand(rules.features.benchmark, imageset=IMAGESETS),
-        "train": expand(rules.train_baseline.benchmark, size=CFG.synthetic.sizes),
-        "pseudo": [rules.pseudo_label.benchmark],
-        "adapt": [rules.train_adapted.benchmark],
+        "train": expand(rules.train_variant.benchmark, variant=CFG.baseline_variants),
+        "adapt": expand(rules.train_variant.benchmark, variant=[CFG.roles.published]),
     }.items()
     if files
 }
@@ -180,13 +133,14 @@ PAPER_BENCHMARKS = {
 # results/provenance.json (the run that produced the numbers), not from params.
 rule paper_numbers:
     input:
+        # The benchmark files of PAPER_BENCHMARKS (read by their paths there).
+        [f for files in PAPER_BENCHMARKS.values() for f in files],
         summary="results/summary.json",
-        provenance="results/provenance.json",
-        source="results/data/source.csv",
-        test="results/data/real_test.csv",
-        pool="results/data/pool.csv",
-        target="results/data/target.csv",
-        benchmarks=[f for files in PAPER_BENCHMARKS.values() for f in files],
+        provenance=rules.run_provenance.output.provenance,
+        source=manifest("source"),
+        real_test=manifest("real_test"),
+        pool=manifest("pool"),
+        target_labeled=manifest("target_labeled"),
     output:
         numbers="paper/tables/numbers.tex",
         reported="paper/tables/reported_vs_reproduced.tex",
@@ -206,10 +160,11 @@ rule paper_numbers:
 
 rule paper:
     input:
+        # The generated tables and figures main.tex includes (found by latexmk, not read here).
+        rules.paper_numbers.output,
+        expand("paper/tables/{table}.tex", table=TABLES),
+        expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
         tex=os.path.join(workflow.basedir, "paper", "main.tex"),
-        tables=[*rules.paper_numbers.output, "paper/tables/results.tex", "paper/tables/methods.tex",
-                "paper/tables/claims.tex", "paper/tables/selection.tex"],
-        figures=expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
     output:
         pdf="paper/main.pdf",
     log:
@@ -220,3 +175,47 @@ rule paper:
         "../../envs/report.yaml"
     script:
         "../scripts/paper.py"
+
+
+# Which variant plays each deployed role -- baseline (the pseudo-labels' source model), study
+# (the published method), adapted (picked by evaluation.deploy_criterion in the summary) --
+# with each one's test accuracy and interval; read by export_onnx (model.smk).
+rule deploy_selection:
+    input:
+        summary="results/summary.json",
+        real_test=manifest("real_test"),
+        metrics=of_seed(EXPORT_CANDIDATES, EXPORT_SEED, "metrics.json"),
+    output:
+        deploy="results/deploy/models.json",
+    params:
+        candidates=EXPORT_CANDIDATES,
+        baseline=CFG.roles.source_only,
+        classes=config["classes"],
+        real=config["real"],
+        evaluation=config["evaluation"],
+        export=config["export"],
+    log:
+        "results/logs/export/deploy_selection.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/deploy_selection.py"
+
+
+rule model_card:
+    input:
+        deploy=rules.deploy_selection.output.deploy,
+        parity=rules.export_onnx.output.parity,
+        onnx=[f"models/{role}.onnx" for role in EXPORT_ROLES],
+    output:
+        card="models/card.json",
+        readme="models/README.md",
+    params:
+        synthetic=config["synthetic"],
+        backbone=config["backbone"],
+    log:
+        "results/logs/export/model_card.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/model_card.py"

@@ -2,5 +2,4 @@
 from synth2real.model.backbone import export_backbone
 from synth2real.smk import run
 
-o = snakemake.output  # noqa: F821
-run(snakemake, export_backbone, o.onnx, o.info)  # noqa: F821
+run(snakemake, export_backbone)  # noqa: F821

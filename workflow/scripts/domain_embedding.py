@@ -2,5 +2,4 @@
 from synth2real.analysis.embedding import domain_embedding
 from synth2real.smk import run
 
-sm = snakemake  # noqa: F821
-run(sm, domain_embedding, sm.input.source, list(sm.input.dann), sm.output.npz)
+run(snakemake, domain_embedding)  # noqa: F821

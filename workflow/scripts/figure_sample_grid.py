@@ -2,5 +2,4 @@
 from synth2real.report.figures.sample_grid import make
 from synth2real.smk import run
 
-i, o = snakemake.input, snakemake.output  # noqa: F821
-run(snakemake, make, i.source, i.test, o.pdf, o.png)  # noqa: F821
+run(snakemake, make)  # noqa: F821

@@ -2,5 +2,4 @@
 from synth2real.data.generate.shard import run_shard
 from synth2real.smk import run
 
-i, o = snakemake.input, snakemake.output  # noqa: F821
-run(snakemake, run_shard, snakemake.wildcards.cls, i.model, o.csv)  # noqa: F821
+run(snakemake, run_shard)  # noqa: F821

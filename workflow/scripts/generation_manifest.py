@@ -2,5 +2,4 @@
 from synth2real.data.generate.shard import merge_manifest
 from synth2real.smk import run
 
-i, o = snakemake.input, snakemake.output  # noqa: F821
-run(snakemake, merge_manifest, list(i.shards), o.csv)  # noqa: F821
+run(snakemake, merge_manifest)  # noqa: F821

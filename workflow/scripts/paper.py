@@ -2,5 +2,4 @@
 from synth2real.report.latex import build_paper
 from synth2real.smk import run
 
-i, o = snakemake.input, snakemake.output  # noqa: F821
-run(snakemake, build_paper, i.tex, o.pdf, snakemake.log.latex)  # noqa: F821
+run(snakemake, build_paper)  # noqa: F821

@@ -2,5 +2,4 @@
 from synth2real.data.manifests import source_manifest
 from synth2real.smk import run
 
-i, o = snakemake.input, snakemake.output  # noqa: F821
-run(snakemake, source_manifest, o.csv)  # noqa: F821
+run(snakemake, source_manifest)  # noqa: F821

@@ -60,27 +60,29 @@ def adapt(backbone: Backbone, batches: Iterable[np.ndarray]) -> tuple[Backbone, 
     return bb, {"images": float(n), "bn_layers": float(len(layers)), "mean_abs_mean_shift": shift}
 
 
-def extract_adabn(pool_csv: str, test_csv: str, target_csv: str, backbone_json: str, out_onnx: str,
-                  out_pool_npz: str, out_test_npz: str, out_target_npz: str, out_stats: str, *, features: Features, adabn: AdaBN,
-                  export: Export, data_seed: int) -> None:
+def extract_adabn(pool: str, real_test: str, target_labeled: str, backbone: str, onnx: str,
+                  pool_features: str, real_test_features: str, target_labeled_features: str,
+                  stats: str, *, features: Features, adabn: AdaBN, export: Export,
+                  data_seed: int) -> None:
     """Stage: BN statistics re-estimated on the unlabeled pool, then target features with them.
 
-    The statistics come from `adabn.images` pool images (torch); the adapted
-    backbone is exported to ONNX, parity-checked, and extracts the pool, the
-    real test set and the labeled target splits (the one extra feature pass).
+    The statistics come from `adabn.images` pool images (torch); the adapted backbone is
+    exported to ONNX (`onnx`), parity-checked, and extracts the pool, the real test set and
+    the labeled target photos (the manifests of those names) once.
     """
-    info = read_json(backbone_json)
+    info = read_json(backbone)
     size = int(info["image_size"])
-    pool_paths = manifest_paths(pool_csv)
+    pool_paths = manifest_paths(pool)
     rng = np.random.default_rng(data_seed)
     fit_paths = [pool_paths[i] for i in np.sort(rng.permutation(len(pool_paths))[: adabn.images])]
     adapted, bn_stats = adapt(load_backbone(info["path"]), batches(fit_paths, size, adabn.batch_size))
     log.info("AdaBN: %d BatchNorm layers re-estimated on %d pool images (mean |shift| %.4f)",
              int(bn_stats["bn_layers"]), int(bn_stats["images"]), bn_stats["mean_abs_mean_shift"])
-    export_onnx(adapted, out_onnx, size, "features", opset=export.opset)
-    ex = Extractor(adapted, features.engine, out_onnx)
-    stats: dict[str, object] = {"engine": features.engine, "adabn": bn_stats}
-    for csv_path, out_npz, name in ((pool_csv, out_pool_npz, "pool"), (test_csv, out_test_npz, "real_test"),
-                                    (target_csv, out_target_npz, "target")):
-        stats[name] = extract_to(manifest_paths(csv_path), ex, size, features, out_npz)
-    write_json(stats, out_stats)
+    export_onnx(adapted, onnx, size, "features", opset=export.opset)
+    ex = Extractor(adapted, features.engine, onnx)
+    out: dict[str, object] = {"engine": features.engine, "adabn": bn_stats}
+    for name, manifest, npz in (("pool", pool, pool_features),
+                                ("real_test", real_test, real_test_features),
+                                ("target_labeled", target_labeled, target_labeled_features)):
+        out[name] = extract_to(manifest_paths(manifest), ex, size, features, npz, name, "adabn")
+    write_json(out, stats)

@@ -39,16 +39,17 @@ def transform(side: int) -> Callable[[Image.Image], Image.Image]:
     return lambda im: degrade(im, side)
 
 
-def extract_aligned(source_csv: str, pool_csv: str, backbone_json: str, backbone_onnx: str,
-                    out_npz: str, out_stats: str, *, features: Features, align: Align) -> None:
-    """Stage: source features after bringing every source image to the target's resolution."""
-    measured = typical_side(manifest_paths(pool_csv))
+def extract_aligned(source: str, pool: str, backbone: str, onnx: str, npz: str, stats: str, *,
+                    features: Features, align: Align) -> None:
+    """Stage: source features after bringing every source image (manifest `source`) to the
+    target's resolution (measured on the pool's manifest unless `align.target_side`)."""
+    measured = typical_side(manifest_paths(pool))
     side = align.target_side or round(measured["median_side"])
     log.info("target resolution: median shorter side %.0f px over %d pool images; source -> %d px",
              measured["median_side"], measured["images"], side)
-    info = read_json(backbone_json)
-    ex = Extractor(load_backbone(info["path"]), features.engine, backbone_onnx)
-    stats = extract_to(manifest_paths(source_csv), ex, int(info["image_size"]), features, out_npz,
-                       transform(side))
+    info = read_json(backbone)
+    ex = Extractor(load_backbone(info["path"]), features.engine, onnx)
+    out = extract_to(manifest_paths(source), ex, int(info["image_size"]), features, npz, "source",
+                     "aligned", transform(side))
     write_json({"engine": features.engine, "target_side": side, "pool_resolution": measured,
-                **stats}, out_stats)
+                **out}, stats)

@@ -11,26 +11,22 @@ fitted by a small bottleneck net (`synth2real.model.head.BottleneckNet`):
     coral: weight * CORAL(g(source), g(pool))              (Sun & Saenko, 2016)
     im:    entropy * H(pool) - diversity * H(mean pool)     (SHOT's IM, Liang et al., 2020)
 
-Settings (`synth2real.config.Mcc` / `Coral` / `Im`) default to the values of
-Transfer-Learning-Library (MCC, CORAL) and SHOT (IM); the schedule is the
+Settings (`synth2real.config.Mcc` / `Coral` / `Im`, a variant's `trainer` part) default to
+the values of Transfer-Learning-Library (MCC, CORAL) and SHOT (IM); the schedule is the
 study's `Train`. Pool labels are never read.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synth2real.config import Objective, Train
-from synth2real.config.methods import OBJECTIVES
+from synth2real.config import Coral, Im, Mcc, PoolObjective, Train
 from synth2real.model import stacked
-from synth2real.model.head import BottleneckNet, optimizer, tensors
+from synth2real.model.head import BottleneckNet
 
 # Inside logs, so that a zero probability contributes 0 * log(eps), not nan.
 EPS = 1e-5
@@ -100,120 +96,47 @@ def im_loss(logits: torch.Tensor, entropy_weight: float = 1.0,
             - diversity_weight * entropy(probs.mean(-2)))
 
 
-# The weighted pool term of each objective, from (settings, source bottleneck
-# features, pool bottleneck features, pool logits).
-TargetTerm = Callable[[Any, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-TARGET_TERMS: dict[str, TargetTerm] = {
-    "mcc": lambda s, zs, zt, gt: s.weight * mcc_loss(gt, s.temperature),
-    "coral": lambda s, zs, zt, gt: s.weight * coral_loss(zs, zt),
-    "im": lambda s, zs, zt, gt: im_loss(gt, s.entropy, s.diversity),
+# The weighted pool term of each objective, from (settings, source bottleneck features,
+# pool bottleneck features, pool logits), each [M, B, ...] -> [M]. One entry per kind of
+# the `trainer` part that fits a bottleneck with a pool loss.
+PoolTerm = Callable[[PoolObjective, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+POOL_TERMS: dict[type, PoolTerm] = {
+    Mcc: lambda s, zs, zt, gt: s.weight * mcc_loss(gt, s.temperature),
+    Coral: lambda s, zs, zt, gt: s.weight * coral_loss(zs, zt),
+    Im: lambda s, zs, zt, gt: im_loss(gt, s.entropy, s.diversity),
 }
 
 
-@dataclass
-class ObjectiveHistory:
-    """Per-epoch means: source cross-entropy, the weighted pool term, and the lr used."""
+def embed_both(p: dict[str, torch.Tensor], b: stacked.Batch, dropout: float) -> torch.Tensor:
+    """Training-mode bottleneck features of the source and the pool minibatch side by side,
+    z [M, 2B, width] (one batched matmul for both; source rows first)."""
+    x = torch.cat([b.x, b.pool], 1)
+    z = torch.relu(stacked.linear(x, p["bottleneck.weight"], p["bottleneck.bias"]))
+    return b.dropout(z, dropout)
 
-    class_loss: list[float] = field(default_factory=list)
-    target_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
 
+def train_objective(objective: PoolObjective, source: stacked.Members, pool_rows: np.ndarray,
+                    table: torch.Tensor, n_classes: int, train: Train,
+                    seeds: Sequence[int]) -> tuple[list[BottleneckNet], list[stacked.History]]:
+    """One `BottleneckNet` per seed with `objective`'s pool term, all seeds in one pass.
 
-def train_objective(kind: str, Xs: np.ndarray, ys: np.ndarray, Xp: np.ndarray, n_classes: int,
-                    train: Train, settings: Objective | Mapping[str, Any],
-                    seed: int) -> tuple[BottleneckNet, ObjectiveHistory]:
-    """Fit a `BottleneckNet` with objective `kind` ("mcc" | "coral" | "im").
-
-    Xs, ys: labeled source features and labels; Xp: unlabeled pool features.
-    `settings`: the objective's config section (or its dict, as in a variant's spec).
-    One epoch = one pass over the source in shuffled minibatches of
-    `train.batch_size`, each paired with an equally sized random pool minibatch;
-    Adam at `train.lr` with StepLR, `train.epochs` epochs, dropout `train.dropout`.
-    The same seed gives the same weights.
+    source: the labeled source rows of `table`; pool_rows: the unlabeled pool's rows.
+    One epoch = one pass over the source in shuffled minibatches of `train.batch_size`,
+    each paired with an equally sized random pool minibatch; loss = CE(source) + the term.
     """
-    if kind not in TARGET_TERMS:
-        raise ValueError(f"unknown objective {kind!r}; one of {sorted(TARGET_TERMS)}")
-    cfg = OBJECTIVES[kind].model_validate(settings)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    net = BottleneckNet(n_classes, Xs.shape[1], cfg.bottleneck, train.dropout)
-    opt, sched = optimizer(net, train)
-    S, Y = tensors(Xs, ys)
-    P = torch.from_numpy(np.ascontiguousarray(Xp, np.float32))
-    bs, steps = train.batch_size, math.ceil(len(S) / train.batch_size)
-    term, hist = TARGET_TERMS[kind], ObjectiveHistory()
-    for _ in range(train.epochs):
-        net.train()
-        hist.lr.append(opt.param_groups[0]["lr"])
-        order = torch.randperm(len(S), generator=gen)
-        c_sum = t_sum = 0.0
-        for i in range(0, len(order), bs):
-            idx = order[i : i + bs]
-            pidx = torch.randint(len(P), (len(idx),), generator=gen)
-            zs, zt = net.embed(S[idx]), net.embed(P[pidx])
-            class_loss = F.cross_entropy(net.classifier(zs), Y[idx])
-            target_loss = term(cfg, zs, zt, net.classifier(zt))
-            opt.zero_grad()
-            (class_loss + target_loss).backward()
-            opt.step()
-            c_sum += class_loss.item()
-            t_sum += target_loss.item()
-        hist.class_loss.append(c_sum / steps)
-        hist.target_loss.append(t_sum / steps)
-        sched.step()
-    return net.eval(), hist
+    term = POOL_TERMS[type(objective)]
+    nets = stacked.seeded(lambda: BottleneckNet(n_classes, table.shape[1], objective.bottleneck,
+                                                train.dropout), seeds)
+    plan = stacked.with_pool(stacked.shuffled(len(source.rows), train.batch_size), pool_rows)
 
+    def loss(p: dict[str, torch.Tensor], b: stacked.Batch) -> dict[str, torch.Tensor]:
+        z = embed_both(p, b, train.dropout)
+        zs, zt = z[:, :b.x.shape[1]], z[:, b.x.shape[1]:]
+        logits = stacked.linear(z, p["classifier.weight"], p["classifier.bias"])
+        gs, gt = logits[:, :b.x.shape[1]], logits[:, b.x.shape[1]:]
+        return {"class_loss": stacked.cross_entropy(gs, b.y, b.weight),
+                "pool_loss": term(objective, zs, zt, gt)}
 
-def train_objectives(kind: str, Xs: np.ndarray, ys: np.ndarray, Xp: np.ndarray, n_classes: int,
-                     train: Train, settings: Objective | Mapping[str, Any],
-                     seeds: Sequence[int]) -> list[tuple[BottleneckNet, ObjectiveHistory]]:
-    """`train_objective(kind, ..., seed)` for every seed of `seeds`, in one batched pass.
-
-    Seed k draws its source order, pool minibatches and dropout masks from its own
-    generators in `train_objective`'s order, so its net is that seed's, up to float rounding.
-    """
-    if kind not in TARGET_TERMS:
-        raise ValueError(f"unknown objective {kind!r}; one of {sorted(TARGET_TERMS)}")
-    cfg = OBJECTIVES[kind].model_validate(settings)
-    s = stacked.seeded(lambda: BottleneckNet(n_classes, Xs.shape[1], cfg.bottleneck, train.dropout),
-                       seeds)
-    params = stacked.stack(s.nets)
-    opt = stacked.Adam(params, train.lr)
-    S, Y = tensors(Xs, ys)
-    P = torch.from_numpy(np.ascontiguousarray(Xp, np.float32))
-    bs, steps = train.batch_size, math.ceil(len(S) / train.batch_size)
-    term, hists = TARGET_TERMS[kind], [ObjectiveHistory() for _ in seeds]
-    for epoch in range(train.epochs):
-        for h in hists:
-            h.lr.append(opt.lr)
-        idx, pidx = pool_pairs(len(S), len(P), bs, s.order)
-        c_sum = t_sum = torch.zeros(len(seeds), dtype=torch.float64)
-        for i, pi in zip(idx, pidx, strict=True):
-            zs = stacked.embed(params, S[i], train.dropout, s.drop)
-            zt = stacked.embed(params, P[pi], train.dropout, s.drop)
-            class_loss = stacked.cross_entropy(stacked.classify(params, zs), Y[i])
-            target_loss = term(cfg, zs, zt, stacked.classify(params, zt))
-            opt.zero_grad()
-            (class_loss + target_loss).sum().backward()
-            opt.step()
-            c_sum = c_sum + class_loss.detach().double()
-            t_sum = t_sum + target_loss.detach().double()
-        for h, c, t in zip(hists, (c_sum / steps).tolist(), (t_sum / steps).tolist(), strict=True):
-            h.class_loss.append(c)
-            h.target_loss.append(t)
-        opt.epoch_done(epoch + 1, train)
-    return list(zip(stacked.unstack(params, s.nets), hists, strict=True))  # type: ignore[arg-type]
-
-
-def pool_pairs(n_source: int, n_pool: int, batch_size: int,
-               gens: Sequence[torch.Generator]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """One epoch's source minibatches [S, b] and paired random pool rows [S, b], per step.
-
-    Seed k's generator draws as the one-seed trainers do: the source order, then
-    one `randint` of pool rows per minibatch.
-    """
-    orders = [torch.randperm(n_source, generator=g).split(batch_size) for g in gens]
-    pools = [[torch.randint(n_pool, (len(i),), generator=g) for i in order]
-             for order, g in zip(orders, gens, strict=True)]
-    return ([torch.stack(step) for step in zip(*orders, strict=True)],
-            [torch.stack(step) for step in zip(*pools, strict=True)])
+    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], [source] * len(seeds),
+                        [plan] * len(seeds), table, loss, stacked.Schedule.of(train))
+    return nets, hists  # type: ignore[return-value]

@@ -33,6 +33,7 @@ resamples shared by every variant, so differences pair image by image).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -40,7 +41,8 @@ from synth2real import provenance
 from synth2real.analysis import bootstrap, claims
 from synth2real.analysis.selection import select
 from synth2real.analysis.stats import describe, paired
-from synth2real.config import CRITERIA, VARIANT_PSEUDO, Study
+from synth2real.config import CRITERIA, Claim, Evaluation, Roles, Study
+from synth2real.data.imagesets import class_indices
 from synth2real.data.manifests import read_csv
 from synth2real.store import read_json, write_json
 
@@ -126,28 +128,51 @@ def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[
     return out
 
 
-def compared_pairs(cfg: Study, variants: Sequence[str]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Setup:
+    """What the summary reads of the study's config: its rule's params, and nothing else."""
+
+    study: str
+    offline: bool
+    classes: list[str]
+    seeds: list[int]
+    roles: Roles
+    evaluation: Evaluation
+    claims: list[Claim]
+
+    @classmethod
+    def of(cls, cfg: Study) -> Setup:
+        return cls(cfg.name, cfg.bundle is not None, list(cfg.classes), list(cfg.seeds),
+                   cfg.roles, cfg.evaluation, cfg.claims)
+
+    def config_hash(self) -> str:
+        return provenance.config_hash({**{k: v for k, v in asdict(self).items()
+                                          if k not in ("roles", "evaluation", "claims")},
+                                       "roles": self.roles, "evaluation": self.evaluation,
+                                       "claims": [c.model_dump() for c in self.claims]})
+
+
+def compared_pairs(cfg: Setup, variants: Sequence[str]) -> list[tuple[str, str]]:
     """(a, b) pairs whose paired difference a - b the paper discusses.
 
     Largest vs smallest synthetic set, pseudo-labeling vs the largest set, and
     every method variant vs the pseudo-labels' source baseline and vs pseudo-labeling.
     """
-    base = cfg.pseudo_source_variant
-    sizes = cfg.baseline_variants
+    base, published, sizes = cfg.roles.source_only, cfg.roles.published, cfg.roles.baselines
     pairs = []
     if len(sizes) > 1:
         pairs.append((sizes[-1], sizes[0]))
-    pairs.append((VARIANT_PSEUDO, base))
+    pairs.append((published, base))
     for v in variants:
-        if v not in cfg.core_variants:
-            pairs += [(v, base), (v, VARIANT_PSEUDO)]
+        if v not in (*sizes, published):
+            pairs += [(v, base), (v, published)]
     return [(a, b) for a, b in pairs if a in variants and b in variants]
 
 
-def comparisons(cfg: Study, variants: Mapping[str, Mapping], correct: Mapping[str, np.ndarray],
+def comparisons(cfg: Setup, variants: Mapping[str, Mapping], correct: Mapping[str, np.ndarray],
                 rs: bootstrap.Resamples) -> list[dict[str, object]]:
     out = []
-    for a, b in compared_pairs(cfg, [v for v in variants if v != cfg.oracle_variant]):
+    for a, b in compared_pairs(cfg, [v for v in variants if v != cfg.roles.oracle]):
         d = paired(variants[a]["test_acc"]["per_seed"], variants[b]["test_acc"]["per_seed"])
         out.append({"a": a, "b": b, "metric": "test_acc", **d,
                     "bootstrap": bootstrap.paired(correct[a], correct[b], rs)})
@@ -160,7 +185,7 @@ def correctness(metrics: Sequence[Mapping], seeds: Sequence[int], y: np.ndarray)
     return np.stack([by_seed[s] == y for s in seeds])
 
 
-def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]],
+def build(cfg: Setup, metrics_by_variant: Mapping[str, Sequence[Mapping]],
           y_test: np.ndarray) -> dict[str, object]:
     variants = {v: variant_summary(ms, cfg.classes) for v, ms in metrics_by_variant.items()}
     correct = {v: correctness(ms, cfg.seeds, y_test) for v, ms in metrics_by_variant.items()}
@@ -168,23 +193,23 @@ def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]],
     rs = bootstrap.draw(len(cfg.seeds), len(y_test), boot)
     for v, s in variants.items():
         s["test_acc"]["bootstrap"] = bootstrap.describe(correct[v], rs)
-    source, oracle = cfg.pseudo_source_variant, cfg.oracle_variant
+    source, oracle = cfg.roles.source_only, cfg.roles.oracle
     gap = None  # also when the oracle does not beat source-only: the ratio has no scale
     if oracle in variants and correct[oracle].mean() > correct[source].mean():
         gap = {v: bootstrap.gap_closure(correct[v], correct[source], correct[oracle], rs)
                for v in variants if v != oracle}
     candidates = [v for v in variants if v != oracle]
     return {
-        "study": cfg.name,
+        "study": cfg.study,
         "classes": list(cfg.classes),
         "seeds": list(cfg.seeds),
-        "config_hash": provenance.config_hash(cfg),
+        "config_hash": cfg.config_hash(),
         "git_commit": provenance.git_commit(),
-        "offline": cfg.bundle is not None,
+        "offline": cfg.offline,
         "reported": {v: REPORTED[v] for v in metrics_by_variant if v in REPORTED},
-        "baseline": cfg.pseudo_source_variant,
+        "baseline": source,
         # The published study's variants (Table I, bar chart, confusion matrices).
-        "core_variants": [v for v in cfg.core_variants if v in variants],
+        "core_variants": [v for v in (*cfg.roles.baselines, cfg.roles.published) if v in variants],
         "variants": variants,
         "oracle": oracle if oracle in variants else None,
         "source_only": source,
@@ -201,12 +226,17 @@ def build(cfg: Study, metrics_by_variant: Mapping[str, Sequence[Mapping]],
     }
 
 
-def summarize(metrics: Mapping[str, Sequence[str]], test_csv: str, out_json: str,
-              out_provenance: str, *, study: Study) -> None:
-    """Stage: `metrics` (variant -> its per-seed metrics.json files) and the test manifest
-    (its labels, in the order of every model's `test.pred`) -> the study's summary."""
-    loaded = {v: [read_json(p) for p in paths] for v, paths in metrics.items()}
-    index = {c: i for i, c in enumerate(study.classes)}
-    y = np.array([index[r["label"]] for r in read_csv(test_csv)])
-    write_json(build(study, loaded, y), out_json)
-    provenance.write(out_provenance, study)
+def summarize(metrics: list[str], real_test: str, summary: str, *, study: str, offline: bool,
+              classes: list[str], seeds: list[int], variants: list[str], roles: Roles,
+              evaluation: Evaluation, claims: list[Claim]) -> None:
+    """Stage: every model's metrics.json (`metrics`: variant by variant in `variants` order,
+    seed by seed within each) and the real-test manifest (its labels, in the order of every
+    model's `test.pred`) -> the study's summary."""
+    if len(metrics) != len(variants) * len(seeds):
+        raise ValueError(f"{len(metrics)} metrics files for {len(variants)} variants x "
+                         f"{len(seeds)} seeds")
+    n = len(seeds)
+    loaded = {v: [read_json(p) for p in metrics[i * n:(i + 1) * n]] for i, v in enumerate(variants)}
+    y = class_indices([r["label"] for r in read_csv(real_test)], classes, real_test)
+    setup = Setup(study, offline, classes, seeds, roles, evaluation, claims)
+    write_json(build(setup, loaded, y), summary)

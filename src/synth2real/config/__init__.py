@@ -26,20 +26,6 @@ from synth2real.config.evaluation import (
     Evaluation,
     published_claims,
 )
-from synth2real.config.methods import (
-    AdaBN,
-    Align,
-    Balanced,
-    Coral,
-    Dann,
-    Im,
-    Mcc,
-    Methods,
-    Objective,
-    OodRejection,
-    SelfTraining,
-    Variant,
-)
 from synth2real.config.sections import (
     Backbone,
     Demo,
@@ -58,6 +44,25 @@ from synth2real.config.sources import (
     TorchvisionReal,
     TorchvisionWeights,
 )
+from synth2real.config.variants import (
+    AdaBN,
+    Align,
+    Balanced,
+    Bottleneck,
+    Coral,
+    Dann,
+    Head,
+    Im,
+    Mcc,
+    Methods,
+    Mixing,
+    PoolObjective,
+    Rejection,
+    Rounds,
+    Source,
+    Threshold,
+    Variant,
+)
 from synth2real.errors import ConfigError
 
 __all__ = [
@@ -70,6 +75,7 @@ __all__ = [
     "Backbone",
     "Balanced",
     "Bootstrap",
+    "Bottleneck",
     "Claim",
     "Claims",
     "Coral",
@@ -81,17 +87,22 @@ __all__ = [
     "Features",
     "FolderImages",
     "FolderReal",
+    "Head",
     "Im",
     "Mcc",
     "Methods",
-    "Objective",
-    "OodRejection",
+    "Mixing",
     "PathWeights",
+    "PoolObjective",
     "PseudoLabel",
     "RealData",
-    "SelfTraining",
+    "Rejection",
+    "Roles",
+    "Rounds",
+    "Source",
     "Study",
     "SyntheticData",
+    "Threshold",
     "TorchvisionReal",
     "TorchvisionWeights",
     "Train",
@@ -104,6 +115,19 @@ VARIANT_SYNTHETIC = "synthetic-{size}"
 VARIANT_PSEUDO = "pseudo-label"
 # The target-supervised upper bound: the study's head on labeled real target photos.
 VARIANT_ORACLE = "oracle"
+
+
+class Roles(Strict):
+    """Which variants play the published study's roles (derived from the config)."""
+
+    # synthetic-<size> for every configured size, smallest first.
+    baselines: list[str]
+    # The pseudo-labels' source model: gap closure 0, the reference of paired differences.
+    source_only: str
+    # The published method.
+    published: str
+    # The target-supervised upper bound (gap closure 1), if the study trains one.
+    oracle: str | None
 
 
 class Study(Strict):
@@ -139,14 +163,38 @@ class Study(Strict):
                 f"pseudo_label.source_size={self.pseudo_label.source_size} is not one of "
                 f"synthetic.sizes={self.synthetic.sizes}"
             )
+        self._check_variants()
         for claim in self.claims:
             for v in (claim.a, claim.b):
                 if v not in self.variants:
                     raise ValueError(f"evaluation.claims: claim {claim.id!r} names variant {v!r}, "
-                                     f"which this study does not run; variants: {self.variants}")
+                                     f"which this study does not run; variants: {list(self.variants)}")
         if self.export.seed not in self.seeds:
             raise ValueError(f"export.seed={self.export.seed} is not one of seeds={self.seeds}")
         return self
+
+    def _check_variants(self) -> None:
+        """Each method variant trains on a configured set size, has the source-only model its
+        pseudo-labels come from, and is not another variant under a second name."""
+        variants = self.variants
+        seen: dict[str, str] = {}
+        for name, v in variants.items():
+            key = f"methods.variants.{name}"
+            if v.labels == "synthetic" and v.source.size not in self.synthetic.sizes:
+                raise ValueError(f"{key}.source.size={v.source.size} is not one of "
+                                 f"synthetic.sizes={self.synthetic.sizes}")
+            spec = v.model_dump_json(exclude={"description"})
+            if spec in seen:
+                raise ValueError(f"{key} has every part equal to variant {seen[spec]!r}: the "
+                                 "same model under two names; remove one")
+            seen[spec] = name
+            if v.pseudo_labels is not None and self.labelled_by(name) is None:
+                src = v.source_model()
+                raise ValueError(
+                    f"{key}.pseudo_labels: the first round's labels come from the source-only "
+                    f"model on {src.source.features} source features ({src.source.size} per "
+                    f"class), which this study does not train; declare it, e.g. "
+                    f"`{src.source.features}: {{source: {src.source.features}}}`")
 
     # -- derived names, used by the Snakefile and the report -------------------
 
@@ -169,6 +217,11 @@ class Study(Strict):
         return list(self.methods.variants)
 
     @property
+    def roles(self) -> Roles:
+        return Roles(baselines=self.baseline_variants, source_only=self.pseudo_source_variant,
+                     published=VARIANT_PSEUDO, oracle=self.oracle_variant)
+
+    @property
     def claims(self) -> list[Claim]:
         """The claims judged in the summary: the config's, else the study's published three."""
         if self.evaluation.claims.items is not None:
@@ -182,9 +235,36 @@ class Study(Strict):
         return None if self.real.oracle_per_class == 0 else VARIANT_ORACLE
 
     @property
-    def variants(self) -> list[str]:
-        oracle = [self.oracle_variant] if self.oracle_variant else []
-        return [*self.core_variants, *self.method_variants, *oracle]
+    def variants(self) -> dict[str, Variant]:
+        """Every variant of the study, by name, with the study's settings filled in: the
+        published ones (synthetic-<size>, pseudo-label), the method variants, the oracle."""
+        published = {
+            **{VARIANT_SYNTHETIC.format(size=s): Variant(
+                source=Source(size=s), description=f"the study's head on {s} synthetic images "
+                "per class") for s in self.synthetic.sizes},
+            VARIANT_PSEUDO: Variant(pseudo_labels=Threshold(), description=(
+                f"the published method: pseudo-labels with confidence > "
+                f"{self.pseudo_label.threshold:g} from {self.pseudo_source_variant}")),
+        }
+        oracle = {self.oracle_variant: Variant(labels="target")} if self.oracle_variant else {}
+        threshold, size = self.pseudo_label.threshold, self.pseudo_label.source_size
+        return {name: v.resolved(threshold, size)
+                for name, v in {**published, **self.methods.variants, **oracle}.items()}
+
+    def trained_as(self, name: str) -> str:
+        """The variant whose job trains `name`'s models: the first variant with the same fit
+        (`Variant.fit`) -- `name` itself, or one whose models it evaluates on other features."""
+        fit = self.variants[name].fit()
+        return next(n for n, v in self.variants.items() if v.fit() == fit)
+
+    def labelled_by(self, name: str) -> str | None:
+        """The source-only variant whose models give `name`'s first pseudo-labels (None when
+        `name` takes no pseudo-labels, or the study trains no such model)."""
+        v = self.variants[name]
+        if v.pseudo_labels is None:
+            return None
+        fit = v.source_model().resolved(self.pseudo_label.threshold, v.source.size).fit()
+        return next((n for n, u in self.variants.items() if u.fit() == fit), None)
 
     @property
     def max_size(self) -> int:

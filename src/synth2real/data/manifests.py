@@ -228,31 +228,31 @@ def source_subset(rows: Sequence[dict[str, str]], size: int, split: str) -> list
     return [r for r in rows if int(r["rank"]) < size and r["split"] == split]
 
 
-def source_manifest(out_csv: str, synthetic: SyntheticData, classes: list[str],
+def source_manifest(csv: str, *, synthetic: SyntheticData, classes: list[str],
                     data_seed: int) -> None:
     """Stage `source_manifest`: the nested train/val manifest of the synthetic images."""
     root, shuffle = source_root(synthetic.source)
     rows = source_rows(root, classes, max(synthetic.sizes), synthetic.val_fraction, data_seed,
                        shuffle)
-    write_csv(out_csv, rows, SOURCE_FIELDS)
+    write_csv(csv, rows, SOURCE_FIELDS)
     log.info("source manifest: %d images (%s)", len(rows), root)
 
 
-def real_manifests(out_test: str, out_pool: str, out_target: str, real: RealData,
+def real_manifests(real_test: str, pool: str, target_labeled: str, *, real: RealData,
                    classes: list[str], data_seed: int) -> None:
     """Stage `real_manifests`: the labeled real test set, the disjoint unlabeled pool, and
     the labeled target-validation and oracle splits left over after both."""
     test_root, pool_root = real_roots(real.source)
     sizes = (real.test_per_class, real.pool_size, real.ood_fraction)
-    test, pool = real_rows(test_root, pool_root, classes, *sizes, data_seed)
-    target = target_rows(test_root, pool_root, classes, *sizes, real.target_val_per_class,
-                         real.oracle_per_class, data_seed)
-    write_csv(out_test, test, TEST_FIELDS)
-    write_csv(out_pool, pool, POOL_FIELDS)
-    write_csv(out_target, target, TARGET_FIELDS)
-    n_oracle = sum(r["split"] == "oracle" for r in target)
-    log.info("real test: %d images, pool: %d, target val: %d, oracle: %d", len(test), len(pool),
-             len(target) - n_oracle, n_oracle)
+    test_rows, pool_rows = real_rows(test_root, pool_root, classes, *sizes, data_seed)
+    labeled = target_rows(test_root, pool_root, classes, *sizes, real.target_val_per_class,
+                          real.oracle_per_class, data_seed)
+    write_csv(real_test, test_rows, TEST_FIELDS)
+    write_csv(pool, pool_rows, POOL_FIELDS)
+    write_csv(target_labeled, labeled, TARGET_FIELDS)
+    n_oracle = sum(r["split"] == "oracle" for r in labeled)
+    log.info("real test: %d images, pool: %d, target val: %d, oracle: %d", len(test_rows),
+             len(pool_rows), len(labeled) - n_oracle, n_oracle)
 
 
 def typical_side(paths: Sequence[str | Path]) -> dict[str, float]:

@@ -111,6 +111,8 @@ def extract_torchvision(real: TorchvisionReal) -> list[Path]:
             ) from e
         split_dir = out_base / split
         tmp = split_dir.with_name(split_dir.name + ".partial")
+        if tmp.exists():  # left by an interrupted run: start over rather than mix two runs' files
+            shutil.rmtree(tmp)
         counters: dict[str, int] = {}
         for img, target in ds:  # PIL images, integer targets
             cls = names[target]
@@ -172,4 +174,17 @@ def resolve_weights(w: TorchvisionWeights | PathWeights) -> dict[str, str]:
                 "Run `make fetch-weights` with network access (TORCH_HOME sets the cache), "
                 "or use backbone.weights.kind: path"
             ) from e
-    return {"kind": "torchvision", "path": str(path), "sha256": sha256_file(path), "origin": weights.url}
+    digest = sha256_file(path)
+    # torchvision names each weights file after the first digits of its sha256
+    # ("mobilenet_v2-b0353104.pth"), and torch.hub checks them only while downloading: a cached
+    # file damaged later (a copy to an offline machine cut short) is caught here, not by an
+    # unreadable-pickle error in another job or a backbone with wrong weights.
+    expected = torch.hub.HASH_REGEX.search(path.name)
+    if expected and not digest.startswith(expected.group(1)):
+        raise DataError(
+            f"cached backbone weights {str(path)!r} have sha256 {digest}, but torchvision's "
+            f"{w.name} file name promises one starting {expected.group(1)}: the file is "
+            "incomplete or corrupt. Delete it and run `make fetch-weights` with network access, "
+            "or copy an intact TORCH_HOME cache"
+        )
+    return {"kind": "torchvision", "path": str(path), "sha256": digest, "origin": weights.url}

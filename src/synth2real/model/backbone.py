@@ -188,17 +188,17 @@ def parity(model: nn.Module, session, batch: np.ndarray) -> float:
     return max_abs_diff(ref, got)
 
 
-def export_backbone(out_onnx: str, out_json: str, *, backbone: config.Backbone,
+def export_backbone(onnx: str, info: str, *, backbone: config.Backbone,
                     features: config.Features, export: config.Export) -> None:
     """Stage: resolve and verify the weights, export the frozen backbone to ONNX, check parity."""
-    info = resolve_weights(backbone.weights)
-    bb = load_backbone(info["path"])
+    weights = resolve_weights(backbone.weights)
+    bb = load_backbone(weights["path"])
     size = backbone.image_size
-    export_onnx(bb, out_onnx, size, "features", opset=export.opset)
+    export_onnx(bb, onnx, size, "features", opset=export.opset)
     batch = np.random.default_rng(0).random((4, 3, size, size), dtype=np.float32)
-    diff = parity(bb, ort_session(out_onnx), batch)
+    diff = parity(bb, ort_session(onnx), batch)
     if diff > features.parity_tol:
         raise RuntimeError(f"backbone ONNX export differs from torch by {diff:.2e} "
                            f"(> features.parity_tol={features.parity_tol})")
-    write_json({**info, "arch": backbone.arch, "image_size": size,
-                "onnx_parity_max_abs_diff": diff}, out_json)
+    write_json({**weights, "arch": backbone.arch, "image_size": size,
+                "onnx_parity_max_abs_diff": diff}, info)

@@ -42,6 +42,7 @@ from torch import nn
 from synth2real import provenance
 from synth2real.config import Export, Features
 from synth2real.data import manifests
+from synth2real.data.imagesets import ImageSet, class_indices, read_features
 from synth2real.errors import Synth2RealError
 from synth2real.model import head
 from synth2real.model.backbone import (
@@ -51,7 +52,7 @@ from synth2real.model.backbone import (
     load_backbone,
     ort_session,
 )
-from synth2real.model.features import batches, lookup
+from synth2real.model.features import batches
 from synth2real.predict import RESIZE_POLICY
 from synth2real.store import read_json, write_json
 
@@ -182,38 +183,40 @@ def parity_check(reference: Mapping[str, np.ndarray], sessions: Mapping, paths: 
     }
 
 
-def export_models(backbone_json: str, test_csv: str, deploy_json: str, heads: Sequence[str],
-                  test_npz: Sequence[str], target_backbones: Sequence[str],
-                  onnx_files: Mapping[str, str], out_report: str, *, candidates: list[str],
-                  kinds: list[str], targets: Mapping[str, str], export: Export, features: Features,
-                  classes: list[str], name: str) -> None:
-    """Stage: export each role of `deploy_json` to `onnx_files[role]`, check parity, report.
+def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
+                  test_features: list[str], baseline: str, study: str, adapted: str, parity: str,
+                  *, candidates: list[str], feature_kinds: dict[str, str], export: Export,
+                  features: Features, classes: list[str], name: str,
+                  adabn_backbone: str | None = None) -> None:
+    """Stage: export each role of the deploy file (`deploy`) to its ONNX file (`baseline`,
+    `study`, `adapted`), check parity on the real test set (manifest `real_test`), report
+    (`parity`).
 
     `heads`: the checkpoint of every variant of `candidates` (the roles pick among them);
-    `targets`: variant -> the feature kind its target images use (a kind of `kinds`:
-    "plain", "adabn"); `test_npz`: the cached real-test features of each kind of `kinds`;
-    `target_backbones`: the backbone graph of each non-plain kind, in `kinds` order (the
-    plain backbone is rebuilt in torch from its weights).
+    `feature_kinds`: variant -> the feature kind of its target images ("plain", "adabn");
+    `test_features`: the real test set's feature cache of each of those kinds (each cache
+    records its kind); `adabn_backbone`: the AdaBN backbone graph, when a candidate uses it
+    (the plain backbone is rebuilt in torch from its weights).
     """
+    onnx_files = {"baseline": baseline, "study": study, "adapted": adapted}
     head_of = dict(zip(candidates, heads, strict=True))
-    npz_of = dict(zip(kinds, test_npz, strict=True))
-    graph_of = dict(zip([k for k in kinds if k != "plain"], target_backbones, strict=True))
-    deploy = read_json(deploy_json)
-    if list(deploy["classes"]) != list(classes):
-        raise Synth2RealError(f"{deploy_json}: classes {deploy['classes']} differ from the config's "
+    npz_of = {read_features(f).kind: f for f in test_features}
+    graph_of = {"adabn": adabn_backbone}
+    plan = read_json(deploy)
+    if list(plan["classes"]) != list(classes):
+        raise Synth2RealError(f"{deploy}: classes {plan['classes']} differ from the config's "
                               f"{classes}; rerun its rule (snakemake --forcerun deploy_selection)")
-    roles = {role: deploy["models"][role] for role in onnx_files}
+    roles = {role: plan["models"][role] for role in onnx_files}
     config = {"roles": {r: e["variant"] for r, e in roles.items()}, "export": export,
               "features": features, "classes": classes, "name": name}
     config_hash = provenance.config_hash(config)
-    info = read_json(backbone_json)
+    info = read_json(backbone)
     size = int(info["image_size"])
     commit = provenance.git_commit()
-    rows = manifests.read_csv(test_csv)
+    rows = manifests.read_csv(real_test)
     paths = [r["path"] for r in rows]
-    index = {c: i for i, c in enumerate(classes)}
-    labels = np.array([index[r["label"]] for r in rows], dtype=np.int64)
-    backbone = None
+    labels = class_indices([r["label"] for r in rows], classes, real_test)
+    torch_backbone = None
     reference: dict[str, np.ndarray] = {}
     sessions = {}
     cached: dict[str, np.ndarray] = {}
@@ -224,16 +227,16 @@ def export_models(backbone_json: str, test_csv: str, deploy_json: str, heads: Se
             raise Synth2RealError(
                 f"{head_of[variant]}: model classes {model_classes} differ from config classes "
                 f"{classes}; retrain it (snakemake --forcerun <its training rule>)")
-        kind = targets.get(variant, "plain")
+        kind = feature_kinds[variant]
         if kind not in cached:
-            cached[kind] = lookup(npz_of[kind], paths)  # [N, 1280]
+            cached[kind] = ImageSet("real_test", real_test, npz_of[kind]).lookup(paths, kind)
         reference[role] = head.logits(model, cached[kind])
-        meta = metadata(role, entry, deploy, size, info.get("sha256", ""), commit, config_hash, name)
+        meta = metadata(role, entry, plan, size, info.get("sha256", ""), commit, config_hash, name)
         if kind == "plain":
-            if backbone is None:
-                backbone = load_backbone(info["path"])
-            export_onnx(Classifier(backbone, model), out, size, OUTPUT_NAME, opset=export.opset,
-                        metadata=meta, doc_string=doc_string(meta))
+            if torch_backbone is None:
+                torch_backbone = load_backbone(info["path"])
+            export_onnx(Classifier(torch_backbone, model), out, size, OUTPUT_NAME,
+                        opset=export.opset, metadata=meta, doc_string=doc_string(meta))
         else:
             compose(graph_of[kind], model, out, export.opset, meta, doc_string(meta))
         sessions[role] = ort_session(out, threads=torch.get_num_threads())
@@ -242,12 +245,12 @@ def export_models(backbone_json: str, test_csv: str, deploy_json: str, heads: Se
     checks = parity_check(reference, sessions, paths, labels, size, features.batch_size)
     tol = export.parity_tol
     report = {
-        "parity_tol": tol, "test_images": len(paths), "test_manifest": test_csv,
+        "parity_tol": tol, "test_images": len(paths), "test_manifest": real_test,
         "image_size": size, "opset": export.opset, "seed": export.seed,
         "git_commit": commit, "config_hash": config_hash,
         # The torch side: each head on these cached features (no backbone pass).
         "reference": "torch head on cached backbone features",
-        "reference_features": {r: npz_of[targets.get(e["variant"], "plain")]
+        "reference_features": {r: npz_of[feature_kinds[e["variant"]]]
                                for r, e in roles.items()},
         # Where the torch backbone came from, so `make bench` can rebuild the eager model.
         "backbone_weights": info["path"],
@@ -259,7 +262,7 @@ def export_models(backbone_json: str, test_csv: str, deploy_json: str, heads: Se
     }
     report["passed"] = all(m["max_abs_logit_diff"] <= tol and m["top1_mismatches"] == 0
                            for m in report["models"].values())
-    write_json(report, out_report)
+    write_json(report, parity)
     for role, m in report["models"].items():
         log.info("%s parity: max |dlogit| %.3g, top-1 mismatches %d/%d", role,
                  m["max_abs_logit_diff"], m["top1_mismatches"], len(paths))
@@ -269,6 +272,6 @@ def export_models(backbone_json: str, test_csv: str, deploy_json: str, heads: Se
         for out in onnx_files.values():  # never leave a model that failed its check where a deployer looks
             Path(out).unlink(missing_ok=True)
         raise ParityError(
-            f"ONNX export parity failed (export.parity_tol={tol}, details in {out_report}):\n  "
+            f"ONNX export parity failed (export.parity_tol={tol}, details in {parity}):\n  "
             + "\n  ".join(bad)
             + "\nCheck the onnxruntime/torch versions, or try another export.opset.")

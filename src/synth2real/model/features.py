@@ -8,7 +8,6 @@ first batch of every set, that its features match torch's to `parity_tol`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ import torch
 from PIL import Image
 
 from synth2real.config import Features
+from synth2real.data.imagesets import save_features
 from synth2real.data.manifests import read_csv
 from synth2real.errors import DataError
 from synth2real.model.backbone import Backbone, load_backbone, max_abs_diff, ort_session
@@ -99,47 +99,14 @@ def extract(
     return np.concatenate(feats) if feats else np.zeros((0, 1280), np.float32), stats
 
 
-def save(path: str | Path, features: np.ndarray, paths: Sequence[str]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, features=features, paths=np.asarray(paths))
-    tmp.replace(path)
-
-
-def load(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    with np.load(path) as z:
-        return z["features"], [str(p) for p in z["paths"]]
-
-
-@functools.lru_cache(maxsize=8)
-def _indexed(path: str, stamp: tuple[int, int]) -> tuple[np.ndarray, dict[str, int]]:
-    # A stage looks up the same cache several times (splits, per-seed pseudo-labels): read it
-    # once per process. `stamp` (mtime, size) makes a rewritten file a new entry.
-    feats, paths = load(path)
-    feats.flags.writeable = False  # shared between callers: lookups return copies
-    return feats, {p: i for i, p in enumerate(paths)}
-
-
-def lookup(path: str | Path, wanted: Sequence[str]) -> np.ndarray:
-    """Feature rows of the cache at `path` for the image paths `wanted` (in that order), as a new array.
-
-    The file is read once per process (and again when it changes on disk).
-    """
-    st = Path(path).stat()
-    feats, index = _indexed(str(Path(path).resolve()), (st.st_mtime_ns, st.st_size))
-    missing = [p for p in wanted if p not in index]
-    if missing:
-        raise DataError(f"{len(missing)} image(s) not in feature cache {str(path)!r}, e.g. {missing[0]!r}")
-    return feats[[index[p] for p in wanted]]
-
-
 def extract_to(paths: Sequence[str], extractor: Extractor, image_size: int, features: Features,
-               out_npz: str | Path, transform: ImageTransform | None = None) -> dict[str, float]:
-    """Extract and cache the features of `paths`; returns the extraction stats."""
+               out_npz: str | Path, imageset: str, kind: str,
+               transform: ImageTransform | None = None) -> dict[str, float]:
+    """Extract and cache the `kind` features of image set `imageset`'s `paths`; returns the
+    extraction stats."""
     feats, stats = extract(paths, extractor, image_size, features.batch_size, features.parity_tol,
                            transform)
-    save(out_npz, feats, paths)
+    save_features(out_npz, feats, paths, imageset, kind)
     return stats
 
 
@@ -147,10 +114,11 @@ def manifest_paths(manifest_csv: str | Path) -> list[str]:
     return [r["path"] for r in read_csv(manifest_csv)]
 
 
-def extract_imageset(manifest_csv: str, backbone_json: str, backbone_onnx: str, out_npz: str,
-                     out_stats: str, *, features: Features) -> None:
-    """Stage: the backbone features of every image of one manifest, cached in `out_npz`."""
-    info = read_json(backbone_json)
-    ex = Extractor(load_backbone(info["path"]), features.engine, backbone_onnx)
-    stats = extract_to(manifest_paths(manifest_csv), ex, int(info["image_size"]), features, out_npz)
-    write_json({"engine": features.engine, **stats}, out_stats)
+def extract_imageset(manifest: str, backbone: str, onnx: str, npz: str, stats: str, *,
+                     imageset: str, features: Features) -> None:
+    """Stage: the plain backbone features of every image of one manifest, cached in `npz`."""
+    info = read_json(backbone)
+    ex = Extractor(load_backbone(info["path"]), features.engine, onnx)
+    out = extract_to(manifest_paths(manifest), ex, int(info["image_size"]), features, npz,
+                     imageset, "plain")
+    write_json({"engine": features.engine, **out}, stats)

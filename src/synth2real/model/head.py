@@ -1,17 +1,16 @@
-"""The trained part of every model, on cached backbone features: nets, training, scoring, checkpoints.
+"""What is trained above the frozen backbone: the nets, inference, scores and checkpoints.
 
-Only the final layer is trained by the study: Adam, cross-entropy, StepLR.
-Inputs are cached backbone features X [N, 1280] and integer labels y [N].
-Every trained model (the study's `Head`, the adaptation objectives'
-`BottleneckNet`, DANN's `DannNet`) maps features to logits, is saved with `save`
-and read back with `load` (one checkpoint format), and is scored through
-`predict_proba` (with the deploy predictor's softmax, the only one).
+Inputs are cached backbone features X [N, 1280]. Every trained model (the
+study's `Head`, the pool objectives' `BottleneckNet`, DANN's `DannNet`) maps
+features to logits, is saved with `save` and read back with `load` (one
+checkpoint format), and is scored through `predict_proba` (with the deploy
+predictor's softmax, the only one). Training is `synth2real.model.stacked`'s,
+which addresses every parameter by the names these modules give it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from synth2real.config import Train
 from synth2real.model.backbone import FEATURE_DIM
 from synth2real.predict import softmax
 
@@ -42,8 +40,9 @@ class Head(nn.Module):
 class BottleneckNet(nn.Module):
     """A learned bottleneck on the frozen features + a linear label classifier.
 
-    f [N, in_dim] -> Linear + ReLU + Dropout -> z [N, bottleneck] -> Linear -> logits [N, C].
-    The model of every adaptation objective trained on the cached features; `embed` gives z.
+    f [N, in_dim] -> `bottleneck` Linear -> ReLU -> Dropout -> z [N, width] -> `classifier`
+    Linear -> logits [N, C]. The model of every pool objective trained on the cached
+    features; `embed` gives z.
     """
 
     kind = "bottleneck"
@@ -52,19 +51,20 @@ class BottleneckNet(nn.Module):
         super().__init__()
         self.args: dict[str, Any] = {"num_classes": num_classes, "in_dim": in_dim,
                                      "bottleneck": bottleneck, "dropout": dropout}
-        # Creation order (bottleneck, then classifier) fixes what a seed initialises: keep it.
-        self.bottleneck = nn.Sequential(nn.Linear(in_dim, bottleneck), nn.ReLU(), nn.Dropout(dropout))
+        self.bottleneck = nn.Linear(in_dim, bottleneck)
+        self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(bottleneck, num_classes)
 
     def embed(self, f: torch.Tensor) -> torch.Tensor:
-        return self.bottleneck(f)
+        return self.dropout(torch.relu(self.bottleneck(f)))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.bottleneck(f))
+        return self.classifier(self.embed(f))
 
 
 class DannNet(BottleneckNet):
-    """DANN's model: a `BottleneckNet` plus a domain classifier used only in training."""
+    """DANN's model: a `BottleneckNet` plus a domain classifier used only in training:
+    z -> `domain_hidden` Linear -> ReLU -> Dropout -> `domain_out` Linear -> domain logit."""
 
     kind = "dann"
 
@@ -73,67 +73,11 @@ class DannNet(BottleneckNet):
         super().__init__(num_classes, in_dim, bottleneck, dropout)
         self.args = {"num_classes": num_classes, "in_dim": in_dim, "bottleneck": bottleneck,
                      "hidden": hidden, "dropout": dropout}
-        # Created after the bottleneck and classifier, as before, so a seed's DANN is unchanged.
-        self.domain = nn.Sequential(nn.Linear(bottleneck, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                    nn.Linear(hidden, 1))
+        self.domain_hidden = nn.Linear(bottleneck, hidden)
+        self.domain_out = nn.Linear(hidden, 1)
 
 
 NETS: dict[str, type[nn.Module]] = {net.kind: net for net in (Head, BottleneckNet, DannNet)}
-
-
-@dataclass
-class History:
-    loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-
-
-def optimizer(head: nn.Module, cfg: Train) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    """The study's optimiser: Adam at `cfg.lr`, StepLR(`cfg.step_size`, `cfg.gamma`) per epoch."""
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr)
-    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
-
-
-def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(y.astype(np.int64))
-
-
-def fresh_head(num_classes: int, in_dim: int, cfg: Train, seed: int) -> tuple[
-        Head, torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR, torch.Generator]:
-    """A seeded new `Head`, its optimiser and schedule, and the generator of its minibatch order.
-
-    The order of the seeding and the initialisation is what makes a seed's model
-    reproducible: every trainer of a head starts here.
-    """
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    head = Head(num_classes, cfg.dropout, in_dim=in_dim)
-    opt, sched = optimizer(head, cfg)
-    return head, opt, sched, gen
-
-
-def train_head(
-    X: np.ndarray, y: np.ndarray, num_classes: int, cfg: Train, seed: int,
-) -> tuple[Head, History]:
-    """Fit a fresh `Head` on (X, y) with the configured optimiser and schedule."""
-    head, opt, sched, gen = fresh_head(num_classes, X.shape[1], cfg, seed)
-    loss_fn = nn.CrossEntropyLoss()
-    Xt, yt = tensors(X, y)
-    hist = History()
-    for _ in range(cfg.epochs):
-        head.train()
-        hist.lr.append(opt.param_groups[0]["lr"])
-        order = torch.randperm(len(Xt), generator=gen)
-        total = 0.0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            opt.zero_grad()
-            loss = loss_fn(head(Xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        hist.loss.append(total / max(len(order), 1))
-        sched.step()
-    return head.eval(), hist
 
 
 def logits(model: nn.Module, X: np.ndarray) -> np.ndarray:

@@ -1,29 +1,31 @@
-"""Every seed of a model trained in one pass: per-seed parameters stacked on a leading dim.
+"""The one training loop: many small models of one net kind, stacked and trained in one pass.
 
-A study variant trains the same small net for several seeds on the same cached
-features. Stepping them one at a time pays torch's per-operation overhead
-(autograd, optimiser, loss) once per seed; here each parameter is a tensor
-[S, ...] (S seeds), one loss and one backward serve every seed (the seeds share
-no parameter, so the gradient of the summed loss is each seed's own gradient),
-and Adam updates the whole stack at once.
+Every model the study trains on cached features goes through `fit`: the seeds of
+a method variant (and, where its parts allow, more of its models) are M nets of
+one kind. Each keeps its own parameters (the net's own leaf tensors); at every
+step the parameters of the models that have a minibatch are stacked by name to
+[M, ...], one forward of batched matmuls serves them all, and the per-model
+losses are summed: no parameter is shared, so the gradient of the sum is each
+model's own gradient. torch's Adam (fused) then updates every model that had a
+minibatch -- a model without one has no gradient and is skipped, its step count
+included -- and StepLR scales the learning rate per epoch.
 
-Each seed reproduces its own one-seed run: `seeded` builds its net right after
-`torch.manual_seed(seed)`, gives it the minibatch-order generator the one-seed
-trainers use, and a dropout generator holding the global RNG state the one-seed
-run's dropout would have drawn from; `dropout` draws the masks as
-`F.dropout` does on CPU; `linear` runs the matmul `F.linear` runs; `Adam` is
-torch's single-tensor Adam element for element, with a step count per seed.
-The trained weights match the one-seed trainers' to float rounding (mostly bit
-for bit: the losses are summed in another order).
-
-Not removed: the per-element cost of drawing the dropout masks (the same
-Mersenne-Twister stream as before) and the arithmetic itself, which dominates
-the bottleneck nets (a 1280 x 256 layer)."""
+Random streams (changed in this version of the engine, see README "Random
+streams"): a model of seed s starts from `torch.manual_seed(s)` and its net's
+initialisation, then draws its minibatch order, its pool minibatches and its
+dropout masks from its own numpy PCG64 stream seeded with s, in a fixed order.
+Nothing it draws depends on the other models of the stack, so a model is the
+one it would be if trained alone, up to float summation order; and every
+variant's model of seed s starts where the others' do, so variants pair seed by
+seed. Dropout masks come from 16-bit draws: kept with probability
+round((1 - p) 2^16) / 2^16 (0.80000305 for p = 0.2) and scaled by its inverse,
+so the expected input of a layer is exactly unchanged.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -31,234 +33,236 @@ import torch.nn.functional as F
 from torch import nn
 
 from synth2real.config import Train
-from synth2real.model.head import Head, History, tensors
 
 
-@dataclass
-class Seeded:
-    """Per-seed nets as initialised by their one-seed trainers, and their generators."""
-
-    nets: list[nn.Module]
-    order: list[torch.Generator]  # minibatch order and pool draws (`Generator().manual_seed(seed)`)
-    drop: list[torch.Generator]  # dropout masks: the global RNG state right after the init
+def keep_level(p: float) -> int:
+    """Dropout keeps an element when its 16-bit draw is below this level."""
+    return round((1.0 - p) * 65536)
 
 
-def seeded(make: Callable[[], nn.Module], seeds: Sequence[int]) -> Seeded:
-    """`make()` once per seed after `torch.manual_seed(seed)`, as every one-seed trainer does."""
-    nets, order, drop = [], [], []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        order.append(torch.Generator().manual_seed(seed))
-        nets.append(make())
-        g = torch.Generator()
-        g.set_state(torch.get_rng_state())
-        drop.append(g)
-    return Seeded(nets, order, drop)
+class Stream:
+    """One model's random stream: minibatch order, pool minibatches, dropout masks."""
+
+    def __init__(self, seed: int) -> None:
+        self._gen = np.random.Generator(np.random.PCG64(seed))
+
+    def permutation(self, n: int) -> np.ndarray:
+        return self._gen.permutation(n)
+
+    def integers(self, n: int, size: int) -> np.ndarray:
+        return self._gen.integers(n, size=size)
+
+    def keep(self, rows: int, cols: int, p: float) -> np.ndarray:
+        """A [rows, cols] boolean dropout mask: True = kept (see `keep_level`)."""
+        n = rows * cols
+        raw = self._gen.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
+        return (raw < keep_level(p)).reshape(rows, cols)
 
 
-def stack(nets: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
-    """The nets' parameters by name, stacked to [S, ...] leaf tensors that require grad."""
-    names = [n for n, _ in nets[0].named_parameters()]
-    params = [dict(net.named_parameters()) for net in nets]
-    return {n: torch.stack([p[n].detach() for p in params]).requires_grad_() for n in names}
+@dataclass(frozen=True)
+class Members:
+    """One model's training examples: rows of the stacked feature table, their class indices."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.rows) != len(self.labels) or len(self.rows) == 0:
+            raise ValueError(f"a model needs one label per training row and at least one row "
+                             f"(got {len(self.rows)} rows, {len(self.labels)} labels)")
 
 
-def unstack(params: dict[str, torch.Tensor], nets: Sequence[nn.Module]) -> list[nn.Module]:
-    """Seed k's slice of every stacked parameter copied into `nets[k]` (returned in eval mode)."""
-    with torch.no_grad():
-        for k, net in enumerate(nets):
-            for name, p in net.named_parameters():
-                p.copy_(params[name][k])
-    return [net.eval() for net in nets]
+@dataclass(frozen=True)
+class Step:
+    """One model's minibatch: positions into its `Members`, and rows of the table's pool part
+    drawn beside them (trainers with a loss on the unlabeled pool)."""
+
+    positions: np.ndarray
+    pool: np.ndarray | None = None
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Per-seed `nn.Linear`: x [S, B, in], weight [S, out, in], bias [S, out] -> [S, B, out].
-
-    One `addmm` per seed, the op `F.linear` runs on a 2-d input: a batched matmul
-    rounds differently, and DANN's adversarial game amplifies such differences
-    into other predictions.
-    """
-    return torch.stack([torch.addmm(b, xk, w.t())
-                        for xk, w, b in zip(x.unbind(0), weight.unbind(0), bias.unbind(0), strict=True)])
+# One model's epoch of minibatches, drawn from its stream.
+Plan = Callable[[Stream], list[Step]]
 
 
-def dropout(x: torch.Tensor, p: float, gens: Sequence[torch.Generator],
-            rows: Sequence[int] | None = None) -> torch.Tensor:
-    """Training-mode dropout of x [S, B, D] with seed k's mask drawn from `gens[k]`.
-
-    The ops of `F.dropout` on CPU (a Bernoulli(1 - p) noise tensor shaped like the
-    input, divided by 1 - p, times the input), so seed k gets the mask its one-seed
-    run drew. `rows[k]`: seed k's real batch size (rows beyond it are padding, mask 0).
-    """
-    if p == 0:
-        return x
-    noise = torch.zeros_like(x) if rows is not None else torch.empty_like(x)
-    for k, g in enumerate(gens):
-        n = x.shape[1] if rows is None else rows[k]
-        if n:
-            noise[k, :n].bernoulli_(1 - p, generator=g)
-    noise.div_(1 - p)
-    return x * noise
-
-
-class Adam:
-    """torch's (single-tensor) Adam on stacked parameters, each seed with its own step count.
-
-    `step(active)` updates only the seeds in `active` (a seed whose epoch has no
-    minibatch left must not move). Optional L2 `weight_decay` as in torch.
-    """
-
-    def __init__(self, params: dict[str, torch.Tensor], lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.params = list(params.values())
-        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-        self.denom = [torch.empty_like(p) for p in self.params]
-        n_seeds = len(self.params[0])
-        self.steps = [0] * n_seeds
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def _update(self, p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
-                denom: torch.Tensor, step: int) -> None:
-        # The statements of torch.optim.adam._single_tensor_adam (no amsgrad, not capturable),
-        # the denominator computed in a kept buffer: the same values without a fresh
-        # allocation of the parameter's size per step.
-        b1, b2 = self.betas
-        if self.weight_decay:
-            g = g.add(p, alpha=self.weight_decay)
-        m.lerp_(g, 1 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        step_f = float(step)
-        bias1, bias2 = 1 - b1**step_f, 1 - b2**step_f
-        torch.sqrt(v, out=denom).div_(bias2**0.5).add_(self.eps)
-        p.addcdiv_(m, denom, value=-(self.lr / bias1))
-
-    @torch.no_grad()
-    def step(self, active: Sequence[int] | None = None) -> None:
-        seeds = range(len(self.steps)) if active is None else active
-        for k in seeds:
-            self.steps[k] += 1
-        together = len(seeds) == len(self.steps) and len(set(self.steps)) == 1
-        for p, m, v, d in zip(self.params, self.m, self.v, self.denom, strict=True):
-            if together:  # one update of the whole stack: same step count, same scalars
-                self._update(p, p.grad, m, v, d, self.steps[0])
-            else:
-                for k in seeds:
-                    self._update(p[k], p.grad[k], m[k], v[k], d[k], self.steps[k])
-
-    def epoch_done(self, epochs: int, cfg: Train) -> None:
-        """StepLR(cfg.step_size, cfg.gamma) after `epochs` finished epochs: lr times gamma
-        every step_size epochs, multiplied in place as torch's StepLR does."""
-        if epochs % cfg.step_size == 0:
-            self.lr = self.lr * cfg.gamma
-
-
-# One epoch of minibatches: per step, per seed, the rows (of the stacked data
-# table) of that seed's minibatch; an empty tensor when the seed has none left.
-Plan = Callable[[Sequence[torch.Generator]], list[list[torch.Tensor]]]
-
-
-def table(datasets: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-    """Per-seed (X, y) as one feature table, one label table and each seed's first row.
-
-    Seeds handed the very same arrays share their rows (the usual case: one source set).
-    """
-    firsts: dict[tuple[int, int], int] = {}
-    xs, ys, offsets, n = [], [], [], 0
-    for X, y in datasets:
-        key = (id(X), id(y))
-        if key not in firsts:
-            firsts[key] = n
-            xs.append(X)
-            ys.append(y)
-            n += len(y)
-        offsets.append(firsts[key])
-    Xt, yt = tensors(np.concatenate(xs), np.concatenate(ys))
-    return Xt, yt, offsets
-
-
-def shuffled(sizes: Sequence[int], offsets: Sequence[int], batch_size: int) -> Plan:
-    """`train_head`'s epoch for every seed: randperm(N) from the seed's generator, cut in order."""
-    def plan(gens: Sequence[torch.Generator]) -> list[list[torch.Tensor]]:
-        chunks = [(torch.randperm(n, generator=g) + off).split(batch_size)
-                  for n, off, g in zip(sizes, offsets, gens, strict=True)]
-        empty = torch.zeros(0, dtype=torch.int64)
-        return [[c[t] if t < len(c) else empty for c in chunks]
-                for t in range(max(len(c) for c in chunks))]
+def shuffled(n: int, batch_size: int) -> Plan:
+    """The study's epoch: a fresh permutation of the model's n examples, cut in order."""
+    def plan(stream: Stream) -> list[Step]:
+        order = stream.permutation(n)
+        return [Step(order[i:i + batch_size]) for i in range(0, n, batch_size)]
     return plan
 
 
-def fit_heads(X: torch.Tensor, y: torch.Tensor, plan: Plan, num_classes: int, cfg: Train,
-              seeds: Sequence[int]) -> list[tuple[Head, History]]:
-    """A fresh `Head` per seed (as `fresh_head` seeds it), all trained together on `plan`'s minibatches.
+def with_pool(plan: Plan, pool_rows: np.ndarray) -> Plan:
+    """`plan`'s minibatches, each paired with as many random pool rows (drawn after the order)."""
+    def paired(stream: Stream) -> list[Step]:
+        steps = plan(stream)
+        return [Step(s.positions, pool_rows[stream.integers(len(pool_rows), len(s.positions))])
+                for s in steps]
+    return paired
 
-    Per seed the loss is the mean cross-entropy over its minibatch, Adam and StepLR
-    as `optimizer`, dropout as `Head`'s; History as `train_head` records it.
+
+@dataclass
+class Batch:
+    """What a loss reads at one step, for the M models that have a minibatch (padded to B rows).
+
+    `x` [M, B, D] the minibatch features, `y` [M, B] their class indices, `weight` [M, B]
+    1/n_k on model k's n_k rows and 0 on padding (so `(loss * weight).sum(1)` is each model's
+    mean), `pool` [M, B, D] the pool rows beside them (no padding: equal rows per model),
+    `progress` the share of all steps done before this one.
     """
-    s = seeded(lambda: Head(num_classes, cfg.dropout, in_dim=X.shape[1]), seeds)
-    params = stack(s.nets)
-    weight, bias = params["linear.weight"], params["linear.bias"]
-    opt = Adam(params, cfg.lr)
-    hists = [History() for _ in seeds]
-    n_seeds = len(seeds)
-    for epoch in range(cfg.epochs):
-        for h in hists:
-            h.lr.append(opt.lr)
-        total = torch.zeros(n_seeds, dtype=torch.float64)
-        seen = torch.zeros(n_seeds, dtype=torch.float64)
-        for step in plan(s.order):
-            rows = [len(i) for i in step]
-            width = max(rows)
-            full = all(n == width for n in rows)
-            idx = torch.stack(step) if full else torch.stack(
-                [torch.cat([i, i.new_zeros(width - len(i))]) for i in step])
-            out = linear(dropout(X[idx], cfg.dropout, s.drop, None if full else rows), weight, bias)
-            n = torch.tensor(rows, dtype=out.dtype)
-            if full:
-                loss = cross_entropy(out, y[idx])
-            else:
-                ce = F.cross_entropy(out.reshape(-1, num_classes), y[idx].reshape(-1),
-                                     reduction="none").view(n_seeds, width)
-                real = torch.arange(width) < n.unsqueeze(1)
-                loss = (ce * real).sum(1) / n.clamp(min=1)
-            opt.zero_grad()
-            loss.sum().backward()
-            opt.step(None if full else [k for k, r in enumerate(rows) if r])
-            total += loss.detach().double() * n.double()
-            seen += n.double()
-        for h, t, m in zip(hists, total.tolist(), seen.tolist(), strict=True):
-            h.loss.append(t / max(m, 1))
-        opt.epoch_done(epoch + 1, cfg)
-    heads = unstack(params, s.nets)
-    return list(zip(heads, hists, strict=True))  # type: ignore[arg-type]
+
+    x: torch.Tensor
+    y: torch.Tensor
+    weight: torch.Tensor
+    rows: list[int]
+    pool: torch.Tensor | None
+    streams: list[Stream]
+    progress: float
+
+    def dropout(self, h: torch.Tensor, p: float) -> torch.Tensor:
+        """Training-mode dropout of h [M, R, D], each model's mask from its own stream.
+
+        R is the minibatch width B (padding rows get no mask and stay 0) or, when no model
+        is padded, any number of rows (e.g. source and pool rows side by side).
+        """
+        if p == 0:
+            return h
+        m, r, d = h.shape
+        padded = any(n != self.x.shape[1] for n in self.rows)
+        if padded and r != self.x.shape[1]:
+            raise ValueError("dropout of padded minibatches needs rows of the minibatch width")
+        keep = np.zeros((m, r, d), bool)
+        for k, (stream, n) in enumerate(zip(self.streams, self.rows, strict=True)):
+            rows = n if padded else r
+            keep[k, :rows] = stream.keep(rows, d, p)
+        scale = 65536 / keep_level(p)
+        return h * (torch.from_numpy(keep).to(h.dtype) * scale)
 
 
-def train_heads(datasets: Sequence[tuple[np.ndarray, np.ndarray]], num_classes: int, cfg: Train,
-                seeds: Sequence[int]) -> list[tuple[Head, History]]:
-    """`train_head(*datasets[k], num_classes, cfg, seeds[k])` for every k, in one batched pass."""
-    X, y, offsets = table(datasets)
-    return fit_heads(X, y, shuffled([len(d[1]) for d in datasets], offsets, cfg.batch_size),
-                     num_classes, cfg, seeds)
+# A loss: stacked parameters (by name, [M, ...]) and the step's batch -> named per-model
+# terms [M]; the model's loss is their sum.
+Loss = Callable[[dict[str, torch.Tensor], Batch], dict[str, torch.Tensor]]
 
 
-def embed(params: dict[str, torch.Tensor], x: torch.Tensor, p: float,
-          gens: Sequence[torch.Generator]) -> torch.Tensor:
-    """`BottleneckNet.embed` in training mode for every seed: x [S, B, in] -> z [S, B, bottleneck]."""
-    z = torch.relu(linear(x, params["bottleneck.0.weight"], params["bottleneck.0.bias"]))
-    return dropout(z, p, gens)
+@dataclass(frozen=True)
+class Schedule:
+    """Adam at `lr` (L2 `weight_decay`), StepLR(`step_size`, `gamma`) per epoch, `epochs`."""
+
+    epochs: int
+    lr: float
+    step_size: int
+    gamma: float
+    weight_decay: float = 0.0
+
+    @classmethod
+    def of(cls, train: Train, **override: float) -> Schedule:
+        """The study's schedule (`train`), with some settings replaced (e.g. DANN's lr)."""
+        base = {"epochs": train.epochs, "lr": train.lr, "step_size": train.step_size,
+                "gamma": train.gamma}
+        return cls(**{**base, **override})  # type: ignore[arg-type]
 
 
-def classify(params: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-    """`BottleneckNet.classifier` for every seed: z [S, B, bottleneck] -> logits [S, B, C]."""
-    return linear(z, params["classifier.weight"], params["classifier.bias"])
+@dataclass
+class History:
+    """Per epoch: the learning rate used, and the mean of each loss term over the examples."""
+
+    lr: list[float] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)
 
 
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-seed mean cross-entropy of logits [S, B, C] against labels [S, B] -> [S]."""
-    s, b, c = logits.shape
-    return F.cross_entropy(logits.reshape(-1, c), y.reshape(-1), reduction="none").view(s, b).mean(1)
+def seeded(make: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
+    """`make()` once per seed, right after `torch.manual_seed(seed)`: seed s's initial weights
+    are the same in every variant."""
+    nets = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        nets.append(make())
+    return nets
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Per-model `nn.Linear`: x [M, B, in], weight [M, out, in], bias [M, out] -> [M, B, out]."""
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Per-model weighted cross-entropy: logits [M, B, C], labels and row weights [M, B] -> [M]."""
+    m, b, c = logits.shape
+    ce = F.cross_entropy(logits.reshape(-1, c), y.reshape(-1), reduction="none").view(m, b)
+    return (ce * weight).sum(1)
+
+
+def fit(nets: Sequence[nn.Module], streams: Sequence[Stream], members: Sequence[Members],
+        plans: Sequence[Plan], table: torch.Tensor, loss: Loss,
+        schedule: Schedule) -> list[History]:
+    """Train `nets[k]` on `members[k]` (rows of `table` [R, D]) with minibatches from
+    `plans[k]`, drawing from `streams[k]`, all at once; the nets are trained in place (and
+    returned to eval mode). Every plan must give the same number of steps in every epoch."""
+    params = [dict(net.named_parameters()) for net in nets]
+    names = list(params[0])
+    opt = torch.optim.Adam([p for ps in params for p in ps.values()], lr=schedule.lr,
+                           weight_decay=schedule.weight_decay, fused=True)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=schedule.step_size,
+                                            gamma=schedule.gamma)
+    hists = [History() for _ in nets]
+    labels = [torch.from_numpy(m.labels.astype(np.int64)) for m in members]
+    total = None
+    for epoch in range(schedule.epochs):
+        lr = opt.param_groups[0]["lr"]
+        epoch_steps = [plan(stream) for plan, stream in zip(plans, streams, strict=True)]
+        width = max(len(s) for s in epoch_steps)
+        total = total or schedule.epochs * width
+        sums: torch.Tensor | None = None  # [models, terms]: each term summed over the examples
+        for t in range(width):
+            active = [k for k, s in enumerate(epoch_steps) if t < len(s)]
+            batch = _batch([epoch_steps[k][t] for k in active], [members[k] for k in active],
+                           [labels[k] for k in active], [streams[k] for k in active], table,
+                           (epoch * width + t) / total)
+            stacked = {n: torch.stack([params[k][n] for k in active]) for n in names}
+            terms = loss(stacked, batch)
+            values = torch.stack(list(terms.values()), 1)  # [active, terms]
+            opt.zero_grad(set_to_none=True)
+            values.sum().backward()
+            opt.step()
+            if sums is None:
+                sums = torch.zeros(len(nets), len(terms), dtype=torch.float64)
+            n = torch.tensor(batch.rows, dtype=torch.float64).unsqueeze(1)
+            sums.index_add_(0, torch.tensor(active), values.detach().double() * n)
+        for k, hist in enumerate(hists):
+            seen = sum(len(s.positions) for s in epoch_steps[k])
+            hist.lr.append(lr)
+            for name, value in zip(terms, sums[k].tolist(), strict=True):
+                hist.terms.setdefault(name, []).append(value / seen)
+        sched.step()
+    for net in nets:
+        net.eval()
+    return hists
+
+
+def _batch(steps: Sequence[Step], members: Sequence[Members], labels: Sequence[torch.Tensor],
+           streams: Sequence[Stream], table: torch.Tensor, progress: float) -> Batch:
+    rows = [len(s.positions) for s in steps]
+    width = max(rows)
+    index = torch.zeros(len(steps), width, dtype=torch.int64)
+    y = torch.zeros(len(steps), width, dtype=torch.int64)
+    weight = torch.zeros(len(steps), width)
+    for i, (s, m, lab) in enumerate(zip(steps, members, labels, strict=True)):
+        pos = torch.from_numpy(s.positions)
+        index[i, :rows[i]] = torch.from_numpy(m.rows[s.positions])
+        y[i, :rows[i]] = lab[pos]
+        weight[i, :rows[i]] = 1.0 / rows[i]
+    pool = None
+    if steps[0].pool is not None:
+        if len(set(rows)) != 1:
+            raise ValueError("pool minibatches need the same number of rows in every model")
+        pool = table[torch.from_numpy(np.stack([s.pool for s in steps]))]
+    return Batch(table[index], y, weight, rows, pool, list(streams), progress)
+
+
+def head_loss(dropout: float) -> Loss:
+    """The study's loss for `Head`: cross-entropy of Linear(Dropout(f))."""
+    def loss(p: dict[str, torch.Tensor], b: Batch) -> dict[str, torch.Tensor]:
+        logits = linear(b.dropout(b.x, dropout), p["linear.weight"], p["linear.bias"])
+        return {"loss": cross_entropy(logits, b.y, b.weight)}
+    return loss

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from synth2real.report import evaluation as ev
-from synth2real.report.text import csv_text, percent, tex, tt, write_texts
-from synth2real.store import read_json
+from synth2real.report.text import csv_text, percent, tex, tt
 
 METRIC_WORDS = {"test_acc": "real-test accuracy", "overfit_gap": "train $-$ test gap (smaller)"}
 NONE = "this run judges no claim"
@@ -92,9 +91,3 @@ def rule_words(summary: Mapping) -> str:
             "Verdict rule, from the configuration: reproduced when the interval lies above 0; "
             f"not reproduced when it lies below the margin of {margin}; inconclusive "
             "otherwise.")
-
-
-def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    """Rule table_claims: the table from `summary_json` as CSV, Markdown and LaTeX."""
-    summary = read_json(summary_json)
-    write_texts({out_csv: to_csv(summary), out_md: to_markdown(summary), out_tex: to_latex(summary)})

@@ -117,9 +117,9 @@ def to_latex(synthetic: SyntheticData, rows: Sequence[Mapping[str, Any]]) -> str
     return "\n".join(lines)
 
 
-def write(manifest_csv: str, out_csv: str, out_md: str, out_tex: str, *, classes: list[str],
+def write(manifest: str, csv: str, md: str, tex: str, *, classes: list[str],
           synthetic: SyntheticData) -> None:
     """Rule data_card: the card from the generation manifest as CSV, Markdown and LaTeX."""
-    rows = class_rows(read_csv(manifest_csv), classes)
-    write_texts({out_csv: to_csv(rows), out_md: to_markdown(synthetic, rows),
-                 out_tex: to_latex(synthetic, rows)})
+    rows = class_rows(read_csv(manifest), classes)
+    write_texts({csv: to_csv(rows), md: to_markdown(synthetic, rows),
+                 tex: to_latex(synthetic, rows)})

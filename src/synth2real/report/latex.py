@@ -79,9 +79,10 @@ def build(tex_source: str | Path, paper_dir: str | Path, out_pdf: str | Path,
     return tex_log
 
 
-def build_paper(tex_source: str, out_pdf: str, tex_log: str) -> None:
-    """Rule paper: `out_pdf` from `tex_source`, built in the folder of `tex_log` (below `out_pdf`'s)."""
-    paper_dir = Path(out_pdf).parent
-    kept = build(tex_source, paper_dir, out_pdf, build_dir=str(Path(tex_log).parent.relative_to(paper_dir)))
-    if kept.resolve() != Path(tex_log).resolve():
-        shutil.copyfile(kept, tex_log)
+def build_paper(tex: str, pdf: str, latex: str) -> None:
+    """Rule paper: `pdf` from the LaTeX source `tex`, built in the folder of the LaTeX log
+    `latex` (below `pdf`'s)."""
+    paper_dir = Path(pdf).parent
+    kept = build(tex, paper_dir, pdf, build_dir=str(Path(latex).parent.relative_to(paper_dir)))
+    if kept.resolve() != Path(latex).resolve():
+        shutil.copyfile(kept, latex)

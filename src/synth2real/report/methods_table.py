@@ -15,8 +15,7 @@ from collections.abc import Mapping
 
 from synth2real.config import VARIANT_PSEUDO
 from synth2real.report import evaluation as ev
-from synth2real.report.text import csv_text, percent, tex, tt, write_texts
-from synth2real.store import read_json
+from synth2real.report.text import csv_text, percent, tex, tt
 
 
 def _role(summary: Mapping, v: str) -> str:
@@ -150,9 +149,3 @@ def to_latex(summary: Mapping) -> str:
 def _tex_cell(text: str) -> str:
     # A star marks a significant difference; set it as a superscript.
     return ev.latex_cell(text).replace("*", r"$^{*}$")
-
-
-def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    """Rule table_methods: the table from `summary_json` as CSV, Markdown and LaTeX."""
-    summary = read_json(summary_json)
-    write_texts({out_csv: to_csv(summary), out_md: to_markdown(summary), out_tex: to_latex(summary)})

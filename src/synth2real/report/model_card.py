@@ -30,6 +30,7 @@ import numpy as np
 
 from synth2real.analysis import bootstrap
 from synth2real.config import VARIANT_PSEUDO, Backbone, Evaluation, Export, RealData, SyntheticData
+from synth2real.data.imagesets import class_indices
 from synth2real.data.manifests import read_csv, typical_side
 from synth2real.errors import DataError
 from synth2real.report.text import pct, write_texts
@@ -75,21 +76,20 @@ def _diff(d: Mapping) -> dict[str, object]:
     return {"diff": float(d["mean"]), "ci": list(d["ci95"]), "p_value": d["p_value"]}
 
 
-def deploy_selection(summary_json: str, test_csv: str, metrics: Sequence[str], out_json: str, *,
+def deploy_selection(summary: str, real_test: str, metrics: list[str], deploy: str, *,
                      candidates: list[str], baseline: str, classes: list[str], real: RealData,
                      evaluation: Evaluation, export: Export) -> None:
     """Stage: the three deployed roles and their numbers (`metrics` in `candidates` order,
     each the export seed's metrics.json of that variant)."""
-    summary = read_json(summary_json)
+    summary_path, summary = summary, read_json(summary)
     if summary["selection"]["deploy_criterion"] != evaluation.deploy_criterion:
-        raise DataError(f"{summary_json} was built with deploy criterion "
+        raise DataError(f"{summary_path} was built with deploy criterion "
                         f"{summary['selection']['deploy_criterion']!r}, the config says "
                         f"{evaluation.deploy_criterion!r}: rerun the summary rule")
     roles = pick_roles(summary["selection"], baseline)
     by_variant = dict(zip(candidates, metrics, strict=True))
-    rows = read_csv(test_csv)
-    index = {c: i for i, c in enumerate(classes)}
-    y = np.array([index[r["label"]] for r in rows])
+    rows = read_csv(real_test)
+    y = class_indices([r["label"] for r in rows], classes, real_test)
     correct = {}
     for role, entry in roles.items():
         if entry["variant"] not in by_variant:
@@ -100,7 +100,7 @@ def deploy_selection(summary_json: str, test_csv: str, metrics: Sequence[str], o
         if int(m["seed"]) != export.seed or len(pred) != len(y):
             raise DataError(f"{by_variant[entry['variant']]}: seed {m['seed']} with {len(pred)} "
                             f"test predictions; expected seed {export.seed} and {len(y)} "
-                            f"(rows of {test_csv}); rerun its training rule")
+                            f"(rows of {real_test}); rerun its training rule")
         correct[role] = (pred == y)[None, :]
     boot = evaluation.bootstrap
     nums = role_numbers(correct, bootstrap.draw(1, len(y), boot))
@@ -120,10 +120,10 @@ def deploy_selection(summary_json: str, test_csv: str, metrics: Sequence[str], o
                      f"(seed {export.seed})"),
         "models": models, "differences": nums["differences"],
         "adaptation_helps": nums["adaptation_helps"],
-    }, out_json)
+    }, deploy)
 
 
-def card(deploy: Mapping, parity: Mapping, onnx_names: Mapping[str, str]) -> dict[str, object]:
+def model_card_json(deploy: Mapping, parity: Mapping, onnx_names: Mapping[str, str]) -> dict[str, object]:
     """models/card.json: the deploy file plus what the export established (file, size, parity)."""
     models = {}
     for role in ROLES:
@@ -167,7 +167,7 @@ def _interval(ci: Sequence[float]) -> str:
     return f"[{pct(ci[0])}, {pct(ci[1])}]"
 
 
-def readme(c: Mapping, synthetic: SyntheticData, backbone: Backbone) -> str:
+def model_card_readme(c: Mapping, synthetic: SyntheticData, backbone: Backbone) -> str:
     """The model card (Markdown) of card `c`."""
     classes, size, m = c["classes"], c["image_size"], c["models"]
     rows = "\n".join(
@@ -240,13 +240,14 @@ Data: {data_terms(synthetic)}
 """
 
 
-def model_card(deploy_json: str, parity_json: str, onnx_files: Sequence[str], out_card: str,
-               out_readme: str, *, synthetic: SyntheticData, backbone: Backbone) -> None:
-    """Stage: models/card.json and models/README.md (`onnx_files` in `ROLES` order)."""
-    parity = read_json(parity_json)
-    if not parity.get("passed"):
-        raise DataError(f"{parity_json}: the export did not pass its parity check; no card")
-    c = card(read_json(deploy_json), parity,
-             {r: Path(f).name for r, f in zip(ROLES, onnx_files, strict=True)})
-    write_json(c, out_card)
-    write_texts({out_readme: readme(c, synthetic, backbone)})
+def model_card(deploy: str, parity: str, onnx: list[str], card: str, readme: str, *,
+               synthetic: SyntheticData, backbone: Backbone) -> None:
+    """Stage: models/card.json (`card`) and models/README.md (`readme`) from the deploy file,
+    the export's parity report and the ONNX files (`onnx`, in `ROLES` order)."""
+    checks = read_json(parity)
+    if not checks.get("passed"):
+        raise DataError(f"{parity}: the export did not pass its parity check; no card")
+    c = model_card_json(read_json(deploy), checks,
+                        {r: Path(f).name for r, f in zip(ROLES, onnx, strict=True)})
+    write_json(c, card)
+    write_texts({readme: model_card_readme(c, synthetic, backbone)})

@@ -10,12 +10,13 @@ describes the run that produced its numbers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from synth2real.data import manifests
 from synth2real.report import paper_tables
-from synth2real.report.numbers import numbers, numbers_tex, offline_notice
+from synth2real.report.numbers import numbers as macros
+from synth2real.report.numbers import numbers_tex, offline_notice
 from synth2real.report.text import write_texts
 from synth2real.store import read_json
 
@@ -56,26 +57,27 @@ def command_line(configfiles: Sequence[str], bundle: str | None, repo: Path) -> 
     return cmd
 
 
-def write(summary_json: str, provenance_json: str, source_csv: str, test_csv: str, pool_csv: str,
-          target_csv: str, out_numbers: str, out_reported: str, out_setup: str, out_runtimes: str, *,
-          benchmarks: Mapping[str, Sequence[str]], configfiles: Sequence[str], repo: str) -> None:
+def write(summary: str, provenance: str, source: str, real_test: str, pool: str,
+          target_labeled: str, numbers: str, reported: str, setup: str, runtimes: str, *,
+          benchmarks: dict[str, list[str]], configfiles: list[str], repo: str) -> None:
     """numbers.tex, reported_vs_reproduced.tex, setup.tex and runtimes.tex of one run.
 
     `benchmarks`: pipeline stage -> its jobs' benchmark files; `configfiles`: the
     run's config files (the last one names the config in the reproduce command);
     `repo`: the checkout, which that config path is made relative to.
     """
-    summary, prov = read_json(summary_json), read_json(provenance_json)
+    results, prov = read_json(summary), read_json(provenance)
     cfg = prov["config"]
     secs = paper_tables.stage_seconds(benchmarks)
-    counts = manifest_counts(source_csv, test_csv, pool_csv, target_csv,
+    counts = manifest_counts(source, real_test, pool, target_labeled,
                              sizes=cfg["synthetic"]["sizes"])
-    n = numbers(summary, prov, secs, counts, command_line(configfiles, cfg.get("bundle"), Path(repo)))
+    n = macros(results, prov, secs, counts,
+               command_line(configfiles, cfg.get("bundle"), Path(repo)))
     write_texts({
-        out_numbers: numbers_tex(n, bool(summary["offline"]), offline_notice(cfg)),
-        out_reported: paper_tables.reported_vs_reproduced_tex(summary),
-        out_setup: paper_tables.setup_tex(cfg),
-        out_runtimes: paper_tables.runtimes_tex(secs),
+        numbers: numbers_tex(n, bool(results["offline"]), offline_notice(cfg)),
+        reported: paper_tables.reported_vs_reproduced_tex(results),
+        setup: paper_tables.setup_tex(cfg),
+        runtimes: paper_tables.runtimes_tex(secs),
     })
     log.info("paper inputs: %d numbers, %d timed stages, offline=%s", len(n), len(secs),
-             summary["offline"])
+             results["offline"])

@@ -24,8 +24,7 @@ STAGE_LABEL = {
     "backbone": "backbone export + parity check",
     "features": "backbone features (all image sets)",
     "train": "baseline heads (all sizes, seeds)",
-    "pseudo": "pseudo-labelling the pool",
-    "adapt": "adapted heads (all seeds)",
+    "adapt": "pseudo-labels and adapted heads (all seeds)",
 }
 
 

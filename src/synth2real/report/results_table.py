@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from synth2real.report.text import csv_text, percent, write_texts
-from synth2real.store import read_json
+from synth2real.report.text import csv_text, percent
 
 SPLITS = ("train", "val", "test")
 
@@ -70,9 +69,3 @@ def to_latex(summary: Mapping) -> str:
         lines.append(f"\\texttt{{{r['variant']}}} & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
-
-
-def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    """Rule table_results: the table from `summary_json` as CSV, Markdown and LaTeX."""
-    summary = read_json(summary_json)
-    write_texts({out_csv: to_csv(summary), out_md: to_markdown(summary), out_tex: to_latex(summary)})

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from synth2real.report import evaluation as ev
-from synth2real.report.text import csv_text, percent, tex, tt, write_texts
-from synth2real.store import read_json
+from synth2real.report.text import csv_text, percent, tex, tt
 
 NONE = "this run has no model-selection results"
 
@@ -112,9 +111,3 @@ def to_latex(summary: Mapping) -> str:
             lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
-
-
-def write(summary_json: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    """Rule table_selection: the table from `summary_json` as CSV, Markdown and LaTeX."""
-    summary = read_json(summary_json)
-    write_texts({out_csv: to_csv(summary), out_md: to_markdown(summary), out_tex: to_latex(summary)})

@@ -82,25 +82,25 @@ def shard_records(gen: DiffusersGenerator, cls: str, indices: range) -> list[dic
     return [{k: r[k] for k in MANIFEST_FIELDS} for r in records]
 
 
-def run_shard(cls: str, model_json: str, out_csv: str, generator: DiffusersGenerator,
+def run_shard(model: str, csv: str, *, cls: str, generator: DiffusersGenerator,
               indices: range) -> dict[str, Any]:
-    """Stage `generate_shard`: make the shard's images, then list their records in `out_csv`.
+    """Stage `generate_shard`: make the shard's images, then list their records in `csv`.
 
-    `model_json` is what `write_model_info` wrote; `indices` comes from `plan.shard_indices`.
+    `model` is the file `write_model_info` wrote; `indices` comes from `plan.shard_indices`.
     """
-    counts = make_shard(generator, cls, indices, locate_model(model_json))
-    write_csv(out_csv, shard_records(generator, cls, indices), MANIFEST_FIELDS)
+    counts = make_shard(generator, cls, indices, locate_model(model))
+    write_csv(csv, shard_records(generator, cls, indices), MANIFEST_FIELDS)
     return counts
 
 
-def merge_manifest(shard_csvs: Sequence[str], out_csv: str, classes: list[str],
+def merge_manifest(shards: Sequence[str], csv: str, *, classes: list[str],
                    sizes: list[int]) -> None:
     """Stage `generation_manifest`: every shard's records, in class then index order.
 
     Fails, naming the class, unless each class lists exactly images 0..max(sizes)-1.
     """
     max_size = max(sizes)
-    rows = [r for p in shard_csvs for r in read_csv(p)]
+    rows = [r for p in shards for r in read_csv(p)]
     order = {c: k for k, c in enumerate(classes)}
     rows.sort(key=lambda r: (order[r["class"]], int(r["index"])))
     for cls in classes:
@@ -110,6 +110,6 @@ def merge_manifest(shard_csvs: Sequence[str], out_csv: str, classes: list[str],
                 f"the shard manifests of class {cls!r} list {len(got)} images, expected indices "
                 f"0..{max_size - 1}; rerun the generation rules (`--forcerun generate_shard`)"
             )
-    write_csv(out_csv, rows, MANIFEST_FIELDS)
+    write_csv(csv, rows, MANIFEST_FIELDS)
     log.info("generation manifest: %d images of %d classes from %d shards", len(rows), len(classes),
-             len(shard_csvs))
+             len(shards))

@@ -125,10 +125,10 @@ def locate_model(model_json: str | Path) -> ResolvedModel:
     return ResolvedModel(info["model_id"], info["revision"], found.commit, found.path)
 
 
-def write_model_info(out_json: str, model_id: str, revision: str) -> None:
+def write_model_info(info: str, *, model_id: str, revision: str) -> None:
     """Stage `generator_model`: resolve (and download if allowed) the model once for all shards."""
     m = resolve_model(model_id, revision, download=True)
     write_json({"model_id": m.model_id, "revision": m.revision, "commit": m.commit, "path": m.path,
                 "hf_cache": hf_cache(), "git_commit": provenance.git_commit(),
-                "versions": provenance.versions()}, out_json)
+                "versions": provenance.versions()}, info)
     log.info("generator model %s@%s: commit %s (%s)", m.model_id, m.revision, m.commit, m.path)

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.report.figures import plt, save
+from synth2real.report.figures import plt, print_width, save
 from synth2real.store import read_json
 
 SPLITS = [("train", "synthetic train"), ("val", "synthetic val"), ("test", "real test")]
 COLORS = ["#9ecae1", "#4292c6", "#08519c"]
+WIDTH_IN = print_width(0.72)
 
 
 def plot(summary: Mapping) -> plt.Figure:
@@ -19,14 +20,14 @@ def plot(summary: Mapping) -> plt.Figure:
     variants = list(summary.get("core_variants", summary["variants"]))
     x = np.arange(len(variants))
     width = 0.26
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.9), layout="constrained")
     for k, ((split, label), color) in enumerate(zip(SPLITS, COLORS)):
         means = [100 * summary["variants"][v][f"{split}_acc"]["mean"] for v in variants]
         stds = [100 * summary["variants"][v][f"{split}_acc"]["std"] for v in variants]
         bars = ax.bar(x + (k - 1) * width, means, width, yerr=stds, capsize=3, label=label,
                       color=color, edgecolor="black", linewidth=0.4)
         if split == "test":
-            ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=3, fontsize=7)
+            ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=2, fontsize=6.5)
     reported = [100 * summary["reported"].get(v, {}).get("test_acc", np.nan) for v in variants]
     ax.scatter(x + width, reported, marker="D", color="#e6550d", zorder=5, s=22,
                label="reported test (published)")
@@ -37,9 +38,12 @@ def plot(summary: Mapping) -> plt.Figure:
     ax.set_ylim(max(0, min(lo, np.nanmin(reported + [100])) - 15), 104)
     ax.set_xticks(x, variants)
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"Accuracy per variant (mean ± std over {len(summary['seeds'])} seeds)", fontsize=10)
+    ax.set_title(f"Accuracy per variant (mean ± std over {len(summary['seeds'])} seeds)")
     # Below the axes: inside, it would cover the lower bars.
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("reported"))
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center",
+               ncol=4, frameon=False, handletextpad=0.4, columnspacing=1.0)
     ax.grid(axis="y", alpha=0.3)
     return fig
 

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report import evaluation as ev
-from synth2real.report.figures import plt, save
+from synth2real.report.figures import plt, print_width, save
 from synth2real.store import read_json
 
 GREY, BLUE, GREEN, ORANGE = "#636363", "#08519c", "#238b45", "#e6550d"
+WIDTH_IN = print_width(0.9)
+ROW_IN = 0.16  # inches per variant: 7 pt names, and the figure of 31 variants fits a page
 
 
 def _color(summary: Mapping, name: str) -> str:
@@ -37,11 +39,13 @@ def plot(summary: Mapping) -> plt.Figure:
     src, oracle = ev.source_only(summary), ev.oracle(summary)
     scale = ev.has_gap_closure(summary)  # else the right panel shows paired differences
     y = np.arange(len(names))[::-1]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.6, 0.28 * len(names) + 1.4), sharey=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH_IN, ROW_IN * len(names) + 1.6),
+                                   sharey=True, layout="constrained")
     for yi, n in zip(y, names):
         t, color = summary["variants"][n]["test_acc"], _color(summary, n)
-        _whisker(ax1, yi, t["mean"], ev.bootstrap_ci(t), fmt="none", color=color, capsize=2, lw=0.8)
-        _whisker(ax1, yi, t["mean"], t.get("ci95"), fmt="o", color=color, lw=2.5, ms=4)
+        _whisker(ax1, yi, t["mean"], ev.bootstrap_ci(t), fmt="none", color=color, capsize=1.5,
+                 lw=0.7)
+        _whisker(ax1, yi, t["mean"], t.get("ci95"), fmt="o", color=color, lw=2.2, ms=3.2)
         if n == src or ev.uses_target_labels(summary, n):
             # The scale's two ends: drawn as reference lines, not as estimates.
             continue
@@ -51,40 +55,39 @@ def plot(summary: Mapping) -> plt.Figure:
                 continue
             d = ev.paired(summary, n, src)
             filled = bool(d and d["significant"])
-            _whisker(ax2, yi, g["mean"], g.get("ci95"), fmt="o", color=color, capsize=2, ms=4,
-                     mfc=color if filled else "white")
+            _whisker(ax2, yi, g["mean"], g.get("ci95"), fmt="o", color=color, capsize=1.5, ms=3.2,
+                     lw=0.9, mfc=color if filled else "white")
         else:
             d = ev.paired(summary, n, src)
             if d is not None:
-                _whisker(ax2, yi, d["mean"], d["ci95"], fmt="o", color=color, capsize=2, ms=4,
-                         mfc=color if d["significant"] else "white")
+                _whisker(ax2, yi, d["mean"], d["ci95"], fmt="o", color=color, capsize=1.5,
+                         ms=3.2, lw=0.9, mfc=color if d["significant"] else "white")
+    # One legend entry per reference, each drawn in both panels in the same colour.
     ax1.axvline(100 * summary["variants"][src]["test_acc"]["mean"], color=ORANGE, lw=0.8, ls="--",
-                label=f"source-only ({src})")
+                label=f"source-only ({src})" + (", right: 0" if scale else ""))
     if oracle is not None:
         ax1.axvline(100 * summary["variants"][oracle]["test_acc"]["mean"], color=GREEN, lw=0.8,
-                    ls="--", label=f"oracle ({oracle}, labeled target)")
+                    ls="--", label=f"oracle ({oracle}: labeled target)"
+                    + (", right: 100" if scale else ""))
     if scale:
-        ax2.axvline(0, color=ORANGE, lw=0.8, ls="--", label="0 = source-only")
-        ax2.axvline(100, color=GREEN, lw=0.8, ls="--", label="100 = oracle")
-        ax2.set_xlabel(f"gap closed, source-only → oracle (%, bootstrap {ev.level(summary)} CI)",
-                       fontsize=8)
+        ax2.axvline(0, color=ORANGE, lw=0.8, ls="--")
+        ax2.axvline(100, color=GREEN, lw=0.8, ls="--")
+        ax2.set_xlabel(f"gap closed (%), bootstrap {ev.level(summary)} CI\n"
+                       "0 = source-only, 100 = oracle")
     else:
         ax2.axvline(0, color="black", lw=0.8)
-        ax2.set_xlabel(f"paired difference to {src} (points, 95% CI)", fontsize=8)
-    ax1.set_yticks(y, names, fontsize=7)
-    ax1.set_xlabel(f"real-test accuracy (%): thick = seed 95% CI, thin = bootstrap "
-                   f"{ev.level(summary)} CI", fontsize=8)
+        ax2.set_xlabel(f"paired difference to {src} (points)\nbootstrap 95% CI")
+    ax1.set_yticks(y, names)
+    ax1.set_ylim(-0.7, len(names) - 0.3)
+    ax1.set_xlabel(f"real-test accuracy (%)\nthick: seed CI, thin: bootstrap CI "
+                   f"({ev.level(summary)})")
     for ax in (ax1, ax2):
         ax.grid(axis="x", alpha=0.3)
-        ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle(f"All methods ({len(summary['seeds'])} seeds; filled = paired difference to "
-                 "source-only excludes 0)", fontsize=9)
-    fig.tight_layout()
-    # Below the panels, where it can hide no marker (saved with a tight bounding box).
-    handles = [h for ax in (ax1, ax2) for h in ax.get_legend_handles_labels()[0]]
-    if handles:
-        fig.legend(handles=handles, fontsize=7, loc="upper center", ncol=len(handles),
-                   bbox_to_anchor=(0.5, 0.0), frameon=False)
+    fig.suptitle(f"All methods ({len(summary['seeds'])} seeds)\nfilled marker: the paired "
+                 "difference to source-only excludes 0")
+    # Below the panels, where it can hide no marker.
+    fig.legend(handles=ax1.get_legend_handles_labels()[0], loc="outside lower center", ncol=2,
+               frameon=False)
     return fig
 
 

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from synth2real.report.figures import plt, save
+from synth2real.report.figures import plt, print_width, save
 
 # label, 2-D points, domain per point (0 source, 1 target), proxy A-distance
 Panel = tuple[str, np.ndarray, np.ndarray, float]
+WIDTH_IN = print_width(0.95)
+DOMAINS = ((0, "source (synthetic)", "#e6550d"), (1, "target (real pool)", "#3182bd"))
 
 
 def load(tsne_npz: str) -> list[Panel]:
@@ -23,16 +25,20 @@ def load(tsne_npz: str) -> list[Panel]:
 
 def plot(panels: Sequence[Panel]) -> plt.Figure:
     """One scatter panel per representation, titled with its proxy A-distance."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
+    side = min(2.3, WIDTH_IN / len(panels))  # square panels, side by side across the width
+    fig, axes = plt.subplots(1, len(panels), figsize=(side * len(panels), side + 0.45),
+                             squeeze=False, layout="constrained")
     for ax, (label, pts, dom, pad) in zip(axes[0], panels):
-        for d, name, color in ((0, "source (synthetic)", "#e6550d"), (1, "target (real pool)", "#3182bd")):
+        for d, name, color in DOMAINS:
             sel = dom == d
-            ax.scatter(pts[sel, 0], pts[sel, 1], s=3, alpha=0.5, color=color, label=name, lw=0)
-        ax.set_title(f"{label}\nproxy A-distance {pad:.2f}", fontsize=8)
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=2.5, alpha=0.55, color=color, label=name, lw=0)
+        ax.set_title(f"{label}\nproxy A-distance {pad:.2f}")
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0][0].legend(fontsize=7, markerscale=3, loc="best")
-    fig.tight_layout()
+        ax.set_box_aspect(1)
+    # Below the panels: inside one, it would hide some of its points.
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=2,
+               markerscale=3, frameon=False)
     return fig
 
 

@@ -1,8 +1,14 @@
-"""Figure: what pseudo-labelling fed the adapted model, per variant that pseudo-labels.
+"""Figure: what pseudo-labelling fed the adapted model, one row per variant that pseudo-labels.
 
-Left: accepted pool images per predicted class. Right: share of the pool
-accepted, accuracy of the accepted labels, and share of the out-of-domain
-images that slipped through. Mean ± std over seeds, from `summary.json` only.
+Left: accepted pool images per predicted class (mean ± std over seeds), as a
+table of numbers shaded by count, so a class the model over-predicts stands out
+in every row. Right: share of the pool accepted, accuracy of the accepted
+labels, and share of the out-of-domain pool images that slipped through (mean ±
+std over seeds), on one 0-100 % scale. From `summary.json` only.
+
+One row per variant, not one colour per variant: the figure must stay legible
+with one pseudo-labelling variant (the study) and with the seventeen of the
+methods comparison, and a colour per variant needs a legend that grows with them.
 """
 
 from __future__ import annotations
@@ -11,52 +17,79 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.report.figures import plt, save
+from synth2real.report import evaluation as ev
+from synth2real.report.figures import plt, print_width, save
 from synth2real.store import read_json
 
-RATES = [("accepted_share", "pool\naccepted"), ("pseudo_label_acc", "pseudo-label\naccuracy"),
-         ("ood_accepted_share", "out-of-domain\naccepted")]
-COLORS = ["#74c476", "#31a354", "#006d2c", "#a1d99b"]
+# Same colours as the threshold sweep's lines for the same quantities.
+RATES = [("accepted_share", "pool accepted", "#636363", "o"),
+         ("pseudo_label_acc", "pseudo-label accuracy", "#238b45", "s"),
+         ("ood_accepted_share", "out-of-domain accepted", "#e6550d", "^")]
+ROW_IN = 0.175  # inches per variant row: 7 pt labels with some air
+WIDTH_IN = print_width(0.9)
+
+
+def _count(stat: Mapping) -> str:
+    """'912' or '912±14' (the std over seeds, where there is one to show)."""
+    return f"{stat['mean']:.0f}" + (f"±{stat['std']:.0f}" if round(stat["std"]) else "")
+
+
+def _rate(stat: Mapping) -> tuple[float, float]:
+    """(mean, std) in %, NaN when no seed measured it (e.g. no out-of-domain images)."""
+    if not stat.get("per_seed"):
+        return np.nan, 0.0
+    return 100 * stat["mean"], 100 * stat["std"]
 
 
 def plot(summary: Mapping) -> plt.Figure:
     """The figure drawn from a loaded `summary.json`."""
-    pl = {v: s["pseudo_label"] for v, s in summary["variants"].items() if "pseudo_label" in s}
-    if not pl:
+    names = [v for v in ev.table_order(summary) if "pseudo_label" in summary["variants"][v]]
+    names += [v for v, s in summary["variants"].items() if "pseudo_label" in s and v not in names]
+    if not names:
         raise ValueError("no variant in summary.json has pseudo-label diagnostics")
+    pl = {v: summary["variants"][v]["pseudo_label"] for v in names}
     classes = summary["classes"]
-    names = list(pl)
-    width = 0.8 / len(names)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.2), gridspec_kw={"width_ratios": [1, 1.2]})
+    n = len(names)
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(WIDTH_IN, ROW_IN * n + 1.25), sharey=True,
+        gridspec_kw={"width_ratios": [0.7 * len(classes), 4.2], "wspace": 0.06})
+    y = np.arange(n)
 
-    x = np.arange(len(classes))
-    for k, v in enumerate(names):
-        per = pl[v]["accepted_per_class"]
-        ax1.bar(x + (k - (len(names) - 1) / 2) * width, [per[c]["mean"] for c in classes], width,
-                yerr=[per[c]["std"] for c in classes], capsize=3, label=v,
-                color=COLORS[k % len(COLORS)], edgecolor="black", linewidth=0.4)
-    ax1.set_xticks(x, classes)
-    ax1.set_ylabel("accepted pool images")
-    ax1.set_title(f"Accepted per predicted class (threshold {pl[names[0]]['threshold']:g})",
-                  fontsize=9)
-    ax1.grid(axis="y", alpha=0.3)
-    if len(names) > 1:
-        ax1.legend(fontsize=7)
+    counts = np.array([[pl[v]["accepted_per_class"][c]["mean"] for c in classes] for v in names])
+    top = max(float(counts.max()), 1.0)
+    ax1.imshow(counts, cmap="Blues", vmin=0, vmax=1.6 * top, aspect="auto")
+    for i, v in enumerate(names):
+        for j, c in enumerate(classes):
+            ax1.text(j, i, _count(pl[v]["accepted_per_class"][c]), ha="center", va="center",
+                     fontsize=6.5, color="white" if counts[i, j] > 0.8 * top else "black")
+    ax1.set_xticks(range(len(classes)), classes)
+    ax1.xaxis.tick_top()
+    ax1.tick_params(axis="x", length=0)
+    ax1.set_yticks(y, names)
+    ax1.set_xlabel("accepted pool images\nper predicted class")
+    for side in ax1.spines.values():
+        side.set_visible(False)
 
-    x = np.arange(len(RATES))
-    for k, v in enumerate(names):
-        means = [100 * pl[v][key]["mean"] if pl[v][key].get("per_seed") else np.nan
-                 for key, _ in RATES]
-        stds = [100 * pl[v][key]["std"] if pl[v][key].get("per_seed") else 0 for key, _ in RATES]
-        bars = ax2.bar(x + (k - (len(names) - 1) / 2) * width, means, width, yerr=stds, capsize=3,
-                       label=v, color=COLORS[k % len(COLORS)], edgecolor="black", linewidth=0.4)
-        ax2.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=2, fontsize=7)
-    ax2.set_xticks(x, [label for _, label in RATES], fontsize=8)
-    ax2.set_ylim(0, 110)
-    ax2.set_ylabel("%")
-    ax2.set_title(f"Pool acceptance and label quality ({len(summary['seeds'])} seeds)", fontsize=9)
-    ax2.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    # Three markers per row, offset vertically so equal values stay distinguishable.
+    for k, (key, label, color, marker) in enumerate(RATES):
+        ms = [_rate(pl[v][key]) for v in names]
+        ax2.errorbar([m for m, _ in ms], y + (k - 1) * 0.22, xerr=[s for _, s in ms], fmt=marker,
+                     color=color, ms=3.6, lw=0.9, capsize=1.5, label=label)
+    ax2.set_xlim(0, 100)
+    ax2.set_xticks(range(0, 101, 20))
+    ax2.set_xlabel(f"% (mean ± std over {len(summary['seeds'])} seeds)")
+    ax2.grid(axis="x", alpha=0.3)
+    for yi in y[1:]:
+        ax2.axhline(yi - 0.5, color="#dddddd", lw=0.5)
+    ax2.set_ylim(n - 0.5, -0.5)  # first variant on top, as in the methods table
+    ax2.tick_params(axis="y", length=0)
+    # Above the panel, never over a marker; two columns filled row by row (matplotlib fills
+    # columns first, hence the order).
+    handles, labels = ax2.get_legend_handles_labels()
+    order = [0, 2, 1]
+    ax2.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower center",
+               bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
+               handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2, borderpad=0)
     return fig
 
 

@@ -13,10 +13,13 @@ import numpy as np
 from PIL import Image
 
 from synth2real.data import manifests
-from synth2real.report.figures import plt, save
+from synth2real.report.figures import plt, print_width, save
 
 # Every thumbnail is shown at this side so 32 px and 512 px images line up.
 THUMB = 96
+WIDTH_IN = print_width(0.9)
+# Inches beside the thumbnails: class names on the left, block titles on top.
+LEFT_IN, TOP_IN = 0.25, 0.3
 
 
 def _thumb(path: str) -> np.ndarray:
@@ -48,8 +51,9 @@ def plot(classes: Sequence[str], source_rows: Sequence[dict[str, str]],
          target_label: str) -> plt.Figure:
     """Per class, the first `per_class` training images beside the first `per_class` test images."""
     cols = 2 * per_class
-    fig, axes = plt.subplots(len(classes), cols, figsize=(0.78 * cols + 0.5, 0.8 * len(classes) + 0.5),
-                             squeeze=False)
+    side = min(0.78, (WIDTH_IN - LEFT_IN) / cols)  # inches per thumbnail, across the width
+    w, h = LEFT_IN + side * cols, TOP_IN + side * len(classes)
+    fig, axes = plt.subplots(len(classes), cols, figsize=(w, h), squeeze=False)
     for i, cls in enumerate(classes):
         paths = pick(source_rows, cls, per_class, "train") + pick(test_rows, cls, per_class)
         for j, (ax, p) in enumerate(zip(axes[i], paths)):
@@ -59,12 +63,14 @@ def plot(classes: Sequence[str], source_rows: Sequence[dict[str, str]],
             for spine in ax.spines.values():
                 spine.set_edgecolor("#08519c" if j < per_class else "#e6550d")
                 spine.set_linewidth(1.2)
-        axes[i][0].set_ylabel(cls, fontsize=9)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.06, right=0.99, top=0.88, bottom=0.01)
+        axes[i][0].set_ylabel(cls)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=LEFT_IN / w, right=1, top=1 - TOP_IN / h,
+                        bottom=0)
     left_mid = (axes[0][0].get_position().x0 + axes[0][per_class - 1].get_position().x1) / 2
     right_mid = (axes[0][per_class].get_position().x0 + axes[0][-1].get_position().x1) / 2
-    fig.text(left_mid, 0.94, source_label, ha="center", fontsize=9, color="#08519c")
-    fig.text(right_mid, 0.94, target_label, ha="center", fontsize=9, color="#e6550d")
+    y = 1 - 0.45 * TOP_IN / h
+    fig.text(left_mid, y, source_label, ha="center", va="center", color="#08519c")
+    fig.text(right_mid, y, target_label, ha="center", va="center", color="#e6550d")
     return fig
 
 

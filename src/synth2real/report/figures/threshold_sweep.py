@@ -7,20 +7,22 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.config.methods import threshold_only
-from synth2real.report.figures import plt, save
+from synth2real.config.variants import threshold_only
+from synth2real.report.figures import plt, print_width, save
 from synth2real.store import read_json
+
+WIDTH_IN = print_width(0.75)
 
 
 def plot(summary: Mapping) -> plt.Figure:
     """The figure drawn from a loaded `summary.json`: every variant whose only part is
     threshold pseudo-labelling (by its recorded settings, not its name), by threshold."""
-    sweep = sorted(((v["method"]["settings"]["threshold"], v) for v in summary["variants"].values()
+    sweep = sorted(((v["method"]["settings"]["pseudo_labels"]["threshold"], v) for v in summary["variants"].values()
                     if "method" in v and threshold_only(v["method"]["settings"])),
                    key=lambda tv: tv[0])
     if not sweep:
         raise ValueError("summary has no threshold-only variants: declare them in methods.variants, "
-                         "e.g. threshold-0.7: {select: threshold, threshold: 0.7}")
+                         "e.g. threshold-0.7: {pseudo_labels: {kind: threshold, threshold: 0.7}}")
     t = np.array([x for x, _ in sweep])
 
     def series(get):
@@ -30,7 +32,7 @@ def plot(summary: Mapping) -> plt.Figure:
         hi = np.array([100 * c[1] if c else np.nan for c in ci])
         return m, lo, hi
 
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.3), layout="constrained")
     for label, get, color in (
         ("real-test accuracy", lambda v: v["test_acc"], "#08519c"),
         ("pseudo-label accuracy", lambda v: v["pseudo_label"]["pseudo_label_acc"], "#31a354"),
@@ -49,8 +51,9 @@ def plot(summary: Mapping) -> plt.Figure:
     ax.set_xticks(t, [f"{x:g}" for x in t])
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(f"Threshold sweep (mean, 95% CI over {len(summary['seeds'])} seeds)", fontsize=9)
+    # Below the axes: inside, the lines cross every corner at some threshold.
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    ax.set_title(f"Threshold sweep (mean, 95% CI over {len(summary['seeds'])} seeds)")
     return fig
 
 

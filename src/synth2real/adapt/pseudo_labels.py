@@ -1,4 +1,4 @@
-"""Choosing which unlabeled pool images get a pseudo-label, and how good the choice was.
+"""Pseudo-label selection: which unlabeled pool images get a pseudo-label, and how good the choice was.
 
 All selectors see only the source model's logits / probabilities; the pool's
 true labels are never an input (they enter `diagnostics` alone, to report how
@@ -44,14 +44,25 @@ def balanced(probs: np.ndarray, share: float, threshold: float | None = None,
     return idx, probs[idx].argmax(1)
 
 
+def _energy(logits: np.ndarray) -> np.ndarray:
+    return -logsumexp(logits, axis=1)
+
+
+def _entropy(logits: np.ndarray) -> np.ndarray:
+    logp = logits - logsumexp(logits, axis=1, keepdims=True)
+    return -(np.exp(logp) * logp).sum(1)
+
+
+# The `reject` part's scores (its `score` setting): logits [P, C] -> higher = more likely
+# out-of-domain. energy: -logsumexp(logits); entropy: H(softmax).
+OOD_SCORES = {"energy": _energy, "entropy": _entropy}
+
+
 def ood_score(logits: np.ndarray, score: str) -> np.ndarray:
-    """Higher = more likely out-of-domain. energy: -logsumexp(logits); entropy: H(softmax)."""
-    if score == "energy":
-        return -logsumexp(logits, axis=1)
-    if score == "entropy":
-        logp = logits - logsumexp(logits, axis=1, keepdims=True)
-        return -(np.exp(logp) * logp).sum(1)
-    raise ValueError(f"unknown OOD score {score!r}; 'energy' or 'entropy'")
+    """Higher = more likely out-of-domain, by `OOD_SCORES[score]`."""
+    if score not in OOD_SCORES:
+        raise ValueError(f"unknown OOD score {score!r}; one of {sorted(OOD_SCORES)}")
+    return OOD_SCORES[score](logits)
 
 
 def in_domain(logits: np.ndarray, score: str, reject_share: float) -> np.ndarray:

@@ -1,0 +1,24 @@
+"""Rule table: one of the paper's tables, from the summary alone, as CSV, Markdown and LaTeX.
+
+Each table is a module of renderers (`to_csv`, `to_markdown`, `to_latex` of a loaded
+summary), named after the table it produces: `<table>_table`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from synth2real.report import claims_table, methods_table, results_table, selection_table
+from synth2real.report.text import write_texts
+from synth2real.store import read_json
+
+# Table name (paper/tables/<name>.*) -> its renderers.
+TABLES: dict[str, ModuleType] = {"results": results_table, "methods": methods_table,
+                                 "claims": claims_table, "selection": selection_table}
+
+
+def write(summary: str, csv: str, md: str, tex: str, *, table: str) -> None:
+    """Stage: table `table` of the summary at `summary`, written to `csv`, `md` and `tex`."""
+    renderers, loaded = TABLES[table], read_json(summary)
+    write_texts({csv: renderers.to_csv(loaded), md: renderers.to_markdown(loaded),
+                 tex: renderers.to_latex(loaded)})
