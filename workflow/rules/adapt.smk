@@ -52,44 +52,60 @@ rule features_adabn:
         "../scripts/features_adabn.py"
 
 
-def variant_inputs(wildcards):
-    """A variant's image sets in the feature kinds its parts name, the checkpoints its first
-    pseudo-labels come from, and those of the earlier variant that trains the same model."""
-    spec = VARIANTS[wildcards.variant]
-    out = {s: image_set(s, kind) for s, kind in spec.feature_kinds.items()}
-    labeller = CFG.labelled_by(wildcards.variant)
-    if labeller:
-        out["labelling_models"] = per_seed(labeller, "head.pt")
-    trainer = CFG.trained_as(wildcards.variant)
-    if trainer != wildcards.variant:
-        out["shared_models"] = per_seed(trainer, "head.pt")
-    return out
+# Training jobs (synth2real.config.Study.training_jobs): the variants of one kind of work
+# (heads, pseudo-labels, shared, or a pool trainer) on one pair of feature kinds, e.g.
+# `pseudo-labels.aligned.adabn`. One rule each: its job loads its features once and trains
+# every seed of every variant in as few batched passes as their parts allow.
+TRAINING_JOBS = CFG.training_jobs()
 
 
-rule train_variant:
-    input:
-        unpack(variant_inputs),
-    output:
-        heads=per_seed("{variant}", "head.pt"),
-        metrics=per_seed("{variant}", "metrics.json"),
-        provenance=per_seed("{variant}", "provenance.json"),
-        # The pseudo-labels each seed's model was trained on (header only without any).
-        accepted=per_seed("{variant}", "pseudo_labels.csv"),
-    wildcard_constraints:
-        variant="|".join(re.escape(v) for v in VARIANTS),
-    params:
-        # The variant's parts with all their settings: its rerun trigger.
-        spec=lambda w: VARIANTS[w.variant].model_dump(mode="json"),
-        train=config["train"],
-        domain_sample=config["methods"]["domain_sample"],
-        data_seed=config["data_seed"],
-        classes=config["classes"],
-        seeds=SEEDS,
-    log:
-        "results/logs/train/{variant}.log",
-    benchmark:
-        "results/benchmarks/train/{variant}.tsv"
-    conda:
-        "../../envs/train.yaml"
-    script:
-        "../scripts/train_variant.py"
+def training_inputs(members):
+    """A job's image sets in its feature kinds; for each pseudo-labelling variant, the
+    checkpoints its first labels come from; for each shared variant, the checkpoints of the
+    variant that trains its model."""
+    kinds = VARIANTS[members[0]].feature_kinds
+    labellers = {v: CFG.labelled_by(v) for v in members if CFG.labelled_by(v)}
+    shares = {v: CFG.trained_as(v) for v in members if CFG.trained_as(v) != v}
+    return {
+        **{s: image_set(s, kind) for s, kind in kinds.items()},
+        "labelling_models": [f for v in labellers.values() for f in per_seed(v, "head.pt")],
+        "shared_models": [f for v in shares.values() for f in per_seed(v, "head.pt")],
+    }, labellers, shares
+
+
+def rule_name(job):
+    return "train_" + re.sub(r"\W", "_", job)
+
+
+for JOB, MEMBERS in TRAINING_JOBS.items():
+    JOB_INPUTS, LABELLERS, SHARES = training_inputs(MEMBERS)
+
+    rule:
+        name:
+            rule_name(JOB)
+        input:
+            **JOB_INPUTS,
+        output:
+            heads=[f for v in MEMBERS for f in per_seed(v, "head.pt")],
+            metrics=[f for v in MEMBERS for f in per_seed(v, "metrics.json")],
+            provenance=[f for v in MEMBERS for f in per_seed(v, "provenance.json")],
+            # The pseudo-labels each model was trained on (a header only without any).
+            accepted=[f for v in MEMBERS for f in per_seed(v, "pseudo_labels.csv")],
+        params:
+            # Each variant's parts with all their settings: the job's rerun trigger.
+            variants={v: VARIANTS[v].model_dump(mode="json") for v in MEMBERS},
+            labellers=LABELLERS,
+            shares=SHARES,
+            train=config["train"],
+            domain_sample=config["methods"]["domain_sample"],
+            data_seed=config["data_seed"],
+            classes=config["classes"],
+            seeds=SEEDS,
+        log:
+            f"results/logs/train/{JOB}.log",
+        benchmark:
+            f"results/benchmarks/train/{JOB}.tsv"
+        conda:
+            "../../envs/train.yaml"
+        script:
+            "../scripts/train_variants.py"

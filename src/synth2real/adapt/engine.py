@@ -1,30 +1,32 @@
 """The engine: every model of the study is a method variant, trained here from its parts.
 
-Stage `train_variant` (rule train_variant, one job per variant, all its seeds in
-one batched pass) builds a variant's models from its typed spec
-(`synth2real.config.Variant`), on the image sets and feature kinds the rule hands
-in, and writes each seed's checkpoint, metrics, provenance and accepted
-pseudo-labels:
+Stage `train_variants` (one rule per training job, `Study.training_jobs`) trains the
+variants of one job -- same kind of work, same feature kinds -- from their typed
+specs (`synth2real.config.Variant`) on the image sets the rule hands in, every seed
+of every variant in as few batched passes as their parts allow
+(`synth2real.model.stacked`), and writes each model's checkpoint, metrics,
+provenance and accepted pseudo-labels:
 
-    shared model   the variant's training reads no pool image and an earlier variant
-                   trains the same model (e.g. adabn = synthetic-1000 evaluated on AdaBN
-                   features): that variant's checkpoints, scored on this one's features
+    shared         the variant's training reads no pool image and an earlier variant
+                   trains the same model (adabn = synthetic-1000 on AdaBN features): that
+                   variant's checkpoints (`shared_models`), scored on this job's features
     labels         synthetic: the source train split of `source.size`; target: the
                    labeled target photos of the oracle split
-    trainer        head: the study's head (`stacked.head_loss`); mcc | coral | im: a
-                   bottleneck net with a pool loss (`objectives`); dann (`dann`)
-    pseudo_labels  per round, the current models label the pool (round 1: the source-only
-                   variant's checkpoints, the rule's `labelling_models`) -> `reject` drops
-                   the most out-of-domain images -> a selector keeps labels -> fresh heads
-                   train on source + pseudo-labels, concatenated or `mixing`; the round
-                   kept is chosen by `rounds.chosen_by`, never by test labels
+    trainer        head: the study's head, every such variant of the job in one pass;
+                   mcc | coral | im: a bottleneck net with a pool loss (`objectives`);
+                   dann (`dann`)
+    pseudo_labels  per round, each model labels the pool (round 1: the source-only
+                   variant's checkpoints, `labelling_models`) -> `reject` drops the most
+                   out-of-domain images -> a selector keeps labels -> fresh heads train on
+                   source + pseudo-labels, concatenated or `mixing`, every variant of the job
+                   in one pass per round; the round kept is chosen by `rounds.chosen_by`
 
 Every part's function is registered in one table below (`SELECTORS`, `TRAINERS`,
-`ROUND_CHOICE`; rejection scores in `pseudo_labels.OOD_SCORES`); a test fails
-when a settings model of `synth2real.config.variants` has no entry. Every model
-starts from the same seeded weights as the other variants' model of its seed,
-so variants pair seed by seed. The real test set is scored after training;
-nothing reads its labels, and the pool's labels feed only the diagnostics.
+`ROUND_CHOICE`; rejection scores in `pseudo_labels.OOD_SCORES`); a test fails when a
+settings model of `synth2real.config.variants` has none. A model of seed s starts from
+the same weights and random stream in every variant, so variants pair seed by seed. The
+real test set is scored after training; nothing reads its labels, and the pool's labels
+feed only the diagnostics.
 """
 
 from __future__ import annotations
@@ -41,17 +43,7 @@ from torch import nn
 from synth2real import provenance as prov
 from synth2real.adapt import dann, mixing, objectives, pseudo_labels
 from synth2real.analysis.domain import proxy_a_distance
-from synth2real.config import (
-    Balanced,
-    Coral,
-    Dann,
-    Head,
-    Im,
-    Mcc,
-    Threshold,
-    Train,
-    Variant,
-)
+from synth2real.config import Balanced, Coral, Dann, Head, Im, Mcc, Threshold, Train, Variant
 from synth2real.data.imagesets import ImageSet, Labeled
 from synth2real.data.manifests import write_csv
 from synth2real.model import criteria, head, stacked
@@ -68,31 +60,60 @@ SELECTORS: dict[type, Selector] = {
     Balanced: lambda probs, s, cand: pseudo_labels.balanced(probs, s.share, s.threshold, cand),
 }
 
+# `rounds.chosen_by`: a round's record -> its sort key (the smallest is kept; ties: earliest).
+ROUND_CHOICE: dict[str, Callable[[dict[str, Any]], float]] = {
+    "val_acc": lambda r: -r["val_acc"],
+    "pool_entropy": lambda r: r["pool_entropy"],
+}
+
 
 @dataclass
 class Data:
-    """The features one variant reads, in its feature kinds; pool labels for diagnostics only."""
+    """The features a training job reads, in its feature kinds; pool labels for diagnostics.
 
-    train: Labeled  # the labeled training split (source train, or the oracle's target photos)
-    val: Labeled  # source val (target val for the oracle): the training-time check
+    The trainers index one feature table: source rows, then the oracle's labeled target
+    photos, then the pool (`table`, `offsets`).
+    """
+
+    classes: list[str]
+    source_rows: list[dict[str, str]]  # the source manifest (rank, split, label)
+    source: Labeled  # every source image of the manifest, in its order
+    oracle: Labeled  # the labeled target photos of split oracle
     pool: np.ndarray  # unlabeled real pool [P, D]
     pool_paths: list[str]
     pool_true: list[str]  # diagnostics only
     pool_in_domain: list[int]  # diagnostics only
     test: Labeled  # real test: scored after training, never selected on
     target_val: Labeled  # labeled target val: model-selection criteria only
+    table: torch.Tensor = field(init=False)
 
-    def table(self) -> torch.Tensor:
-        """The feature table the trainers index: the training split's rows, then the pool's."""
-        return torch.from_numpy(np.ascontiguousarray(np.concatenate([self.train.X, self.pool]),
-                                                     np.float32))
+    def __post_init__(self) -> None:
+        self.table = torch.from_numpy(np.ascontiguousarray(
+            np.concatenate([self.source.X, self.oracle.X, self.pool]), np.float32))
+
+    @property
+    def pool_offset(self) -> int:
+        return len(self.source) + len(self.oracle)
 
     @property
     def pool_rows(self) -> np.ndarray:
-        return len(self.train) + np.arange(len(self.pool))
+        return self.pool_offset + np.arange(len(self.pool))
 
-    def source_members(self) -> stacked.Members:
-        return stacked.Members(np.arange(len(self.train)), self.train.y)
+    def splits(self, spec: Variant) -> tuple[stacked.Members, Labeled]:
+        """The variant's training split (as table rows and labels) and its validation split."""
+        if spec.labels == "target":
+            rows = len(self.source) + np.arange(len(self.oracle))
+            return stacked.Members(rows, self.oracle.y), self.target_val
+        size = spec.source.size
+        chosen = {split: np.array([i for i, r in enumerate(self.source_rows)
+                                   if int(r["rank"]) < size and r["split"] == split], np.int64)
+                  for split in ("train", "val")}
+        train = chosen["train"]
+        val = Labeled(self.source.X[chosen["val"]], self.source.y[chosen["val"]])
+        return stacked.Members(train, self.source.y[train]), val
+
+    def features(self, rows: np.ndarray) -> np.ndarray:
+        return self.table[torch.from_numpy(rows)].numpy()
 
 
 @dataclass
@@ -100,7 +121,7 @@ class Fitted:
     """One seed's trained model and what its metrics record beside the scores."""
 
     model: nn.Module
-    train: Labeled  # the set it was trained on (source + accepted pseudo-labels, ...)
+    train: stacked.Members  # what it was trained on (source split + accepted pseudo-labels, ...)
     extra: dict[str, Any] = field(default_factory=dict)
     accepted: list[dict[str, object]] = field(default_factory=list)  # its pseudo-labels
 
@@ -110,52 +131,63 @@ def _history(hist: stacked.History) -> dict[str, list[float]]:
 
 
 def fit_heads(data: Data, members: Sequence[stacked.Members], plans: Sequence[stacked.Plan],
-              n_classes: int, train: Train, seeds: Sequence[int]) -> list[tuple[nn.Module, dict]]:
-    """A fresh study head per seed, seed k on `members[k]` with minibatches from `plans[k]`."""
-    nets = stacked.seeded(lambda: head.Head(n_classes, train.dropout, data.train.X.shape[1]),
+              seeds: Sequence[int], train: Train) -> list[tuple[nn.Module, dict]]:
+    """A fresh study head per model k (of seed `seeds[k]`) on `members[k]`, minibatches from
+    `plans[k]`: all in one batched pass."""
+    nets = stacked.seeded(lambda: head.Head(len(data.classes), train.dropout, data.table.shape[1]),
                           seeds)
-    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], members, plans, data.table(),
+    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], members, plans, data.table,
                         stacked.head_loss(train.dropout), stacked.Schedule.of(train))
     return [(net, _history(h)) for net, h in zip(nets, hists, strict=True)]
 
 
-def _train_head(spec: Variant, data: Data, n_classes: int, train: Train,
-                seeds: Sequence[int]) -> list[Fitted]:
-    plan = stacked.shuffled(len(data.train), train.batch_size)
-    fitted = fit_heads(data, [data.source_members()] * len(seeds), [plan] * len(seeds),
-                       n_classes, train, seeds)
-    return [Fitted(net, data.train, {"history": h}) for net, h in fitted]
+# A trainer: the variants of one `trainer` kind, and the data -> each variant's models, per seed.
+TrainerFn = Callable[[dict[str, Variant], Data, Train, Sequence[int]], dict[str, list[Fitted]]]
 
 
-def _train_objective(spec: Variant, data: Data, n_classes: int, train: Train,
-                     seeds: Sequence[int]) -> list[Fitted]:
-    nets, hists = objectives.train_objective(spec.trainer, data.source_members(), data.pool_rows,
-                                             data.table(), n_classes, train, seeds)
-    return [Fitted(n, data.train, {"history": _history(h)}) for n, h in zip(nets, hists, strict=True)]
+def _train_heads(specs: dict[str, Variant], data: Data, train: Train,
+                 seeds: Sequence[int]) -> dict[str, list[Fitted]]:
+    """The study's head: every seed of every variant in one pass (each on its own split)."""
+    splits = {name: data.splits(spec)[0] for name, spec in specs.items()}
+    members = [splits[name] for name in specs for _ in seeds]
+    plans = [stacked.shuffled(len(m.rows), train.batch_size) for m in members]
+    fitted = iter(fit_heads(data, members, plans, [s for _ in specs for s in seeds], train))
+    return {name: [Fitted(net, splits[name], {"history": h})
+                   for _, (net, h) in zip(seeds, fitted)] for name in specs}
 
 
-def _train_dann(spec: Variant, data: Data, n_classes: int, train: Train,
-                seeds: Sequence[int]) -> list[Fitted]:
-    nets, hists = dann.train_dann(spec.trainer, data.source_members(), data.pool_rows,
-                                  data.table(), n_classes, train, seeds)
-    return [Fitted(n, data.train, {"history": _history(h)}) for n, h in zip(nets, hists, strict=True)]
+def _train_objectives(specs: dict[str, Variant], data: Data, train: Train,
+                      seeds: Sequence[int]) -> dict[str, list[Fitted]]:
+    out = {}
+    for name, spec in specs.items():
+        members = data.splits(spec)[0]
+        nets, hists = objectives.train_objective(spec.trainer, members, data.pool_rows, data.table,
+                                                 len(data.classes), train, seeds)
+        out[name] = [Fitted(n, members, {"history": _history(h)})
+                     for n, h in zip(nets, hists, strict=True)]
+    return out
 
 
-# The `trainer` part: trains one model per seed on the source split (and the pool).
-TrainerFn = Callable[[Variant, Data, int, Train, Sequence[int]], list[Fitted]]
-TRAINERS: dict[type, TrainerFn] = {Head: _train_head, Mcc: _train_objective,
-                                   Coral: _train_objective, Im: _train_objective,
-                                   Dann: _train_dann}
+def _train_danns(specs: dict[str, Variant], data: Data, train: Train,
+                 seeds: Sequence[int]) -> dict[str, list[Fitted]]:
+    out = {}
+    for name, spec in specs.items():
+        members = data.splits(spec)[0]
+        nets, hists = dann.train_dann(spec.trainer, members, data.pool_rows, data.table,
+                                      len(data.classes), train, seeds)
+        out[name] = [Fitted(n, members, {"history": _history(h)})
+                     for n, h in zip(nets, hists, strict=True)]
+    return out
 
-# `rounds.chosen_by`: a round's record -> its sort key (the smallest is kept; ties: earliest).
-ROUND_CHOICE: dict[str, Callable[[dict[str, Any]], float]] = {
-    "val_acc": lambda r: -r["val_acc"],
-    "pool_entropy": lambda r: r["pool_entropy"],
-}
+
+# The `trainer` part, by its settings model.
+TRAINERS: dict[type, TrainerFn] = {Head: _train_heads, Mcc: _train_objectives,
+                                   Coral: _train_objectives, Im: _train_objectives,
+                                   Dann: _train_danns}
 
 
-def label_pool(spec: Variant, model: nn.Module, data: Data,
-               classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+def label_pool(spec: Variant, model: nn.Module, data: Data) -> tuple[np.ndarray, np.ndarray,
+                                                                      np.ndarray, dict[str, Any]]:
     """(pool rows, class indices, confidences, diagnostics) of `model`'s pseudo-labels."""
     logits = head.logits(model, data.pool)
     probs = softmax(logits)
@@ -164,7 +196,7 @@ def label_pool(spec: Variant, model: nn.Module, data: Data,
     if spec.reject is not None:
         candidates = pseudo_labels.in_domain(logits, spec.reject.score, spec.reject.share)
         plain = pseudo_labels.diagnostics(*select(probs, spec.pseudo_labels, None), data.pool_true,
-                                          data.pool_in_domain, classes)
+                                          data.pool_in_domain, data.classes)
         ind = np.asarray(data.pool_in_domain, bool)
         rejected = np.setdiff1d(np.arange(len(probs)), candidates)
         extra = {"ood_score": spec.reject.score, "rejected": len(rejected),
@@ -172,89 +204,109 @@ def label_pool(spec: Variant, model: nn.Module, data: Data,
                  "ood_accepted_without_rejection": plain["ood_accepted"],
                  "ood_accepted_share_without_rejection": plain["ood_accepted_share"]}
     idx, labels = select(probs, spec.pseudo_labels, candidates)
-    diag = pseudo_labels.diagnostics(idx, labels, data.pool_true, data.pool_in_domain, classes)
+    diag = pseudo_labels.diagnostics(idx, labels, data.pool_true, data.pool_in_domain, data.classes)
     return idx, labels, probs[idx].max(1), {"threshold": spec.pseudo_labels.threshold,
                                             "rule": spec.pseudo_labels.kind, **diag, **extra}
-
-
-def _train_pseudo_labelled(spec: Variant, data: Data, labellers: Sequence[nn.Module],
-                           classes: Sequence[str], train: Train, seeds: Sequence[int]) -> list[Fitted]:
-    """Rounds of (label the pool with the current models, train fresh heads on source +
-    pseudo-labels); per seed the round `rounds.chosen_by` prefers."""
-    n_src = len(data.train)
-    models = list(labellers)
-    rounds: list[list[dict[str, Any]]] = [[] for _ in seeds]
-    kept: list[list[Fitted]] = [[] for _ in seeds]
-    for r in range(1, spec.rounds.count + 1):
-        picked = [label_pool(spec, m, data, classes) for m in models]
-        empty = [s for s, (idx, *_) in zip(seeds, picked, strict=True) if len(idx) == 0]
-        if empty:
-            raise ValueError(f"no pool image was pseudo-labeled in round {r} (seeds {empty}); "
-                             "lower the pseudo_labels threshold")
-        members = [stacked.Members(np.r_[np.arange(n_src), n_src + idx], np.r_[data.train.y, lab])
-                   for idx, lab, _, _ in picked]
-        plans = [mixing.mixed(n_src, len(idx), spec.mixing.ratio, train.batch_size)
-                 if spec.mixing else stacked.shuffled(len(m.rows), train.batch_size)
-                 for m, (idx, *_) in zip(members, picked, strict=True)]
-        fitted = fit_heads(data, members, plans, len(classes), train, seeds)
-        models = [net for net, _ in fitted]
-        for k, ((net, hist), (idx, lab, conf, diag)) in enumerate(zip(fitted, picked, strict=True)):
-            rounds[k].append({"round": r, "val_acc": _accuracy(net, data.val),
-                              "pool_entropy": criteria.mean_entropy(head.predict_proba(net, data.pool)),
-                              "pseudo_label": diag})
-            accepted = [{"path": data.pool_paths[i], "label": classes[c], "confidence": float(p),
-                         "round": r} for i, c, p in zip(idx, lab, conf, strict=True)]
-            train_set = Labeled(np.concatenate([data.train.X, data.pool[idx]]), members[k].labels)
-            kept[k].append(Fitted(net, train_set, {"history": hist}, accepted))
-    out = []
-    for rs, candidates in zip(rounds, kept, strict=True):
-        best = min(range(len(rs)), key=lambda i: ROUND_CHOICE[spec.rounds.chosen_by](rs[i]))
-        chosen = candidates[best]
-        chosen.extra["pseudo_label"] = rs[best]["pseudo_label"]
-        if spec.rounds.count > 1:
-            chosen.extra["self_training"] = {"chosen_round": best + 1,
-                                             "chosen_by": spec.rounds.chosen_by, "rounds": rs}
-        out.append(chosen)
-    return out
 
 
 def _accuracy(model: nn.Module, data: Labeled) -> float:
     return float((head.logits(model, data.X).argmax(1) == data.y).mean())
 
 
-def load_data(spec: Variant, source: ImageSet, pool: ImageSet, real_test: ImageSet,
-              target_labeled: ImageSet, classes: Sequence[str]) -> Data:
-    """The variant's features of every image set, each checked to be of the kind it reads."""
-    kinds = spec.feature_kinds
+def train_pseudo_labelled(specs: dict[str, Variant], data: Data,
+                          labellers: dict[str, Sequence[nn.Module]], train: Train,
+                          seeds: Sequence[int]) -> dict[str, list[Fitted]]:
+    """Rounds of (each model labels the pool, fresh heads train on its split + pseudo-labels),
+    every model still in a round trained in one pass; per model, the round `rounds.chosen_by`
+    prefers. `labellers[name][k]` labels the pool for variant `name`'s seed k in round 1."""
+    models = {name: list(labellers[name]) for name in specs}
+    rounds: dict[str, list[list[dict[str, Any]]]] = {n: [[] for _ in seeds] for n in specs}
+    kept: dict[str, list[list[Fitted]]] = {n: [[] for _ in seeds] for n in specs}
+    for r in range(1, max(spec.rounds.count for spec in specs.values()) + 1):
+        active = [name for name, spec in specs.items() if spec.rounds.count >= r]
+        picked, members, plans = {}, [], []
+        for name in active:
+            spec, (split, val) = specs[name], data.splits(specs[name])
+            picked[name] = [label_pool(spec, m, data) for m in models[name]]
+            for s, (idx, lab, _, _) in zip(seeds, picked[name], strict=True):
+                if len(idx) == 0:
+                    raise ValueError(f"{name}: no pool image was pseudo-labeled in round {r} "
+                                     f"(seed {s}); lower the pseudo_labels threshold")
+                members.append(stacked.Members(np.r_[split.rows, data.pool_offset + idx],
+                                               np.r_[split.labels, lab]))
+                plans.append(mixing.mixed(len(split.rows), len(idx), spec.mixing.ratio,
+                                          train.batch_size) if spec.mixing
+                             else stacked.shuffled(len(members[-1].rows), train.batch_size))
+        fitted = iter(zip(members, fit_heads(data, members, plans,
+                                             [s for _ in active for s in seeds], train)))
+        for name in active:
+            val = data.splits(specs[name])[1]
+            models[name] = []
+            for k in range(len(seeds)):
+                m, (net, hist) = next(fitted)
+                idx, lab, conf, diag = picked[name][k]
+                models[name].append(net)
+                rounds[name][k].append({
+                    "round": r, "val_acc": _accuracy(net, val),
+                    "pool_entropy": criteria.mean_entropy(head.predict_proba(net, data.pool)),
+                    "pseudo_label": diag})
+                accepted = [{"path": data.pool_paths[i], "label": data.classes[c],
+                             "confidence": float(p), "round": r}
+                            for i, c, p in zip(idx, lab, conf, strict=True)]
+                kept[name][k].append(Fitted(net, m, {"history": hist}, accepted))
+    out: dict[str, list[Fitted]] = {}
+    for name, spec in specs.items():
+        out[name] = []
+        for rs, candidates in zip(rounds[name], kept[name], strict=True):
+            best = min(range(len(rs)), key=lambda i: ROUND_CHOICE[spec.rounds.chosen_by](rs[i]))
+            chosen = candidates[best]
+            chosen.extra["pseudo_label"] = rs[best]["pseudo_label"]
+            if spec.rounds.count > 1:
+                chosen.extra["self_training"] = {"chosen_round": best + 1,
+                                                 "chosen_by": spec.rounds.chosen_by, "rounds": rs}
+            out[name].append(chosen)
+    return out
+
+
+def load_data(source: ImageSet, pool: ImageSet, real_test: ImageSet, target_labeled: ImageSet,
+              kinds: dict[str, str], classes: Sequence[str]) -> Data:
+    """A job's features of every image set, each checked to be of the kind `kinds` names."""
     labeled = target_labeled.rows()
-    target_val = target_labeled.labeled([r for r in labeled if r["split"] == "val"], classes,
-                                        kinds["target_labeled"])
-    if spec.labels == "target":
-        train = target_labeled.labeled([r for r in labeled if r["split"] == "oracle"], classes,
-                                       kinds["target_labeled"])
-        val = target_val
-    else:
-        rows = [r for r in source.rows() if int(r["rank"]) < spec.source.size]
-        train, val = (source.labeled([r for r in rows if r["split"] == split], classes,
-                                     kinds["source"]) for split in ("train", "val"))
     pool_rows = pool.rows()  # true_label / in_domain: diagnostics only
     paths = [r["path"] for r in pool_rows]
-    return Data(train=train, val=val, pool=pool.lookup(paths, kinds["pool"]), pool_paths=paths,
-                pool_true=[r["true_label"] for r in pool_rows],
-                pool_in_domain=[int(r["in_domain"]) for r in pool_rows],
-                test=real_test.labeled(real_test.rows(), classes, kinds["real_test"]),
-                target_val=target_val)
+    source_rows = source.rows()
+    return Data(
+        classes=list(classes), source_rows=source_rows,
+        source=source.labeled(source_rows, classes, kinds["source"]),
+        oracle=target_labeled.labeled([r for r in labeled if r["split"] == "oracle"], classes,
+                                      kinds["target_labeled"]),
+        pool=pool.lookup(paths, kinds["pool"]), pool_paths=paths,
+        pool_true=[r["true_label"] for r in pool_rows],
+        pool_in_domain=[int(r["in_domain"]) for r in pool_rows],
+        test=real_test.labeled(real_test.rows(), classes, kinds["real_test"]),
+        target_val=target_labeled.labeled([r for r in labeled if r["split"] == "val"], classes,
+                                          kinds["target_labeled"]))
 
 
-def fit_variant(spec: Variant, data: Data, classes: Sequence[str], train: Train,
-                seeds: Sequence[int], labellers: Sequence[nn.Module] = ()) -> list[Fitted]:
-    """Every seed's model of variant `spec` on `data` (see the module doc)."""
-    if spec.pseudo_labels is not None:
-        if len(labellers) != len(seeds):
-            raise ValueError(f"pseudo-labels need one labelling model per seed ({len(seeds)}), "
-                             f"got {len(labellers)}")
-        return _train_pseudo_labelled(spec, data, labellers, classes, train, seeds)
-    return TRAINERS[type(spec.trainer)](spec, data, len(classes), train, seeds)
+def fit_variants(specs: dict[str, Variant], data: Data, train: Train, seeds: Sequence[int],
+                 labellers: dict[str, Sequence[nn.Module]] | None = None) -> dict[str, list[Fitted]]:
+    """Every seed's model of every variant of `specs` (see the module doc), by variant;
+    `labellers[name][k]` gives variant `name`'s seed k its first pseudo-labels."""
+    labellers = labellers or {}
+    out: dict[str, list[Fitted]] = {}
+    with_labels = {n: s for n, s in specs.items() if s.pseudo_labels is not None}
+    if with_labels:
+        missing = [n for n in with_labels if len(labellers.get(n, ())) != len(seeds)]
+        if missing:
+            raise ValueError(f"{missing}: pseudo-labels need one labelling model per seed")
+        out.update(train_pseudo_labelled(with_labels, data, labellers, train, seeds))
+    by_trainer: dict[type, dict[str, Variant]] = {}
+    for name, spec in specs.items():
+        if spec.pseudo_labels is None:
+            by_trainer.setdefault(type(spec.trainer), {})[name] = spec
+    for kind, group in by_trainer.items():
+        out.update(TRAINERS[kind](group, data, train, seeds))
+    return {name: out[name] for name in specs}
 
 
 def representation(model: nn.Module, X: np.ndarray) -> np.ndarray:
@@ -273,57 +325,85 @@ def _load(checkpoints: Sequence[str], classes: Sequence[str]) -> list[nn.Module]
     return models
 
 
-def write_seed(fitted: Fitted, data: Data, classes: Sequence[str], checkpoint: str,
-               metrics_json: str, provenance_json: str, accepted_csv: str,
+def _per_variant(files: Sequence[str], names: Sequence[str], n: int) -> dict[str, list[str]]:
+    """`files` laid out variant by variant (`names`), `n` per variant -> variant -> its files."""
+    if len(files) != len(names) * n:
+        raise ValueError(f"{len(files)} files for {len(names)} variants x {n} seeds")
+    return {name: list(files[i * n:(i + 1) * n]) for i, name in enumerate(names)}
+
+
+def write_seed(fitted: Fitted, data: Data, val: Labeled, out: dict[str, str],
                metrics: dict[str, Any], config: prov.Config) -> dict[str, Any]:
-    """Score one seed's model on train, val and test (per-image test predictions kept for the
-    summary's bootstrap) and, unless it learned from target labels, on the model-selection
-    criteria; then write its checkpoint, metrics, provenance and accepted pseudo-labels."""
-    model = fitted.model
-    for name, split in (("train", fitted.train), ("val", data.val), ("test", data.test)):
+    """Score one model on its training split, `val` and the test set (per-image test
+    predictions kept for the summary's bootstrap) and, unless it learned from target labels,
+    on the model-selection criteria; write its checkpoint, metrics, provenance and accepted
+    pseudo-labels (`out`: file kind -> path)."""
+    model, classes = fitted.model, data.classes
+    train = Labeled(data.features(fitted.train.rows), fitted.train.labels)
+    for name, split in (("train", train), ("val", val), ("test", data.test)):
         probs = head.predict_proba(model, split.X)
         metrics[name] = head.scores(split.y, probs, classes)
     metrics["test"]["pred"] = probs.argmax(1).tolist()
-    if metrics.get("labels") != "target":
+    if metrics["labels"] != "target":
         metrics["selection"] = {"source_val_acc": metrics["val"]["acc"],
                                 "target_val_acc": _accuracy(model, data.target_val),
                                 **criteria.pool_scores(head.predict_proba(model, data.pool))}
-    head.save(model, checkpoint, classes)
-    write_json(metrics, metrics_json)
-    write_csv(accepted_csv, fitted.accepted, ["path", "label", "confidence", "round"])
-    prov.write(provenance_json, config, seed=metrics["seed"], variant=metrics["variant"])
+    head.save(model, out["heads"], classes)
+    write_json(metrics, out["metrics"])
+    write_csv(out["accepted"], fitted.accepted, ["path", "label", "confidence", "round"])
+    prov.write(out["provenance"], config, seed=metrics["seed"], variant=metrics["variant"])
     return metrics
 
 
-def train_variant(source: ImageSet, pool: ImageSet, real_test: ImageSet, target_labeled: ImageSet,
-                  heads: list[str], metrics: list[str], provenance: list[str],
-                  accepted: list[str], *, variant: str, spec: Variant, train: Train,
-                  domain_sample: int, data_seed: int, classes: list[str], seeds: list[int],
-                  labelling_models: list[str] = (), shared_models: list[str] = ()) -> None:
-    """Stage: every seed of method variant `variant` (its parts: `spec`).
+def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target_labeled: ImageSet,
+                   heads: list[str], metrics: list[str], provenance: list[str], accepted: list[str],
+                   *, variants: dict[str, Variant], train: Train, domain_sample: int,
+                   data_seed: int, classes: list[str], seeds: list[int],
+                   labellers: dict[str, str] | None = None, labelling_models: list[str] = (),
+                   shares: dict[str, str] | None = None, shared_models: list[str] = ()) -> None:
+    """Stage: every seed of every variant of one training job (`variants`: name -> parts,
+    all of one pair of feature kinds).
 
-    `labelling_models`: per seed, the checkpoint whose predictions give the first round's
-    pseudo-labels; `shared_models`: per seed, the checkpoint of the earlier variant that
-    trains the same model (then nothing is trained here). The proxy A-distance between
-    the training split and the pool is measured in the representation each model's
-    classifier reads: per seed for a learned bottleneck, once for the cached features.
+    Output files (`heads`, `metrics`, `provenance`, `accepted`) are laid out variant by
+    variant in `variants` order, seed by seed within each. `labellers`: variant -> the
+    variant whose models give its first pseudo-labels, their checkpoints in
+    `labelling_models` (per entry of `labellers`, per seed); `shares`: variant -> the
+    variant that trains its model, whose checkpoints are `shared_models` (likewise). The
+    proxy A-distance between the training split and the pool is measured in the
+    representation each model's classifier reads: per model for a learned bottleneck,
+    once per training split for the cached features.
     """
-    data = load_data(spec, source, pool, real_test, target_labeled, classes)
-    if shared_models:
-        fitted = [Fitted(m, data.train, {"shared_with": p})
-                  for m, p in zip(_load(shared_models, classes), shared_models, strict=True)]
-    else:
-        fitted = fit_variant(spec, data, classes, train, seeds, _load(labelling_models, classes))
-    config = {"spec": spec, "train": train, "domain_sample": domain_sample,
-              "data_seed": data_seed, "classes": classes}
-    pad = None
-    for k, (seed, fit) in enumerate(zip(seeds, fitted, strict=True)):
-        if pad is None or isinstance(fit.model, head.BottleneckNet):
-            pad = proxy_a_distance(representation(fit.model, data.train.X),
-                                   representation(fit.model, data.pool), domain_sample, data_seed)
-        m = write_seed(fit, data, classes, heads[k], metrics[k], provenance[k], accepted[k],
-                       {"seed": seed, "variant": variant, "labels": spec.labels,
-                        "n_train": len(fit.train), "method": spec.model_dump(mode="json"),
-                        "proxy_a_distance": pad, **fit.extra}, config)
-        log.info("%s seed %d: train %.4f val %.4f test %.4f PAD %.3f", variant, seed,
-                 m["train"]["acc"], m["val"]["acc"], m["test"]["acc"], pad)
+    kinds = next(iter(variants.values())).feature_kinds
+    if any(v.feature_kinds != kinds for v in variants.values()):
+        raise ValueError("a training job's variants must read the same feature kinds")
+    data = load_data(source, pool, real_test, target_labeled, kinds, classes)
+    labellers, shares = labellers or {}, shares or {}
+    labelling = _per_variant(labelling_models, list(labellers), len(seeds))
+    sharing = _per_variant(shared_models, list(shares), len(seeds))
+    fitted = fit_variants({n: v for n, v in variants.items() if n not in shares}, data, train,
+                          seeds, {n: _load(labelling[n], classes) for n in labellers})
+    for name, paths in sharing.items():
+        fitted[name] = [Fitted(m, data.splits(variants[name])[0],
+                               {"shared_with": {"variant": shares[name], "checkpoint": path}})
+                        for m, path in zip(_load(paths, classes), paths, strict=True)]
+    outs = {kind: _per_variant(files, list(variants), len(seeds))
+            for kind, files in (("heads", heads), ("metrics", metrics),
+                                ("provenance", provenance), ("accepted", accepted))}
+    pads: dict[bytes, float] = {}
+    for name, spec in variants.items():
+        config = {"spec": spec, "train": train, "domain_sample": domain_sample,
+                  "data_seed": data_seed, "classes": classes}
+        split, val = data.splits(spec)
+        for k, (seed, fit) in enumerate(zip(seeds, fitted[name], strict=True)):
+            X = data.features(split.rows)
+            key = split.rows.tobytes()
+            if isinstance(fit.model, head.BottleneckNet) or key not in pads:
+                pads[key] = proxy_a_distance(representation(fit.model, X),
+                                             representation(fit.model, data.pool),
+                                             domain_sample, data_seed)
+            m = write_seed(fit, data, val, {kind: files[name][k] for kind, files in outs.items()},
+                           {"seed": seed, "variant": name, "labels": spec.labels,
+                            "n_train": len(fit.train.rows), "method": spec.model_dump(mode="json"),
+                            "proxy_a_distance": pads[key], **fit.extra}, config)
+            log.info("%s seed %d: train %.4f val %.4f test %.4f PAD %.3f", name, seed,
+                     m["train"]["acc"], m["val"]["acc"], m["test"]["acc"], pads[key])

@@ -266,6 +266,31 @@ class Study(Strict):
         fit = v.source_model().resolved(self.pseudo_label.threshold, v.source.size).fit()
         return next((n for n, u in self.variants.items() if u.fit() == fit), None)
 
+    def training_job(self, name: str) -> str:
+        """The training job that makes variant `name`'s models: one job per kind of work and
+        pair of feature kinds, so that each job loads its features once, trains its models in
+        as few batched passes as their parts allow, and waits only for its own feature passes.
+
+        kind: `heads` (the study's head, no pool), `shared` (an earlier variant's models,
+        evaluated on other features), `pseudo-labels`, or the pool trainer's name
+        (mcc, coral, im, dann); e.g. `pseudo-labels.aligned.adabn`.
+        """
+        v = self.variants[name]
+        if self.trained_as(name) != name:
+            kind = "shared"
+        elif v.pseudo_labels is not None:
+            kind = "pseudo-labels"
+        else:
+            kind = "heads" if v.trainer.kind == "head" else v.trainer.kind
+        return f"{kind}.{v.source.features}.{v.target}"
+
+    def training_jobs(self) -> dict[str, list[str]]:
+        """Training job -> its variants (in variant order); jobs in order of their first variant."""
+        jobs: dict[str, list[str]] = {}
+        for name in self.variants:
+            jobs.setdefault(self.training_job(name), []).append(name)
+        return jobs
+
     @property
     def max_size(self) -> int:
         return max(self.synthetic.sizes)
@@ -287,24 +312,39 @@ def _substitute_bundle(node: Any, bundle: str | None, key: str = "") -> Any:
     return node
 
 
-def _format_error(err: ValidationError) -> str:
+def _key(loc: tuple, raw: Any) -> str:
+    """The dotted config key of an error location: the location walked through the raw
+    config, leaving out the tag pydantic adds after a tagged union (the `kind` of the value
+    there: `trainer.mcc.temperature` is the key `trainer.temperature`)."""
+    keys, node, tagged = [], raw, None
+    for part in loc:
+        if isinstance(node, dict) and node.get("kind") == part and tagged is not node:
+            tagged = node  # the tag comes once, before the keys of the value it tags
+            continue
+        keys.append(str(part))
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None  # a missing key, or inside a value given in short form
+    return ".".join(keys)
+
+
+def _format_error(err: ValidationError, raw: Any) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _TAGS))
+        key = _key(e["loc"], raw)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; every key is listed in config/paper.yaml)"
-        elif e["type"] == "union_tag_invalid":
-            msg = f"unknown kind {e['input'].get('kind')!r}; {e['ctx']['expected_tags']} allowed" \
-                if isinstance(e.get("input"), dict) else msg
         value = e.get("input")
+        if e["type"] == "union_tag_invalid" and isinstance(value, dict):
+            msg = f"unknown kind {e['ctx']['tag']!r}; {e['ctx']['expected_tags']} allowed"
+            value = e["ctx"]["tag"]
         shown = "" if isinstance(value, dict) or e["type"] == "missing" else f" (got {value!r})"
         lines.append(f"  - {key or '<top level>'}: {msg}{shown}")
     return "invalid configuration:\n" + "\n".join(lines)
-
-
-# Discriminator tags pydantic puts into error locations; they are not keys.
-_TAGS = {"folder", "diffusers", "cifar10", "stl10", "torchvision", "path"}
 
 
 def load(raw: dict[str, Any]) -> Study:
@@ -326,7 +366,7 @@ def load(raw: dict[str, Any]) -> Study:
     try:
         return Study.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_format_error(err)) from None
+        raise ConfigError(_format_error(err, raw)) from None
 
 
 def load_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Study:

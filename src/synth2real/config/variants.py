@@ -211,7 +211,7 @@ class Variant(Strict):
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = {k: ({_SHORTHAND[k]: v} if k in _SHORTHAND and isinstance(v, str | int)
+            data = {k: ({_SHORTHAND[k]: v} if k in _SHORTHAND and isinstance(v, str | int | float)
                         and not isinstance(v, bool) else v) for k, v in data.items()}
         return data
 

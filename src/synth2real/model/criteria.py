@@ -32,15 +32,24 @@ def information_maximisation(probs: np.ndarray) -> float:
 def soft_neighbourhood_density(probs: np.ndarray, temperature: float = SND_TEMPERATURE) -> float:
     """SND (Saito et al. 2021): mean entropy of each pool image's softmax-weighted similarity
     to the other pool images, on L2-normalised predictions. High when predictions form dense
-    neighbourhoods (clusters), which tracks target accuracy better than confidence alone."""
-    p = np.asarray(probs, np.float64)
+    neighbourhoods (clusters), which tracks target accuracy better than confidence alone.
+
+    Per row, with s_j the scaled similarities to the other images, m their maximum and
+    Z = sum_j exp(s_j - m): H = log Z - sum_j exp(s_j - m) (s_j - m) / Z, in float32 over
+    the [P, P] similarities (every model of the study is scored on this, so it is kept to one
+    exponential per pair); the mean over rows in float64.
+    """
+    p = np.asarray(probs, np.float32)
     p = p / np.linalg.norm(p, axis=1, keepdims=True).clip(1e-12)
-    sim = p @ p.T / temperature
-    np.fill_diagonal(sim, -np.inf)
-    sim -= sim.max(1, keepdims=True)
-    w = np.exp(sim)
-    w /= w.sum(1, keepdims=True)
-    return float(entropy(w).mean())
+    s = p @ p.T
+    s *= np.float32(1 / temperature)
+    np.fill_diagonal(s, -np.inf)  # an image is not its own neighbour
+    s -= s.max(1, keepdims=True)
+    e = np.exp(s)
+    np.fill_diagonal(s, 0.0)  # its weight is exp(-inf) = 0; 0 * 0 instead of 0 * -inf
+    z = e.sum(1, dtype=np.float64)
+    weighted = np.einsum("ij,ij->i", e, s, dtype=np.float64)
+    return float(np.mean(np.log(z) - weighted / z))
 
 
 def pool_scores(pool_probs: np.ndarray) -> dict[str, float]:

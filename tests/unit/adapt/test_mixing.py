@@ -1,12 +1,16 @@
-"""Minibatch mixing: the real:synthetic split and a mixed-batch head that learns."""
+"""Minibatch mixing: the real:synthetic split, every minibatch's composition, and mixed heads
+equal to the one-model reference."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from synth2real.adapt import mixing
+from synth2real.adapt import engine, mixing
 from synth2real.config import Train
+from synth2real.model import head, stacked
+from tests import reference_trainers as ref
 from tests.unit.adapt.test_dann import shifted_domains
 
 
@@ -15,25 +19,46 @@ def test_minibatch_split_follows_the_ratio(ratio, expected):
     assert mixing.split_batch(32, ratio) == expected
 
 
-def test_mixed_training_learns_and_needs_real_images():
-    Xs, y, _ = shifted_domains()
-    head, hist = mixing.train_head_mixed(Xs, y, Xs[:20], y[:20], 7, 3, Train(epochs=20, step_size=100), seed=0)
-    assert (head(torch.from_numpy(Xs)).argmax(1).numpy() == y).mean() > 0.95
-    assert len(hist.loss) == 20
+def test_every_minibatch_holds_the_ratio_and_real_images_cycle():
+    plan = mixing.mixed(n_synthetic=100, n_real=9, ratio=7, batch_size=32)
+    stream = stacked.Stream(0)
+    seen_real = []
+    for _ in range(3):
+        steps = plan(stream)
+        assert len(steps) == 4  # ceil(100 / 28) minibatches: one pass over the synthetic set
+        for s in steps:
+            real = s.positions[s.positions >= 100]
+            assert len(real) == 4 and len(set(real)) == 4
+            seen_real += list(real)
+        assert sorted(np.concatenate([s.positions[s.positions < 100] for s in steps])) == list(range(100))
+    # 3 epochs x 4 minibatches x 4 real = 48 draws: every real image over and over, evenly.
+    counts = np.bincount(np.asarray(seen_real) - 100, minlength=9)
+    assert counts.min() >= 4 and counts.max() - counts.min() <= 4
     with pytest.raises(ValueError, match="at least one"):
-        mixing.train_head_mixed(Xs, y, Xs[:0], y[:0], 7, 3, Train(epochs=1), seed=0)
+        mixing.mixed(100, 0, 7, 32)
 
 
-def test_batched_mixed_heads_equal_one_seed_mixed_heads():
+def test_mixed_heads_learn_and_equal_one_model_reference_heads():
     Xs, y, Xt = shifted_domains(n=120)
-    real = [(Xt[:n], y[:n]) for n in (5, 33, 18)]  # per-seed pseudo-labelled sets of other sizes
     cfg = Train(epochs=4, step_size=2, batch_size=16)
-    batched = mixing.train_heads_mixed(Xs, y, real, 3, 3, cfg, [0, 1, 2])
-    for seed, (Xr, yr), (model, hist) in zip([0, 1, 2], real, batched):
-        alone, hist_alone = mixing.train_head_mixed(Xs, y, Xr, yr, 3, 3, cfg, seed)
-        for pa, pb in zip(alone.parameters(), model.parameters(), strict=True):
-            assert torch.allclose(pa, pb, atol=1e-6, rtol=0)
-        assert torch.equal(alone(torch.from_numpy(Xt)).argmax(1), model(torch.from_numpy(Xt)).argmax(1))
-        assert hist.loss == pytest.approx(hist_alone.loss, rel=1e-5) and hist.lr == hist_alone.lr
-    with pytest.raises(ValueError, match="at least one"):
-        mixing.train_heads_mixed(Xs, y, [(Xt[:0], y[:0])], 3, 3, cfg, [0])
+    sizes = (5, 33, 18)  # per-seed pseudo-labelled sets of different sizes
+    table = torch.from_numpy(np.concatenate([Xs, Xt]).astype(np.float32))
+    members = [stacked.Members(np.r_[np.arange(120), 120 + np.arange(n)], np.r_[y, y[:n]])
+               for n in sizes]
+    data = engine.Data.__new__(engine.Data)  # only what fit_heads reads
+    data.classes, data.table = ["a", "b", "c"], table
+    seeds = [0, 1, 2]
+    fitted = engine.fit_heads(data, members, [mixing.mixed(120, n, 3, 16) for n in sizes], seeds, cfg)
+    for n, seed, (net, hist) in zip(sizes, seeds, fitted):
+        X = np.concatenate([Xs, Xt[:n]])
+        alone = ref.train_head(X, np.r_[y, y[:n]], 3, cfg, seed, order="mixed", n_real=n, ratio=3)
+        for pa, pb in zip(alone.parameters(), net.parameters(), strict=True):
+            assert torch.allclose(pa, pb, atol=1e-5, rtol=0)
+        assert np.array_equal(head.logits(alone, Xt).argmax(1), head.logits(net, Xt).argmax(1))
+    # Real images that are copies of labeled source images: the mixed head learns the labels.
+    Xs, y, _ = shifted_domains()
+    data.table = torch.from_numpy(Xs)
+    copies = stacked.Members(np.r_[np.arange(300), np.arange(20)], np.r_[y, y[:20]])
+    (net, _), = engine.fit_heads(data, [copies], [mixing.mixed(300, 20, 7, 32)], [0],
+                                  Train(epochs=20, step_size=100))
+    assert (head.logits(net, Xs).argmax(1) == y).mean() > 0.95

@@ -1,0 +1,182 @@
+"""Method variants are typed combinations of parts: shorthands, defaults in one place, every
+impossible combination named by variant and part, and each distinct model trained once."""
+
+from __future__ import annotations
+
+import pytest
+
+from synth2real.config import Balanced, Coral, Dann, Im, Mcc, Variant, load_file
+from synth2real.config.variants import DEFAULT_VARIANTS, Methods, Threshold, threshold_only
+from synth2real.errors import ConfigError
+from tests.conftest import REPO
+
+PUBLISHED = ["synthetic-500", "synthetic-1000", "pseudo-label"]
+
+
+def offline(bundle, **methods):
+    return load_file(REPO / "config" / "offline.yaml", {"bundle": str(bundle), **(
+        {"methods": methods} if methods else {})})
+
+
+def test_offline_config_declares_the_26_method_variants_in_order(bundle):
+    cfg = offline(bundle)
+    assert list(cfg.variants)[:3] == PUBLISHED and list(cfg.variants)[-1] == "oracle"
+    assert len(cfg.method_variants) == 26
+    assert {"threshold-0.95", "balanced", "self-training", "ood-energy", "adabn", "adabn+pl", "dann",
+            "align", "align+adabn+pl", "mix-1to1", "mix-1to15", "mcc", "align+mcc", "coral",
+            "align+coral", "im", "align+im"} <= set(cfg.variants)
+    # The config file spells out exactly the code's defaults (nothing hides in either).
+    assert dict(cfg.methods.variants) == DEFAULT_VARIANTS
+
+
+def test_the_paper_config_declares_the_same_variants():
+    assert dict(load_file(REPO / "config" / "paper.yaml").methods.variants) == DEFAULT_VARIANTS
+
+
+def test_no_variants_runs_the_published_study_only(bundle):
+    assert list(offline(bundle, variants={}).variants) == [*PUBLISHED, "oracle"]
+
+
+def test_the_oracle_can_be_switched_off(bundle):
+    cfg = offline(bundle, variants={})
+    assert list(cfg.model_copy(update={"real": cfg.real.model_copy(update={"oracle_per_class": 0})}
+                               ).variants) == PUBLISHED
+
+
+def test_the_published_variants_are_variants_like_any_other(bundle):
+    cfg = offline(bundle, variants={})
+    v = cfg.variants
+    assert v["synthetic-500"] == Variant(source={"size": 500}, description=v["synthetic-500"].description)
+    assert v["pseudo-label"].pseudo_labels == Threshold(threshold=0.51)
+    assert v["pseudo-label"].source.size == 1000 and v["oracle"].labels == "target"
+    assert cfg.labelled_by("pseudo-label") == "synthetic-1000"
+
+
+def test_a_bare_word_is_that_choice_with_its_default_settings():
+    short = Variant.model_validate({"trainer": "mcc", "pseudo_labels": None, "source": "aligned"})
+    assert short.trainer == Mcc() and short.source.features == "aligned"
+    assert Variant.model_validate({"pseudo_labels": "balanced", "mixing": 7, "rounds": 2,
+                                   "reject": "entropy"}) == Variant(
+        pseudo_labels=Balanced(), mixing={"ratio": 7}, rounds={"count": 2},
+        reject={"score": "entropy", "share": 0.2})
+
+
+def test_the_study_settings_fill_in_what_a_variant_leaves_open(bundle):
+    cfg = offline(bundle, variants={"b": {"pseudo_labels": "balanced"}, "t": {"pseudo_labels": {
+        "kind": "threshold", "threshold": 0.9}}})
+    assert cfg.variants["b"].pseudo_labels == Balanced(threshold=0.51)
+    assert cfg.variants["t"].pseudo_labels.threshold == 0.9
+    assert cfg.variants["b"].source.size == 1000
+    assert "class-balanced" in cfg.variants["b"].description
+
+
+def test_a_new_combination_is_a_config_edit(bundle):
+    cfg = offline(bundle, variants={"align": {"source": "aligned"}, "align+balanced+mix": {
+        "source": "aligned", "pseudo_labels": "balanced", "mixing": 3, "reject": "entropy"}})
+    v = cfg.variants["align+balanced+mix"]
+    assert v.mixing.ratio == 3 and v.reject.score == "entropy" and v.reject.share == 0.2
+    assert v.description.startswith("source images at the target resolution")
+    assert cfg.labelled_by("align+balanced+mix") == "align"
+    assert cfg.training_job("align+balanced+mix") == "pseudo-labels.aligned.plain"
+
+
+@pytest.mark.parametrize("parts,part", [
+    ({"trainer": "dann", "pseudo_labels": "threshold"}, "trainer"),
+    ({"trainer": "mcc", "pseudo_labels": "threshold"}, "trainer"),
+    ({"trainer": {"kind": "coral"}, "pseudo_labels": "balanced"}, "trainer"),
+    ({"trainer": "im", "pseudo_labels": "threshold", "rounds": 2}, "trainer"),
+    ({"mixing": 7}, "mixing"),
+    ({"rounds": 3}, "rounds"),
+    ({"reject": "energy"}, "reject"),
+    ({"labels": "target", "pseudo_labels": "threshold"}, "labels"),
+    ({"labels": "target", "source": "aligned"}, "labels"),
+])
+def test_impossible_combinations_name_the_variant_and_the_part(bundle, parts, part):
+    with pytest.raises(ConfigError, match=rf"  - methods\.variants\.odd\.{part}: "):
+        offline(bundle, variants={"odd": parts})
+
+
+@pytest.mark.parametrize("key,value,shown", [
+    ("pseudo_labels", {"kind": "threshold", "threshold": 1.5}, "pseudo_labels.threshold"),
+    ("pseudo_labels", {"kind": "threshold", "threshold": "high"}, "pseudo_labels.threshold"),
+    ("pseudo_labels", {"kind": "balanced", "share": 0}, "pseudo_labels.share"),
+    ("pseudo_labels", "top-k", "pseudo_labels"),
+    ("mixing", 0, "mixing.ratio"),
+    ("mixing", 1.5, "mixing.ratio"),
+    ("rounds", {"count": 11}, "rounds.count"),
+    ("reject", {"score": "energy", "share": 1.0}, "reject.share"),
+    ("trainer", {"kind": "mcc", "temperature": 0}, "trainer.temperature"),
+    ("trainer", {"kind": "dann", "epochs": 0}, "trainer.epochs"),
+    ("trainer", "svm", "trainer"),
+    ("source", {"features": "upscaled"}, "source.features"),
+])
+def test_every_setting_has_a_type_and_range_named_by_its_key(bundle, key, value, shown):
+    parts = {key: value}
+    if key in ("mixing", "reject"):
+        parts["pseudo_labels"] = "threshold"
+    with pytest.raises(ConfigError, match=rf"  - methods\.variants\.odd\.{shown}: "):
+        offline(bundle, variants={"odd": parts})
+
+
+def test_unknown_part_or_setting_is_named(bundle):
+    with pytest.raises(ConfigError, match=r"methods\.variants\.odd\.trainr: unknown key"):
+        offline(bundle, variants={"odd": {"trainr": "dann"}})
+    with pytest.raises(ConfigError, match=r"methods\.variants\.odd\.trainer\.temprature: unknown key"):
+        offline(bundle, variants={"odd": {"trainer": {"kind": "mcc", "temprature": 2}}})
+
+
+def test_published_variant_names_are_reserved():
+    with pytest.raises(ValueError, match="reserved"):
+        Methods(variants={"pseudo-label": {"pseudo_labels": "threshold"}})
+
+
+def test_a_variant_that_is_another_under_a_second_name_is_refused(bundle):
+    with pytest.raises(ConfigError, match=r"threshold-0\.51 has every part equal to variant "
+                                          r"'pseudo-label'"):
+        offline(bundle, variants={"threshold-0.51": {"pseudo_labels": {"kind": "threshold",
+                                                                       "threshold": 0.51}}})
+
+
+def test_pseudo_labels_need_the_source_only_model_of_their_source_features(bundle):
+    with pytest.raises(ConfigError, match=r"methods\.variants\.align\+pl\.pseudo_labels: .*aligned "
+                                          r"source features .* `aligned: \{source: aligned\}`"):
+        offline(bundle, variants={"align+pl": {"source": "aligned", "pseudo_labels": "threshold"}})
+
+
+def test_a_size_the_study_does_not_generate_is_refused(bundle):
+    with pytest.raises(ConfigError, match=r"methods\.variants\.small\.source\.size=300 is not one of"):
+        offline(bundle, variants={"small": {"source": {"size": 300}}})
+
+
+def test_each_distinct_model_is_trained_once(bundle):
+    cfg = offline(bundle)
+    assert cfg.trained_as("adabn") == "synthetic-1000" and cfg.trained_as("align+adabn") == "align"
+    assert cfg.trained_as("adabn+pl") == "adabn+pl"  # its training reads AdaBN pool features
+    assert cfg.trained_as("mcc") == "mcc"
+    fits = [cfg.variants[v].fit() for v in cfg.variants if cfg.trained_as(v) == v]
+    assert len({str(f) for f in fits}) == len(fits)
+
+
+def test_training_jobs_group_variants_by_work_and_feature_kinds(bundle):
+    jobs = offline(bundle).training_jobs()
+    assert jobs["heads.plain.plain"] == ["synthetic-500", "synthetic-1000", "oracle"]
+    assert jobs["shared.plain.adabn"] == ["adabn"]
+    assert "pseudo-label" in jobs["pseudo-labels.plain.plain"]
+    assert jobs["dann.aligned.plain"] == ["align+dann"]
+    assert sorted(v for vs in jobs.values() for v in vs) == sorted(offline(bundle).variants)
+
+
+def test_part_settings_have_their_published_defaults_once():
+    assert (Mcc().temperature, Mcc().weight, Mcc().bottleneck, Coral().weight) == (2.5, 1.0, 256, 1.0)
+    assert (Im().entropy, Im().diversity) == (1.0, 1.0)
+    assert (Dann().hidden, Dann().domain_weight, Dann().ramp_gamma) == (256, 1.0, 10.0)
+    assert Balanced().share == 0.5 and Threshold().threshold is None  # None: pseudo_label.threshold
+
+
+def test_the_threshold_sweep_is_found_by_its_parts_not_its_name(bundle):
+    cfg = offline(bundle)
+    sweep = [v for v, spec in cfg.variants.items() if spec.threshold_only()]
+    assert sweep == ["pseudo-label", "threshold-0.7", "threshold-0.8", "threshold-0.9",
+                     "threshold-0.95"]
+    assert threshold_only(cfg.variants["threshold-0.9"].model_dump(mode="json"))
+    assert not threshold_only(cfg.variants["mix-1to7"].model_dump(mode="json"))
