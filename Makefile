@@ -9,7 +9,7 @@
 #   make paper  [CONFIG=... BUNDLE=...]                        # paper/main.pdf (reruns only what is stale)
 #   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
 #   make fetch-weights [CONFIG=...]                            # fill HF_HOME/TORCH_HOME caches (network)
-#   make demo                                                  # web demo on http://127.0.0.1:7860
+#   make demo                                                  # web demo (newest run) on http://127.0.0.1:7860
 #   make doctor                                                # what this machine has and lacks
 #   make check-fresh [SUITE=bookworm|trixie] [CMD="make ..."]  # a README command in a fresh Debian root
 #   make check-container                                       # build the image, reproduce offline inside
@@ -132,9 +132,13 @@ gpu-check:
 fetch-weights: setup
 	$(VENV)/bin/synth2real fetch-weights --config $(CONFIG) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)
 
-# Compare page for the models of the last `make reproduce` (the `demo:` section of CONFIG).
+# Compare page for a run's models. Given CONFIG, RUN_DIR or MODELS: that run (with the `demo:`
+# section of CONFIG); given none: the run under runs/ whose models were exported last, with the
+# settings it was made with (the demo says which), so it opens the run just made, whatever its config.
+DEMO_CHOSEN := $(filter-out file default undefined,$(origin CONFIG) $(origin RUN_DIR) $(origin MODELS))
 demo: setup
-	$(VENV)/bin/synth2real demo --host $(HOST) --port $(PORT) --models $(MODELS) --config $(CONFIG)
+	$(VENV)/bin/synth2real demo --host $(HOST) --port $(PORT) \
+	  $(if $(DEMO_CHOSEN),--models $(MODELS) --config $(CONFIG),--newest-run runs)
 
 doctor: setup
 	$(VENV)/bin/synth2real doctor $(if $(BUNDLE),--bundle $(abspath $(BUNDLE)),)

@@ -2,6 +2,8 @@
 
     python demo/app.py                                  # ./models, http://127.0.0.1:7860
     python demo/app.py --host 0.0.0.0 --port 8080 --models <run>/models --config config/offline.yaml
+    python demo/app.py --run runs/offline               # a run: its models, settings, examples
+    python demo/app.py --newest-run runs                # the run under runs/ exported last
 
 Serves the three exported models of a run (baseline, study, adapted; see
 models/card.json) on onnxruntime alone, through `synth2real.serve`: FastAPI
@@ -47,6 +49,7 @@ from synth2real.errors import ConfigError
 from synth2real.serve.api import create_api
 from synth2real.serve.compare import MAX_FILES, Comparer
 from synth2real.serve.html import CSS, render_header, render_html
+from synth2real.serve.runs import newest_run, recorded_demo_section
 
 log = logging.getLogger("synth2real.demo")
 
@@ -66,14 +69,24 @@ def demo_settings(config_path: str | None) -> Demo:
     if not path.is_file():
         raise ConfigError(f"config file {config_path!r} does not exist (--config)")
     raw = yaml.safe_load(path.read_text()) or {}
+    return _validated(raw.get("demo") or {}, config_path)
+
+
+def run_demo_settings(run_root: str | Path) -> Demo:
+    """The `demo:` section a run was made with (its results/provenance.json), else defaults."""
+    found = recorded_demo_section(run_root)
+    return _validated(*found) if found else Demo()
+
+
+def _validated(section: dict[str, Any], where: str | Path) -> Demo:
     try:
-        return Demo.model_validate(raw.get("demo") or {})
+        return Demo.model_validate(section)
     except ValidationError as err:
         problems = "\n".join(
             f"  - demo.{'.'.join(map(str, e['loc']))}: "
             + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
             + f" (got {e['input']!r})" for e in err.errors())
-        raise ConfigError(f"{config_path}: invalid `demo:` section:\n{problems}") from None
+        raise ConfigError(f"{where}: invalid `demo:` section:\n{problems}") from None
 
 
 def pick_examples(test_csv: Path, classes: list[str], dest: Path) -> list[tuple[str, str]]:
@@ -177,18 +190,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1",
                     help="interface to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     ap.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    ap.add_argument("--models", default="models",
-                    help="folder with card.json and the three ONNX models (default ./models)")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--models", default=None,
+                       help="folder with card.json and the three ONNX models (default ./models)")
+    which.add_argument("--run", default=None,
+                       help="a run's output root (e.g. runs/offline): its models/, the `demo:` "
+                            "settings it was made with and its test photos as examples")
+    which.add_argument("--newest-run", default=None, metavar="PARENT",
+                       help="the run under PARENT (e.g. runs) whose models were exported last, "
+                            "as --run; says which")
     ap.add_argument("--config", default=None,
-                    help="study config whose `demo:` section to use (default: built-in defaults)")
+                    help="study config whose `demo:` section to use (default: the run's own with "
+                         "--run/--newest-run, else built-in defaults)")
     ap.add_argument("--examples", default=None,
                     help="real test manifest to take example photos from (default: "
                          "results/data/real_test.csv of the run the --models folder belongs to)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        settings = demo_settings(args.config)
-        comparer = Comparer(args.models, settings)
+        run = Path(args.run) if args.run else None
+        if args.newest_run:
+            newest = newest_run(args.newest_run)
+            run = newest.root
+            log.info("serving %s: the newest run with exported models under %s/ "
+                     "(another: `make demo CONFIG=<config>` or `MODELS=<folder>`)",
+                     newest.describe(), args.newest_run)
+        models = run / "models" if run else Path(args.models or "models")
+        settings = (demo_settings(args.config) if args.config or run is None
+                    else run_demo_settings(run))
+        comparer = Comparer(models, settings)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
@@ -201,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     examples_dir = Path(tempfile.mkdtemp(prefix="synth2real-examples-"))
     try:
         # A run keeps its models/ beside its results/: by default the examples come from that run.
-        run_results = Path(args.models).absolute().parent / "results"
+        run_results = models.absolute().parent / "results"
         test_csv = Path(args.examples) if args.examples is not None else (
             run_results / "data" / "real_test.csv")
         examples = pick_examples(test_csv, comparer.classes, examples_dir)

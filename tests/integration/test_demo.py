@@ -300,3 +300,53 @@ def test_example_copies_are_removed_when_the_server_stops(tiny_run, card, tmp_pa
         assert len(list(copies.iterdir())) == 2 * len(card["classes"])  # 2 per class
     assert not copies.exists()
     assert "removed" in (tmp_path / "demo.log").read_text()
+
+
+def test_newest_run_is_served_with_its_own_settings_and_named(tiny_run, tmp_path):
+    """`make demo` without CONFIG/MODELS: of two runs under runs/, the one exported last is
+    served, with the `demo:` section it was made with and its own example photos; the log
+    says which run."""
+    import os
+    import shutil
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "older").symlink_to(tiny_run)
+    newer = runs / "newer"
+    shutil.copytree(tiny_run / "models", newer / "models")
+    (newer / "results" / "data").mkdir(parents=True)
+    shutil.copy(tiny_run / "results" / "data" / "real_test.csv", newer / "results" / "data")
+    record = json.loads((tiny_run / "results" / "provenance.json").read_text())
+    record["config"]["demo"]["unsure_threshold"] = 0.9
+    (newer / "results" / "provenance.json").write_text(json.dumps(record))
+    card = newer / "models" / "card.json"
+    later = (tiny_run / "models" / "card.json").stat().st_mtime + 60
+    os.utime(card, (later, later))
+    with running_demo(None, tmp_path / "demo.log", args=["--newest-run", str(runs)]) as url:
+        health = httpx.get(url + "healthz", timeout=60).json()
+        page = httpx.get(url + "config", timeout=60).text  # the page's components
+        photo = Path(manifests.read_csv(tiny_run / "results" / "data" / "real_test.csv")[0]["path"])
+        result = httpx.post(url + "api/v1/predict", timeout=60,
+                            files=[("files", (photo.name, photo.read_bytes()))]).json()
+    log = (tmp_path / "demo.log").read_text()
+    assert f"serving {newer} (models exported " in log and "the newest run" in log
+    assert health["status"] == "ok" and result["unsure_threshold"] == 0.9
+    assert result["results"][0]["error"] is None
+    assert "Examples from the run's real test set" in page
+
+
+def test_gradio_client_with_one_ssl_context_gets_the_same_answer(demo_url, client, photos):
+    """What docs/deploy-and-demo.md recommends (and `make bench` times): gradio_client given
+    one SSL context for all its connections answers exactly as with its defaults."""
+    import ssl
+
+    from synth2real.tools.bench_serving import compare_latency
+
+    fast = Client(demo_url, verbose=False, analytics_enabled=False, download_files=False,
+                  ssl_verify=ssl.create_default_context())
+    _, a = _compare(fast, photos[:2])
+    _, b = _compare(client, photos[:2])
+    assert [r["adapted"]["logits"] for r in a["results"]] == [r["adapted"]["logits"]
+                                                              for r in b["results"]]
+    times = compare_latency(demo_url, photos[:1], n=3)
+    assert len(times) == 3 and all(0 < t < 30 for t in times)

@@ -159,11 +159,59 @@ def test_compose_services_and_volumes():
     assert {"/out", "/cache"} <= targets
     assert "cache" in doc["volumes"]
     assert (REPO / "docker" / rep["build"]["context"] / rep["build"]["dockerfile"]).resolve() == DOCKERFILE
-    assert "7860:7860" in demo["ports"]
     cmd = demo["command"]
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "7860"
     assert cmd[cmd.index("--models") + 1].endswith("/models")
     assert any(v.endswith(":/out:ro") for v in demo["volumes"])
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's variable substitution: ${VAR}, ${VAR:-default}, ${VAR-default}, $VAR, $$."""
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, op, default = m.group("name") or m.group("bare"), m.group("op"), m.group("default")
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+    pattern = r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?-)(?P<default>[^}]*))?\}|\$(?P<bare>\w+)"
+    return re.sub(pattern, sub, value)
+
+
+def published(port: str | int | dict, env: dict[str, str]) -> tuple[str, str, str]:
+    """(host interface, host port, container port) of one `ports:` entry; an entry without a
+    host interface is published on all of them, 0.0.0.0 (Docker's default)."""
+    if isinstance(port, dict):  # long syntax
+        return (interpolate(str(port.get("host_ip", "0.0.0.0")), env),
+                interpolate(str(port.get("published", "")), env), str(port["target"]))
+    parts = interpolate(str(port), env).split(":")
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    return "0.0.0.0", parts[0] if len(parts) == 2 else "", parts[-1]
+
+
+def test_interpolation_and_port_parsing_follow_compose():
+    assert interpolate("${A:-x}:${B-y}:$C:$$", {"A": "", "B": "", "C": "c"}) == "x::c:$"
+    assert published("7860:7860", {}) == ("0.0.0.0", "7860", "7860")
+    assert published("${H:-127.0.0.1}:80:8080", {"H": "10.0.0.2"}) == ("10.0.0.2", "80", "8080")
+    assert published({"target": 80, "published": 8080}, {}) == ("0.0.0.0", "8080", "80")
+
+
+def test_compose_publishes_the_demo_on_loopback_unless_the_user_opts_in():
+    """The demo has no login: by default only this host reaches it; DEMO_BIND opts in."""
+    text = COMPOSE.read_text()
+    services = yaml.safe_load(text)["services"]
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            assert published(port, {})[0] == "127.0.0.1", (name, port)
+    demo = services["demo"]["ports"]
+    assert [published(p, {}) for p in demo] == [("127.0.0.1", "7860", "7860")]
+    # The opt-in, as the file's header tells the user to write it.
+    assert "DEMO_BIND=0.0.0.0 docker compose -f docker/compose.yaml up demo" in text
+    assert [published(p, {"DEMO_BIND": "0.0.0.0"})[0] for p in demo] == ["0.0.0.0"]
+    assert "http://localhost" not in text and "http://127.0.0.1:7860" in text
 
 
 def test_hadolint_passes():

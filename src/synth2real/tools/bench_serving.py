@@ -8,6 +8,12 @@ the same photo through the Gradio endpoint `/compare` with `gradio_client`
 (as a ratio), and (b) images/s of the full classifier (backbone + head) in
 onnxruntime and in eager PyTorch at batch 1 and 32, measured side by side in
 this run, as ratios. Numbers depend on the machine; ratios travel better.
+
+`/compare` is timed with one SSL context handed to `gradio_client` (`ssl_verify=`),
+as docs/deploy-and-demo.md recommends, and with the client's defaults: by default it
+builds a new HTTP client for the upload, for the call and for the event stream of
+every prediction, and each build loads the CA certificates (tens of ms each, the
+largest part of a call's time; `http_client_build_ms` prints what one costs here).
 """
 
 from __future__ import annotations
@@ -39,17 +45,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
+def running_demo(models: Path | None, log: Path, examples_csv: Path | None = None,
                  config: Path | None = None, startup_s: float = 180.0,
-                 env: dict[str, str] | None = None) -> Iterator[str]:
+                 env: dict[str, str] | None = None, args: Sequence[str] = ()) -> Iterator[str]:
     """Start the checkout's `demo/app.py` on a free port as its own process; yield its URL once
-    /healthz answers; stop it (SIGTERM, as a service manager would) after."""
+    /healthz answers; stop it (SIGTERM, as a service manager would) after.
+
+    `models`: the models folder, served without example photos unless `examples_csv` names
+    them; None leaves the choice to `args` (e.g. ["--newest-run", "runs"]).
+    """
     app = find_checkout() / "demo" / "app.py"
     if not app.is_file():
         raise FileNotFoundError(f"{app} not found: the demo page belongs to the checkout")
     port = free_port()
-    cmd = [sys.executable, str(app), "--port", str(port), "--models", str(models),
-           "--examples", str(examples_csv or "")]
+    cmd = [sys.executable, str(app), "--port", str(port), *args]
+    if models is not None:
+        cmd += ["--models", str(models), "--examples", str(examples_csv or "")]
     if config is not None:
         cmd += ["--config", str(config)]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
@@ -80,12 +91,21 @@ def running_demo(models: Path, log: Path, examples_csv: Path | None = None,
             proc.wait()
 
 
-def compare_latency(url: str, images: Sequence[Path], n: int | None = None) -> np.ndarray:
-    """Seconds per single-photo `/compare` call (upload + queue + both models + reply)."""
+def compare_latency(url: str, images: Sequence[Path], n: int | None = None,
+                    shared_ssl: bool = True) -> np.ndarray:
+    """Seconds per single-photo `/compare` call (upload + queue + three models + reply).
+
+    `shared_ssl`: hand the client one SSL context for all its connections (what the docs
+    recommend) instead of letting it load the CA certificates for each one.
+    """
     n = n or LATENCY_REQUESTS
+    import ssl
+
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    # gradio_client passes `ssl_verify` on as httpx's `verify`, which takes a ready context.
+    extra = {"ssl_verify": ssl.create_default_context()} if shared_ssl else {}
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=False, **extra)
     times = []
     for i in range(LATENCY_WARMUP + n):
         t0 = time.perf_counter()
@@ -117,6 +137,19 @@ def api_latency(url: str, photo: Path, n: int | None = None) -> np.ndarray:
             if i >= LATENCY_WARMUP:
                 times.append(dt)
     return np.array(times)
+
+
+def http_client_build_ms(n: int = 5) -> float:
+    """Median ms to build (and close) one `httpx.Client` with default settings, as
+    gradio_client does for each request it sends."""
+    import httpx
+
+    times = []
+    for _ in range(n + 1):
+        t0 = time.perf_counter()
+        httpx.Client().close()
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times[1:]))  # the first also imports and warms up
 
 
 def small_photo(src: Path, dest: Path, side: int = 32) -> Path:
@@ -219,13 +252,18 @@ def main(models_dir: Path, images: list[Path]) -> None:
         with running_demo(models_dir, Path(tmp) / "demo.log") as url:
             a = api_latency(url, photo) * 1000
             t = compare_latency(url, [photo]) * 1000
+            d = compare_latency(url, [photo], shared_ssl=False) * 1000
         m = in_process_latency(models_dir, [photo]) * 1000
+    build = http_client_build_ms()
     print(f"  POST /api/v1/predict, one 32 px photo, three models, {len(a)} requests: "
           f"p50 {np.percentile(a, 50):.1f} ms, p95 {np.percentile(a, 95):.1f} ms")
-    print(f"  Gradio /compare (gradio_client), same photo: p50 {np.percentile(t, 50):.1f} ms, "
-          f"p95 {np.percentile(t, 95):.1f} ms -> /compare / API = "
-          f"{np.percentile(t, 50) / np.percentile(a, 50):.1f}x")
-    print(f"    of which in-process (decode, three models, HTML; no server): "
+    print(f"  Gradio /compare (gradio_client, one SSL context), same photo: "
+          f"p50 {np.percentile(t, 50):.1f} ms, p95 {np.percentile(t, 95):.1f} ms -> "
+          f"/compare / API = {np.percentile(t, 50) / np.percentile(a, 50):.1f}x")
+    print(f"    with gradio_client's defaults (a new HTTP client for its upload, call and event "
+          f"stream; {build:.0f} ms to build one here): p50 {np.percentile(d, 50):.1f} ms, "
+          f"p95 {np.percentile(d, 95):.1f} ms")
+    print(f"    of which in-process (decode, three models side by side, HTML; no server): "
           f"p50 {np.percentile(m, 50):.1f} ms, p95 {np.percentile(m, 95):.1f} ms")
     # Default threads is what users get; one thread each is the contention-robust comparison
     # (busy-waiting thread pools suffer most when other processes share the cores).

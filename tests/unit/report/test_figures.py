@@ -78,14 +78,13 @@ def test_sample_grid_picks_train_images_in_manifest_order(tmp_path):
 
 def test_threshold_sweep_picks_its_points_by_parts_not_by_name():
     from synth2real.report.figures import threshold_sweep
+    from tests.unit.report.test_figures_legible import recorded_settings
 
-    plain = {"source": "plain", "target": "plain", "reject": "none", "select": "threshold",
-             "rounds": 1, "trainer": "head", "mix_ratio": None}
     summary = fake_summary(("synthetic-100", "pseudo-label", "threshold-0.9", "conf-0.8",
                             "conf-0.6"))
-    for name, settings in (("threshold-0.9", {**plain, "threshold": 0.9, "rounds": 3}),
-                           ("conf-0.8", {**plain, "threshold": 0.8}),
-                           ("conf-0.6", {**plain, "threshold": 0.6})):
+    for name, settings in (("threshold-0.9", recorded_settings(0.9, rounds=3)),
+                           ("conf-0.8", recorded_settings(0.8, rounds=1)),
+                           ("conf-0.6", recorded_settings(0.6, rounds=1))):
         summary["variants"][name]["method"] = {"description": "", "settings": settings}
         summary["variants"][name]["pseudo_label"] = summary["variants"]["pseudo-label"]["pseudo_label"]
     def with_ci(node):  # the fake has no intervals; the sweep draws them

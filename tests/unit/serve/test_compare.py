@@ -162,3 +162,31 @@ def test_missing_files_are_named_with_the_fix(tmp_path, models):
     (models / "study.onnx").unlink()
     with pytest.raises(FileNotFoundError, match=r"study.onnx not found .*make reproduce"):
         Comparer(models, Demo())
+
+
+def test_the_three_models_of_a_request_run_side_by_side(models, tmp_path):
+    """Each model runs in its own thread at the same time (onnxruntime releases the GIL): a
+    photo costs about one model's time, not the sum; the answers stay each model's own."""
+    import threading
+    import time
+
+    c = Comparer(models, Demo())
+    started, inside = threading.Barrier(3, timeout=5), []
+    for role, p in c.predictors.items():
+        plain = p.predict_batch
+
+        def slow(batch, names, plain=plain, role=role):
+            started.wait()  # all three models must be running at once to get past this
+            inside.append((role, threading.current_thread().name))
+            time.sleep(0.2)
+            return plain(batch, names)
+
+        p.predict_batch = slow
+    red = _photo(tmp_path, "red.png", (255, 0, 0))
+    t0 = time.perf_counter()
+    r = c.compare_paths([red])["results"][0]
+    assert time.perf_counter() - t0 < 0.5  # three 0.2 s models, not 0.6 s in a row
+    assert [r[k]["top_class"] for k in ("baseline", "study", "adapted")] == ["red", "red", "green"]
+    assert sorted(role for role, _ in inside) == ["adapted", "baseline", "study"]
+    assert len({name for _, name in inside}) == 3 and all(n.startswith("s2r-model") for _, n in inside)
+    c.close()
