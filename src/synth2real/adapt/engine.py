@@ -130,13 +130,13 @@ def _history(hist: stacked.History) -> dict[str, list[float]]:
     return {"lr": hist.lr, **hist.terms}
 
 
-def fit_heads(data: Data, members: Sequence[stacked.Members], plans: Sequence[stacked.Plan],
-              seeds: Sequence[int], train: Train) -> list[tuple[nn.Module, dict]]:
-    """A fresh study head per model k (of seed `seeds[k]`) on `members[k]`, minibatches from
-    `plans[k]`: all in one batched pass."""
-    nets = stacked.seeded(lambda: head.Head(len(data.classes), train.dropout, data.table.shape[1]),
-                          seeds)
-    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], members, plans, data.table,
+def fit_heads(table: torch.Tensor, n_classes: int, members: Sequence[stacked.Members],
+              plans: Sequence[stacked.Plan], seeds: Sequence[int],
+              train: Train) -> list[tuple[nn.Module, dict]]:
+    """A fresh study head per model k (of seed `seeds[k]`) on `members[k]` (rows of `table`),
+    minibatches from `plans[k]`: all in one batched pass."""
+    nets = stacked.seeded(lambda: head.Head(n_classes, train.dropout, table.shape[1]), seeds)
+    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], members, plans, table,
                         stacked.head_loss(train.dropout), stacked.Schedule.of(train))
     return [(net, _history(h)) for net, h in zip(nets, hists, strict=True)]
 
@@ -151,7 +151,8 @@ def _train_heads(specs: dict[str, Variant], data: Data, train: Train,
     splits = {name: data.splits(spec)[0] for name, spec in specs.items()}
     members = [splits[name] for name in specs for _ in seeds]
     plans = [stacked.shuffled(len(m.rows), train.batch_size) for m in members]
-    fitted = iter(fit_heads(data, members, plans, [s for _ in specs for s in seeds], train))
+    fitted = iter(fit_heads(data.table, len(data.classes), members, plans,
+                            [s for _ in specs for s in seeds], train))
     return {name: [Fitted(net, splits[name], {"history": h})
                    for _, (net, h) in zip(seeds, fitted)] for name in specs}
 
@@ -237,7 +238,7 @@ def train_pseudo_labelled(specs: dict[str, Variant], data: Data,
                 plans.append(mixing.mixed(len(split.rows), len(idx), spec.mixing.ratio,
                                           train.batch_size) if spec.mixing
                              else stacked.shuffled(len(members[-1].rows), train.batch_size))
-        fitted = iter(zip(members, fit_heads(data, members, plans,
+        fitted = iter(zip(members, fit_heads(data.table, len(data.classes), members, plans,
                                              [s for _ in active for s in seeds], train)))
         for name in active:
             val = data.splits(specs[name])[1]

@@ -23,8 +23,8 @@ STAGE_LABEL = {
     "data": "manifests (splits, test set, pool)",
     "backbone": "backbone export + parity check",
     "features": "backbone features (all image sets)",
-    "train": "baseline heads (all sizes, seeds)",
-    "adapt": "pseudo-labels and adapted heads (all seeds)",
+    "train": "source-only heads (all sizes and seeds, with the oracle)",
+    "adapt": "pseudo-labels and adapted heads (all seeds, every threshold variant)",
 }
 
 

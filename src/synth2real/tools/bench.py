@@ -29,8 +29,9 @@ import torch
 from synth2real.config import Study, Train, load_file
 from synth2real.model.backbone import Backbone, export_onnx, load_backbone, max_abs_diff
 from synth2real.model.features import Extractor, batches
+from synth2real.adapt.engine import fit_heads
+from synth2real.model import stacked
 from synth2real.model.head import Head
-from synth2real.model.stacked import train_heads
 from synth2real.tools import bench_study
 from synth2real.tools.checkout import find_checkout
 
@@ -65,13 +66,14 @@ def bench_heads(bb: Backbone, paths: list[str], size: int, cfg: Study,
     n_heads = min(len(cfg.variants) * len(cfg.seeds), max_heads or 10**9)
     # Training cost does not depend on feature values: real-shaped features suffice.
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(n_train, 1280)).astype(np.float32)
-    y = rng.integers(0, len(cfg.classes), n_train)
-    train_heads([(X[:64], y[:64])], len(cfg.classes), Train(epochs=1), [0])  # warm-up
+    X = torch.from_numpy(rng.normal(size=(n_train, 1280)).astype(np.float32))
+    members = stacked.Members(np.arange(n_train), rng.integers(0, len(cfg.classes), n_train))
+    plan = stacked.shuffled(n_train, cfg.train.batch_size)
+    fit_heads(X, len(cfg.classes), [members], [plan], [0], Train(epochs=1))  # warm-up
     t0 = time.perf_counter()
     for first in range(0, n_heads, len(cfg.seeds)):  # as the study trains them: a variant's seeds at once
         seeds = range(first, min(first + len(cfg.seeds), n_heads))
-        train_heads([(X, y)] * len(seeds), len(cfg.classes), cfg.train, seeds)
+        fit_heads(X, len(cfg.classes), [members] * len(seeds), [plan] * len(seeds), seeds, cfg.train)
     t_heads = time.perf_counter() - t0
 
     # Naive: one epoch of (decode, backbone forward, head step) over the training images,
@@ -140,8 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:  # a few epochs of three jobs: checks the measurement, not the study
         study_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 2})})
     with tempfile.TemporaryDirectory() as tmp:
-        st, _ = bench_study.measure(study_cfg, f["ort_ips"], Path(tmp), quick=args.quick)
-    for line in bench_study.report(st, quick=args.quick):
+        st, _, costs = bench_study.measure(study_cfg, f["ort_ips"], Path(tmp), quick=args.quick)
+    for line in bench_study.report(st, costs, quick=args.quick):
         print(line)
 
     print("\n[3] serving: the demo and the exported models")

@@ -1,4 +1,4 @@
-"""`make bench` [2]: the offline study's time beside its floor, measured in one run.
+"""`make bench` [2]: the offline study's time beside its floor, and the cost of one model.
 
 Floor: the backbone passes alone, i.e. every image the workflow extracts features
 of (source, pool, real test, labeled target; the aligned source and the AdaBN
@@ -6,17 +6,24 @@ target sets when a variant uses them, plus AdaBN's statistics pass) at the
 onnxruntime rate measured in [1] on preprocessed batches (no decoding).
 
 Study: everything the workflow does after the features, for every training job
-of the config (baselines, oracle, pseudo-labelling, every method variant, all
-seeds): the real stage functions, scoring and model-selection criteria and the
-files they write included, run one job after another here, on features of the
-study's shapes (Gaussian classes, the real pool shifted: the trainers' cost
-depends on the shapes and on how many pool images get pseudo-labels, not on
-the values), plus one measured process start per job. Not covered: the
-snakemake scheduler, ONNX export and the report stages.
+of the config (`Study.training_jobs`: every variant, all seeds): the real stage
+function, scoring and model-selection criteria and the files it writes included,
+run one job after another here, on features of the study's shapes (Gaussian
+classes, the real pool shifted: the trainers' cost depends on the shapes and on
+how many pool images get pseudo-labels, not on the values), plus one measured
+process start per job. Not covered: the snakemake scheduler, ONNX export and the
+report stages.
+
+Per model: the core-seconds of the one training loop (`stacked.fit`) for one
+model of each kind, trained as the study trains them (a variant's seeds
+together), beside that model's arithmetic floor: its matmul FLOPs at the batched
+matmul rate measured in this run, or the bytes its minibatches move at the copy
+rate measured in this run, whichever is larger.
 """
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -27,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synth2real.adapt.pseudo_label import label_pool, train_adapted
-from synth2real.adapt.variants import train_variant
-from synth2real.config import Study
+from synth2real.adapt import engine, objectives
+from synth2real.config import Mcc, Study
+from synth2real.data.imagesets import ImageSet, save_features
 from synth2real.data.manifests import (
     POOL_FIELDS,
     SOURCE_FIELDS,
@@ -38,8 +45,7 @@ from synth2real.data.manifests import (
     list_class_images,
     write_csv,
 )
-from synth2real.model import features
-from synth2real.model.train import train_baseline, train_oracle
+from synth2real.model import stacked
 
 DIM = 1280
 
@@ -73,20 +79,20 @@ def counts(cfg: Study) -> Counts:
         left = min(len(list_class_images(Path(real.source.root), k, "real")) for k in cfg.classes)
         left -= real.test_per_class + pool_per_class + real.target_val_per_class
         oracle = max(0, left if real.oracle_per_class is None else min(left, real.oracle_per_class))
-    methods = cfg.methods.variants.values()
+    variants = cfg.variants.values()
     return Counts(source=c * cfg.max_size, pool=real.pool_size, test=c * real.test_per_class,
                   target_val=real.target_val_per_class, oracle=oracle,
-                  aligned=any(v.source == "aligned" for v in methods),
-                  adabn=cfg.methods.adabn.images * any(v.target == "adabn" for v in methods))
+                  aligned=any(v.source.features == "aligned" for v in variants),
+                  adabn=cfg.methods.adabn.images * any(v.target == "adabn" for v in variants))
 
 
-def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, tuple[str, str]]:
-    """Manifests and cached features of the study's shapes under `root`: name -> (csv, npz)."""
+def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, dict[str, ImageSet]]:
+    """Manifests and feature caches (every kind) of the study's shapes: image set -> kind -> set."""
     rng = np.random.default_rng(seed)
     classes, c = list(cfg.classes), len(cfg.classes)
     means = rng.normal(0, 1, (c, DIM)).astype(np.float32)
     shift = rng.normal(0, 0.7, DIM).astype(np.float32)  # the real domain's offset
-    files = {}
+    out: dict[str, dict[str, ImageSet]] = {}
 
     def write(name: str, labels: np.ndarray, real: bool, rows: list[dict[str, object]],
               fields: Sequence[str]) -> None:
@@ -94,9 +100,11 @@ def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, 
         paths = [f"{name}/{i}.png" for i in range(len(labels))]
         for r, p in zip(rows, paths, strict=True):
             r["path"] = p
-        features.save(root / f"{name}.npz", X.astype(np.float32), paths)
         write_csv(root / f"{name}.csv", rows, fields)
-        files[name] = (str(root / f"{name}.csv"), str(root / f"{name}.npz"))
+        out[name] = {}
+        for kind in ("plain", "aligned", "adabn"):
+            save_features(root / kind / f"{name}.npz", X.astype(np.float32), paths, name, kind)
+            out[name][kind] = ImageSet(name, str(root / f"{name}.csv"), str(root / kind / f"{name}.npz"))
 
     per = cfg.max_size
     y = np.repeat(np.arange(c), per)
@@ -109,52 +117,53 @@ def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, 
     write("pool", y, True, [{"true_label": classes[k], "in_domain": int(not o)}
                             for k, o in zip(y, ood, strict=True)], POOL_FIELDS)
     y = np.repeat(np.arange(c), n.test // c)
-    write("test", y, True, [{"label": classes[k]} for k in y], TEST_FIELDS)
+    write("real_test", y, True, [{"label": classes[k]} for k in y], TEST_FIELDS)
     y = np.repeat(np.arange(c), n.target_val + n.oracle)
-    write("target", y, True, [{"label": classes[k], "split": "val" if i % (n.target_val + n.oracle)
-                               < n.target_val else "oracle"} for i, k in enumerate(y)], TARGET_FIELDS)
-    return files
+    write("target_labeled", y, True, [
+        {"label": classes[k], "split": "val" if i % (n.target_val + n.oracle) < n.target_val
+         else "oracle"} for i, k in enumerate(y)], TARGET_FIELDS)
+    return out
 
 
-def jobs(root: Path, cfg: Study, files: dict[str, tuple[str, str]]) -> dict[str, Callable[[], None]]:
-    """Every training job of the study, as the workflow calls its stage function."""
-    seeds, classes = list(cfg.seeds), list(cfg.classes)
-    src, test, pool, target = files["source"], files["test"], files["pool"], files["target"]
+def jobs(root: Path, cfg: Study, sets: dict[str, dict[str, ImageSet]]) -> dict[str, Callable[[], None]]:
+    """Every training job of the study, as the workflow calls its stage, in an order where each
+    job's labelling and shared models exist before it runs."""
+    seeds = list(cfg.seeds)
 
-    def outs(name: str) -> list[list[str]]:
-        return [[str(root / name / f"seed{s}" / f) for s in seeds]
-                for f in ("head.pt", "metrics.json", "provenance.json")]
+    def files(variants: Sequence[str], name: str) -> list[str]:
+        return [str(root / v / f"seed{s}" / name) for v in variants for s in seeds]
 
-    out: dict[str, Callable[[], None]] = {}
-    for size in cfg.synthetic.sizes:
-        out[f"synthetic-{size}"] = lambda size=size: train_baseline(
-            str(size), *src, *test, *pool, *target, *outs(f"synthetic-{size}"), train=cfg.train,
-            classes=classes, seeds=seeds)
-    if cfg.oracle_variant:
-        out["oracle"] = lambda: train_oracle(*target, *test, *outs("oracle"), train=cfg.train,
-                                             classes=classes, seeds=seeds)
-    pseudo = [[str(root / "pseudo" / f"seed{s}" / f) for s in seeds]
-              for f in ("accepted.csv", "diagnostics.json")]
-    source_variant = cfg.pseudo_source_variant
+    def call(members: list[str]) -> Callable[[], None]:
+        kinds = cfg.variants[members[0]].feature_kinds
+        labellers = {v: cfg.labelled_by(v) for v in members if cfg.labelled_by(v)}
+        shares = {v: cfg.trained_as(v) for v in members if cfg.trained_as(v) != v}
+        return lambda: engine.train_variants(
+            **{s: sets[s][k] for s, k in kinds.items()},
+            heads=files(members, "head.pt"), metrics=files(members, "metrics.json"),
+            provenance=files(members, "provenance.json"),
+            accepted=files(members, "pseudo_labels.csv"),
+            variants={v: cfg.variants[v] for v in members}, train=cfg.train,
+            domain_sample=cfg.methods.domain_sample, data_seed=cfg.data_seed,
+            classes=list(cfg.classes), seeds=seeds, labellers=labellers,
+            labelling_models=files(list(labellers.values()), "head.pt"), shares=shares,
+            shared_models=files(list(shares.values()), "head.pt"))
 
-    def pseudo_label() -> None:
-        label_pool(outs(source_variant)[0], *pool, *pseudo, pseudo_label=cfg.pseudo_label, seeds=seeds)
-        train_adapted(*src, *pool, *test, *target, *pseudo, *outs("pseudo-label"), train=cfg.train,
-                      pseudo_label=cfg.pseudo_label, classes=classes, seeds=seeds)
-    out["pseudo-label"] = pseudo_label
-    for name in cfg.methods.variants:
-        out[name] = lambda name=name: train_variant(
-            name, *src, *pool, *test, *target, *outs(name),
-            spec=cfg.methods.spec(name, cfg.pseudo_label.threshold), train=cfg.train,
-            source_size=cfg.pseudo_label.source_size, domain_sample=cfg.methods.domain_sample,
-            data_seed=cfg.data_seed, classes=classes, seeds=seeds)
+    todo, out, done = dict(cfg.training_jobs()), {}, set()
+    while todo:
+        ready = [j for j, members in todo.items()
+                 if all({cfg.labelled_by(v), cfg.trained_as(v)} - {None, v} <= done for v in members)]
+        if not ready:
+            raise ValueError(f"training jobs {list(todo)} wait for each other")
+        for j in ready:
+            out[j] = call(todo.pop(j))
+            done |= set(cfg.training_jobs()[j])
     return out
 
 
 def process_start() -> float:
-    """Seconds to start Python and import the training stages (what each job pays first)."""
+    """Seconds to start Python and import the training stage (what each job pays first)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import synth2real.adapt.variants, synth2real.smk"],
+    subprocess.run([sys.executable, "-c", "import synth2real.adapt.engine, synth2real.smk"],
                    check=True)
     return time.perf_counter() - t0
 
@@ -180,10 +189,26 @@ class StudyTime:
         return self.study_s / self.floor_s
 
 
-def report(t: StudyTime, quick: bool = False) -> list[str]:
-    """The lines `make bench` prints for the study time beside its floor."""
+@dataclass(frozen=True)
+class ModelCost:
+    """One model's training loop: measured core-seconds and its floor (see the module doc)."""
+
+    kind: str
+    seconds: float
+    flops: float
+    bytes: float
+    flop_rate: float  # FLOP/s of a batched matmul of the study's shapes, this run
+    byte_rate: float  # bytes/s of a large tensor copy, this run
+
+    @property
+    def floor_s(self) -> float:
+        return max(self.flops / self.flop_rate, self.bytes / self.byte_rate)
+
+
+def report(t: StudyTime, costs: Sequence[ModelCost] = (), quick: bool = False) -> list[str]:
+    """The lines `make bench` prints for the study time beside its floor, and per model."""
     what = "quick: 3 jobs, not the study" if quick else f"all {t.jobs} training jobs"
-    return [
+    lines = [
         (f"  floor: backbone passes  {t.floor_s:8.1f} s ({t.floor_images} images at "
          f"{t.ort_ips:.1f} images/s, onnxruntime)"),
         f"  training jobs           {t.train_s:8.1f} s ({what}, one after another, 1 thread each)",
@@ -191,17 +216,69 @@ def report(t: StudyTime, quick: bool = False) -> list[str]:
         f"  study (sum)             {t.study_s:8.1f} s",
         f"  ratio study / floor     {t.ratio:8.2f}x",
     ]
+    for c in costs:
+        lines.append(f"  one {c.kind:14s}     {c.seconds:8.3f} core-s per model (floor "
+                     f"{c.floor_s:.3f} s: {c.flops / 1e9:.1f} GFLOP at {c.flop_rate / 1e9:.0f} "
+                     f"GFLOP/s, {c.bytes / 1e9:.1f} GB at {c.byte_rate / 1e9:.0f} GB/s) "
+                     f"= {c.seconds / c.floor_s:.1f}x the floor")
+    return lines
+
+
+def rates() -> tuple[float, float]:
+    """(FLOP/s of a batched bottleneck matmul, bytes/s of a tensor copy), one thread, now."""
+    x, w = torch.randn(5, 64, DIM), torch.randn(5, DIM, 256)
+    big = torch.randn(16 * 2**20)
+    out = torch.empty_like(big)
+    for _ in range(3):
+        torch.bmm(x, w), out.copy_(big)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        torch.bmm(x, w)
+    flop_rate = 20 * 2 * x.numel() * 256 / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        out.copy_(big)
+    return flop_rate, 20 * 2 * big.numel() * 4 / (time.perf_counter() - t0)
+
+
+def model_costs(cfg: Study, seeds: Sequence[int], n_train: int, n_pool: int) -> list[ModelCost]:
+    """The training loop's core-seconds per model: the study's head and an MCC bottleneck net,
+    `len(seeds)` of each trained together on study-shaped features."""
+    rng = np.random.default_rng(0)
+    table = torch.from_numpy(rng.normal(size=(n_train + n_pool, DIM)).astype(np.float32))
+    members = stacked.Members(np.arange(n_train), rng.integers(0, len(cfg.classes), n_train))
+    t, m = cfg.train, len(seeds)
+    steps = t.epochs * math.ceil(n_train / t.batch_size)
+    flop_rate, byte_rate = rates()
+    t0 = time.perf_counter()
+    engine.fit_heads(table, len(cfg.classes), [members] * m,
+                     [stacked.shuffled(n_train, t.batch_size)] * m, seeds, t)
+    head_s = (time.perf_counter() - t0) / m
+    c = len(cfg.classes)
+    # Per example and epoch: forward and weight gradient (2 x 2 D C FLOP); the features
+    # gathered, masked, read forward and backward (4 x 4 bytes per element) and 2 random bytes.
+    head = ModelCost("linear head", head_s, t.epochs * n_train * 4 * DIM * c,
+                     t.epochs * n_train * DIM * 18, flop_rate, byte_rate)
+    mcc = Mcc()
+    t0 = time.perf_counter()
+    objectives.train_objective(mcc, members, n_train + np.arange(n_pool), table, c, t, seeds)
+    net_s = (time.perf_counter() - t0) / m
+    params = DIM * mcc.bottleneck + mcc.bottleneck * c
+    # Source and pool rows through the bottleneck, forward and weight gradient; Adam reads
+    # and writes parameter, gradient and both moments (28 bytes per parameter) every step.
+    net = ModelCost("bottleneck net", net_s, t.epochs * 2 * n_train * 4 * DIM * mcc.bottleneck,
+                    steps * params * 28 + t.epochs * 2 * n_train * DIM * 8, flop_rate, byte_rate)
+    return [head, net]
 
 
 def measure(cfg: Study, ort_ips: float, tmp: Path,
-            quick: bool = False) -> tuple[StudyTime, dict[str, float]]:
+            quick: bool = False) -> tuple[StudyTime, dict[str, float], list[ModelCost]]:
     """Run the study's training jobs on inputs of its shapes; seconds per job as well."""
     n = counts(cfg)
-    files = write_inputs(tmp / "inputs", cfg, n)
-    todo = jobs(tmp / "heads", cfg, files)
-    if quick:  # the pseudo-label job needs its source baseline first
-        todo = {k: todo[k] for k in (cfg.pseudo_source_variant, "pseudo-label", next(iter(
-            cfg.methods.variants), "oracle")) if k in todo}
+    sets = write_inputs(tmp / "inputs", cfg, n)
+    todo = jobs(tmp / "heads", cfg, sets)
+    if quick:  # the pseudo-label job needs its labelling models first
+        todo = dict(list(todo.items())[:2])
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # as the workflow runs a training job (no `threads:`)
     per_job = {}
@@ -210,7 +287,9 @@ def measure(cfg: Study, ort_ips: float, tmp: Path,
             t0 = time.perf_counter()
             run()
             per_job[name] = time.perf_counter() - t0
+        n_train = len(cfg.classes) * round(cfg.max_size * (1 - cfg.synthetic.val_fraction))
+        costs = model_costs(cfg, list(cfg.seeds)[:2] if quick else cfg.seeds, n_train, n.pool)
     finally:
         torch.set_num_threads(before)
-    return StudyTime(n.floor_images(len(cfg.classes)), ort_ips, sum(per_job.values()), len(todo),
-                     process_start()), per_job
+    return (StudyTime(n.floor_images(len(cfg.classes)), ort_ips, sum(per_job.values()), len(todo),
+                      process_start()), per_job, costs)

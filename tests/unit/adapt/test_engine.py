@@ -219,3 +219,28 @@ def test_pseudo_labels_need_a_labelling_model_per_seed(tmp_path, sets):
                             PSEUDO.feature_kinds, CLASSES)
     with pytest.raises(ValueError, match="one labelling model per seed"):
         engine.fit_variants({"pl": PSEUDO}, data, TRAIN, SEEDS, {"pl": []})
+
+
+def test_the_oracle_beats_source_only_on_a_rotated_target(tmp_path):
+    """Target classes whose means are rotated against the source's: labeled target photos
+    teach what synthetic ones cannot."""
+    sets = write_sets(tmp_path / "sets", shift=0.0)
+    rng = np.random.default_rng(1)
+    centers = rng.normal(0, 3, (3, DIM))
+    for name in ("pool", "real_test", "target_labeled"):  # the real domain: other class means
+        s = sets[name]["plain"]
+        rows = s.rows()
+        y = ([CLASSES.index(r["label"]) for r in rows] if name != "pool"
+             else rng.integers(0, 3, len(rows)))
+        X = (centers[np.asarray(y)] + rng.normal(0, 0.5, (len(rows), DIM))).astype(np.float32)
+        save_features(s.features, X, [r["path"] for r in rows], name, "plain")
+    train = Train(epochs=30, lr=0.05, step_size=100, batch_size=16)
+    out = outputs(tmp_path / "heads", ["src", "oracle"])
+    engine.train_variants(**{n: s["plain"] for n, s in sets.items()}, **out,
+                          variants={"src": SOURCE_ONLY, "oracle": Variant(labels="target")},
+                          train=train, domain_sample=20, data_seed=0, classes=CLASSES, seeds=SEEDS)
+    for k in range(len(SEEDS)):
+        src, orc = read_json(out["metrics"][k]), read_json(out["metrics"][len(SEEDS) + k])
+        assert orc["test"]["acc"] > src["test"]["acc"] + 0.3
+        assert src["test"]["acc"] == pytest.approx(np.mean(
+            np.array(src["test"]["pred"]) == np.repeat(np.arange(3), 10)))

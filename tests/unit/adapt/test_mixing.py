@@ -45,10 +45,9 @@ def test_mixed_heads_learn_and_equal_one_model_reference_heads():
     table = torch.from_numpy(np.concatenate([Xs, Xt]).astype(np.float32))
     members = [stacked.Members(np.r_[np.arange(120), 120 + np.arange(n)], np.r_[y, y[:n]])
                for n in sizes]
-    data = engine.Data.__new__(engine.Data)  # only what fit_heads reads
-    data.classes, data.table = ["a", "b", "c"], table
     seeds = [0, 1, 2]
-    fitted = engine.fit_heads(data, members, [mixing.mixed(120, n, 3, 16) for n in sizes], seeds, cfg)
+    fitted = engine.fit_heads(table, 3, members, [mixing.mixed(120, n, 3, 16) for n in sizes], seeds,
+                              cfg)
     for n, seed, (net, hist) in zip(sizes, seeds, fitted):
         X = np.concatenate([Xs, Xt[:n]])
         alone = ref.train_head(X, np.r_[y, y[:n]], 3, cfg, seed, order="mixed", n_real=n, ratio=3)
@@ -57,8 +56,7 @@ def test_mixed_heads_learn_and_equal_one_model_reference_heads():
         assert np.array_equal(head.logits(alone, Xt).argmax(1), head.logits(net, Xt).argmax(1))
     # Real images that are copies of labeled source images: the mixed head learns the labels.
     Xs, y, _ = shifted_domains()
-    data.table = torch.from_numpy(Xs)
     copies = stacked.Members(np.r_[np.arange(300), np.arange(20)], np.r_[y, y[:20]])
-    (net, _), = engine.fit_heads(data, [copies], [mixing.mixed(300, 20, 7, 32)], [0],
-                                  Train(epochs=20, step_size=100))
+    (net, _), = engine.fit_heads(torch.from_numpy(Xs), 3, [copies], [mixing.mixed(300, 20, 7, 32)],
+                                  [0], Train(epochs=20, step_size=100))
     assert (head.logits(net, Xs).argmax(1) == y).mean() > 0.95

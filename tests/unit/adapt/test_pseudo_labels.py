@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth2real.adapt import selection
+from synth2real.adapt import pseudo_labels as selection
 
 
 def probs_of(labels, conf, k=3):

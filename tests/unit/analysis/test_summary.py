@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth2real.analysis.summary import build
+from synth2real.analysis.summary import Setup, build
 from synth2real.config import CRITERIA, load
 from tests.unit.config.test_config import offline_raw
 
@@ -28,9 +28,10 @@ def study(bundle):
     raw = offline_raw(bundle)
     raw["seeds"] = SEEDS
     raw["export"]["seed"] = 0
-    raw["methods"]["variants"] = {"good": {"select": "threshold"}, "bad": {"select": "balanced"}}
+    raw["methods"]["variants"] = {"good": {"pseudo_labels": "threshold", "mixing": 1},
+                                  "bad": {"pseudo_labels": "balanced"}}
     raw["evaluation"]["bootstrap"]["resamples"] = 500
-    return load(raw)
+    return Setup.of(load(raw))
 
 
 def metrics(variant, acc, scores, y, seed):
