@@ -101,10 +101,13 @@ def train_objective(objective: PoolObjective, Xs: np.ndarray, ys: np.ndarray, Xp
                         stream)
             zs, zt = z[:n], z[n:]
             logits_t = net.classifier(zt)
-            term = {"mcc": lambda: objective.weight * mcc_loss(logits_t, objective.temperature),
-                    "coral": lambda: objective.weight * coral_loss(zs, zt),
-                    "im": lambda: im_loss(logits_t, objective.entropy, objective.diversity)}
-            loss = F.cross_entropy(net.classifier(zs), Y[idx]) + term[objective.kind]()
+            if objective.kind == "mcc":
+                term = objective.weight * mcc_loss(logits_t, objective.temperature)
+            elif objective.kind == "coral":
+                term = objective.weight * coral_loss(zs, zt)
+            else:
+                term = im_loss(logits_t, objective.entropy, objective.diversity)
+            loss = F.cross_entropy(net.classifier(zs), Y[idx]) + term
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -162,33 +162,33 @@ def claims_table_problems(run: Path) -> list[str]:
     return out
 
 
-def selection_table_problems(run: Path) -> list[str]:
-    """paper/tables/selection.md against the summary: pick, numbers, deploy mark, test-best."""
+def model_selection_table_problems(run: Path) -> list[str]:
+    """paper/tables/model_selection.md against the summary: pick, numbers, deploy mark, test-best."""
     s = summary_of(run)
-    sel = s["selection"]
-    text = _table(run, "selection.md")
+    sel = s["model_selection"]
+    text = _table(run, "model_selection.md")
     md = markdown_rows(text)
-    out = _rows("selection.md", md, list(sel["criteria"]))
+    out = _rows("model_selection.md", md, list(sel["criteria"]))
     for name, c in sel["criteria"].items():
         row = md.get(name)
         if row is None:
             continue
         if (row[1], row[2]) != (c["reads"], c["variant"]):
-            out.append(f"selection.md {name}: reads/picks {row[1:3]}, "
+            out.append(f"model_selection.md {name}: reads/picks {row[1:3]}, "
                        f"summary {c['reads']!r}/{c['variant']!r}")
         if ("(deployed)" in row[0]) != (name == sel["deploy_criterion"]):
-            out.append(f"selection.md {name}: deployed mark wrong in {row[0]!r}")
+            out.append(f"model_selection.md {name}: deployed mark wrong in {row[0]!r}")
         if ("↑" in row[0]) != c["higher_is_better"]:
-            out.append(f"selection.md {name}: direction arrow wrong in {row[0]!r}")
+            out.append(f"model_selection.md {name}: direction arrow wrong in {row[0]!r}")
         g = c.get("gap_closure")
         # The source-only pick sits at 0 of the gap scale (the summary leaves it null).
         gap = _nums(g["mean"], *g["ci95"], digits=1) if g else [0.0]
-        out += _cells(f"selection.md {name}", [floats(x) for x in row[3:]],
+        out += _cells(f"model_selection.md {name}", [floats(x) for x in row[3:]],
                       [_nums(c["test_acc"]["mean"], *c["test_acc"]["ci95"]), gap,
                        _nums(c["regret"]["mean"], *c["regret"]["ci95"])])
     best = sel["test_best"]
     if f"test-best variant, {best['variant']} ({_pp(best['test_acc'])}%)" not in text:
-        out.append(f"selection.md: caption does not name the test-best {best['variant']} "
+        out.append(f"model_selection.md: caption does not name the test-best {best['variant']} "
                    f"at {_pp(best['test_acc'])}%")
     return out
 
@@ -249,7 +249,7 @@ def pdf_problems(run: Path) -> list[str]:
 
 CHECKS: dict[str, Callable[[Path], list[str]]] = {
     "results": results_table_problems, "methods": methods_table_problems,
-    "claims": claims_table_problems, "selection": selection_table_problems,
+    "claims": claims_table_problems, "model_selection": model_selection_table_problems,
     "pdf": pdf_problems,
 }
 

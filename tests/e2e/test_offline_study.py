@@ -73,7 +73,7 @@ def test_oracle_gap_closure_selection_and_verdicts(offline_run):
     s = json.loads((offline_run / "results" / "summary.json").read_text())
     v = s["variants"]
     # Labeled target photos on the same frozen features: far above every synthetic model.
-    assert v["oracle"]["test_acc"]["mean"] > max(v[c]["test_acc"]["mean"] for c in s["selection"]["candidates"])
+    assert v["oracle"]["test_acc"]["mean"] > max(v[c]["test_acc"]["mean"] for c in s["model_selection"]["candidates"])
     assert s["gap_closure"]["align+dann"]["mean"] > 0.2
     for name, g in s["gap_closure"].items():
         lo, hi = g["ci95"]
@@ -82,7 +82,7 @@ def test_oracle_gap_closure_selection_and_verdicts(offline_run):
         boot, seed = x["test_acc"]["bootstrap"]["ci95"], x["test_acc"]["ci95"]
         # 3000 test photos: the test sample's noise makes the bootstrap interval the wider one.
         assert boot[1] - boot[0] > seed[1] - seed[0], name
-    sel = s["selection"]
+    sel = s["model_selection"]
     deployed = sel["criteria"][sel["deploy_criterion"]]
     assert deployed["variant"] in sel["candidates"] and deployed["regret"]["mean"] >= 0
     assert {c["verdict"] for c in s["claims"]} <= {"reproduced", "not reproduced", "inconclusive"}
@@ -115,7 +115,7 @@ def test_paper_and_deployable_models(offline_run):
     parity = json.loads((models / "parity.json").read_text())
     card = json.loads((models / "card.json").read_text())
     summary = json.loads((offline_run / "results" / "summary.json").read_text())
-    sel = summary["selection"]
+    sel = summary["model_selection"]
     assert parity["passed"]
     # adapted = what the label-free deploy criterion picked (never the test-best by fiat).
     assert card["models"]["adapted"]["variant"] == sel["criteria"][sel["deploy_criterion"]]["variant"]
@@ -150,7 +150,7 @@ def test_every_variant_and_seed_matches_the_committed_reference(offline_run):
                           f"({len(problems)}):\n" + "\n".join(problems))
 
 
-@pytest.mark.parametrize("check", ["results", "methods", "claims", "selection", "pdf"])
+@pytest.mark.parametrize("check", ["results", "methods", "claims", "model_selection", "pdf"])
 def test_tables_and_pdf_read_back_to_the_summary(offline_run, check):
     """Every cell of Table I and of the methods, claims and selection tables equals its
     source in summary.json; the PDF's text has the offline notice, Table I, every

@@ -42,8 +42,9 @@ def test_jobs_run_as_separate_submissions_through_cluster_generic(tiny_run, tiny
     planned = job_counts(run_snakemake(workdir, cfg, "-n", "--force", "--", *FORCED,
                                        bundle=tiny_bundle))
     planned.pop("total")
-    assert {"train_baseline", "train_method", "summary", "table_results", "figure", "paper"} <= set(planned)
-    assert planned["train_baseline"] == planned["train_method"] == 1
+    assert {"train_heads_plain_plain", "train_dann_plain_plain", "summary", "table", "figure",
+            "paper"} <= set(planned)
+    assert planned["train_heads_plain_plain"] == planned["train_dann_plain_plain"] == 1
     assert not {"features", "backbone", "export_onnx"} & set(planned)  # nothing upstream reruns
     run_snakemake(workdir, cfg, "--executor", "cluster-generic",
                   "--cluster-generic-submit-cmd", str(SUBMIT), "--jobs", "2",

@@ -16,7 +16,8 @@ import yaml
 
 from synth2real import config, provenance
 from synth2real.data import manifests
-from synth2real.model import export, features
+from synth2real.data.imagesets import ImageSet, read_features
+from synth2real.model import export
 from synth2real.model import head as heads
 from synth2real.model.backbone import graph_version
 from synth2real.predict import Predictor, load_image, preprocess
@@ -45,18 +46,16 @@ def _roles(tiny_run: Path) -> dict[str, str]:
 def _export(tiny_run: Path, cfg: config.Study, deploy_json: Path, out: Path) -> None:
     """The export stage called as its rule calls it, every candidate's head available."""
     r = tiny_run / "results"
-    cands = [v for v in cfg.variants if v != cfg.oracle_variant]
-    targets = {v: cfg.methods.variants[v].target if v in cfg.methods.variants else "plain"
-               for v in cands}
-    kinds = sorted(set(targets.values()))
-    npz = {"plain": r / "features/real_test.npz", "adabn": r / "features/adabn/real_test.npz"}
+    cands = [v for v, spec in cfg.variants.items() if spec.labels != "target"]
+    kinds = {v: cfg.variants[v].target for v in cands}
     export.export_models(
         str(r / "backbone/backbone.json"), str(r / "data/real_test.csv"), str(deploy_json),
-        [str(r / f"heads/{v}/seed0/head.pt") for v in cands], [str(npz[k]) for k in kinds],
-        [str(r / "backbone/adabn.onnx")] if "adabn" in kinds else [],
-        {role: str(out / f"{role}.onnx") for role in ROLE_NAMES}, str(out / "parity.json"),
-        candidates=cands, kinds=kinds, targets=targets, export=cfg.export, features=cfg.features,
-        classes=cfg.classes, name=cfg.name)
+        [str(r / f"heads/{v}/seed0/head.pt") for v in cands],
+        [str(r / f"features/{k}/real_test.npz") for k in sorted(set(kinds.values()))],
+        **{role: str(out / f"{role}.onnx") for role in ROLE_NAMES}, parity=str(out / "parity.json"),
+        candidates=cands, feature_kinds=kinds, export=cfg.export, features=cfg.features,
+        classes=cfg.classes, name=cfg.name,
+        adabn_backbone=str(r / "backbone/adabn.onnx") if "adabn" in kinds.values() else None)
 
 
 def test_parity_report_covers_whole_test_set(tiny_run):
@@ -77,7 +76,7 @@ def test_parity_report_covers_whole_test_set(tiny_run):
 
 def test_adapted_is_the_deploy_criterions_pick(tiny_run, tiny_bundle):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
-    sel = summary["selection"]
+    sel = summary["model_selection"]
     card = _card(tiny_run)
     assert card["deploy_criterion"] == sel["deploy_criterion"] == _cfg(
         tiny_run, tiny_bundle).evaluation.deploy_criterion
@@ -165,7 +164,7 @@ def test_predictor_agrees_with_pipeline_evaluation(tiny_run, role):
     variant = _roles(tiny_run)[role]
     head, classes = heads.load(tiny_run / f"results/heads/{variant}/seed0/head.pt")
     npz = json.loads((tiny_run / "models" / "parity.json").read_text())["reference_features"][role]
-    X = features.lookup(tiny_run / npz, paths)
+    X = read_features(tiny_run / npz).features[[read_features(tiny_run / npz).index[p] for p in paths]]
     pipeline = [classes[k] for k in heads.predict_proba(head, X).argmax(1)]
 
     preds = Predictor(tiny_run / "models" / f"{role}.onnx").predict_files(paths)
@@ -213,8 +212,9 @@ def test_parity_check_detects_a_wrong_model(tiny_run):
     head, _ = heads.load(tiny_run / "results/heads/synthetic-20/seed0/head.pt")
     rows = _test_rows(tiny_run)[:16]
     paths = [r["path"] for r in rows]
-    ref = {"baseline": heads.logits(head, features.lookup(
-        tiny_run / "results/features/real_test.npz", paths))}
+    test = ImageSet("real_test", str(tiny_run / "results/data/real_test.csv"),
+                    str(tiny_run / "results/features/plain/real_test.npz"))
+    ref = {"baseline": heads.logits(head, test.lookup(paths, "plain"))}
     labels = np.zeros(len(rows), dtype=np.int64)
     wrong = ort_session(tiny_run / "models" / "study.onnx")
     res = export.parity_check(ref, {"baseline": wrong}, paths, labels, 64, 8)

@@ -1,13 +1,14 @@
-"""No setting is chosen on test labels: retraining with shuffled labels changes no model.
+"""No setting is chosen on labels it must not read: retraining with shuffled labels changes no model.
 
-Every training stage of the tiny run (baselines, oracle, pseudo-labels, adapted
-head, every method variant) is called in-process three times on the tiny run's
-cached features: with the manifests as they are, with the real test labels
-shuffled, and with the target-validation labels shuffled. Test labels may move
-only test scores; target-validation labels only the `target_val_acc` selection
-criterion (and the oracle's own validation score, which is that split). A stage
-that trained, pseudo-labelled or chose a self-training round on either would
-change a checkpoint, an accepted pseudo-label or a `selection` entry here.
+Every training job of the tiny run (every variant, the published ones and the oracle
+included) is called in-process on the tiny run's cached features, with the manifests as
+they are and with one kind of label tampered with: the real test labels shuffled, the
+target-validation labels shuffled, the unlabeled pool's (diagnostic) labels all set to one
+class. Test labels may move only test scores; target-validation labels only the
+`target_val_acc` criterion (and the oracle's own validation score, which is that split);
+pool labels only the pseudo-label diagnostics. A stage that trained, pseudo-labelled or
+chose a self-training round on any of them would change a checkpoint, an accepted
+pseudo-label or a model-selection criterion here.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ import pytest
 import torch
 import yaml
 
-from synth2real.adapt.pseudo_label import label_pool, train_adapted
-from synth2real.adapt.variants import train_variant
-from synth2real.analysis.summary import build
+from synth2real.analysis.summary import Setup, build
 from synth2real.config import CRITERIA, Study, load
+from synth2real.data.imagesets import FEATURE_KINDS, IMAGE_SETS, ImageSet, class_indices
 from synth2real.data.manifests import read_csv
-from synth2real.model.train import train_baseline, train_oracle
 from synth2real.store import read_json
+from synth2real.tools.bench_study import jobs
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -37,12 +37,12 @@ pytestmark = pytest.mark.timeout(900)
 # pseudo-labels or a round: class balance, out-of-domain rejection, per-minibatch
 # mixing and self-training (three rounds, so the chosen round is a real choice).
 EXTRA_VARIANTS = {
-    "leak-balanced": {"select": "balanced"},
-    "leak-ood-energy": {"select": "threshold", "reject": "energy"},
-    "leak-mix-1to1": {"select": "threshold", "mix_ratio": 1},
-    "leak-self-training": {"select": "threshold", "rounds": 3},
+    "leak-balanced": {"pseudo_labels": "balanced"},
+    "leak-ood-energy": {"pseudo_labels": "threshold", "reject": "energy"},
+    "leak-mix-1to1": {"pseudo_labels": "threshold", "mixing": 1},
+    "leak-self-training": {"pseudo_labels": "threshold", "rounds": 3},
 }
-CASES = ("real", "test-shuffled", "target-val-shuffled")
+CASES = ("real", "test-shuffled", "target-val-shuffled", "pool-labels-one-class")
 
 
 def study_of(run: Path) -> Study:
@@ -71,46 +71,25 @@ def shuffled_copy(src: Path, dest: Path, rows_to_shuffle: str | None, seed: int 
     return dest
 
 
-def feature_file(results: Path, imageset: str, kind: str) -> str:
-    """The tiny run's cached features of `imageset` of feature `kind` (plain, aligned, adabn)."""
-    sub = "" if kind == "plain" else f"{kind}/"
-    return str(results / "features" / f"{sub}{imageset}.npz")
+def one_class_pool(src: Path, dest: Path, label: str) -> Path:
+    """The pool manifest with every image's (diagnostic) true label set to `label`."""
+    rows = [{**r, "true_label": label} for r in read_csv(src)]
+    assert any(r["true_label"] != label for r in read_csv(src))
+    with dest.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return dest
 
 
-def train_all(study: Study, run: Path, test_csv: Path, target_csv: Path, out: Path) -> None:
-    """Call every training stage of `study` as its rule does, manifests and outputs swapped."""
-    data, seeds, classes = run / "results" / "data", study.seeds, study.classes
-
-    def per_seed(variant: str) -> tuple[list[str], list[str], list[str]]:
-        return tuple([str(out / "heads" / variant / f"seed{s}" / name) for s in seeds]
-                     for name in ("head.pt", "metrics.json", "provenance.json"))
-
-    res = run / "results"
-    plain = {s: feature_file(res, s, "plain") for s in ("source", "pool", "real_test", "target")}
-    common = {"train": study.train, "classes": classes, "seeds": seeds}
-    for size in study.synthetic.sizes:
-        train_baseline(str(size), str(data / "source.csv"), plain["source"], str(test_csv),
-                       plain["real_test"], str(data / "pool.csv"), plain["pool"], str(target_csv),
-                       plain["target"], *per_seed(f"synthetic-{size}"), **common)
-    if study.oracle_variant:
-        train_oracle(str(target_csv), plain["target"], str(test_csv), plain["real_test"],
-                     *per_seed(study.oracle_variant), **common)
-    accepted = [str(out / "pseudo" / f"seed{s}" / "accepted.csv") for s in seeds]
-    diags = [str(out / "pseudo" / f"seed{s}" / "diagnostics.json") for s in seeds]
-    label_pool(per_seed(study.pseudo_source_variant)[0], str(data / "pool.csv"), plain["pool"],
-               accepted, diags, pseudo_label=study.pseudo_label, seeds=seeds)
-    train_adapted(str(data / "source.csv"), plain["source"], str(data / "pool.csv"), plain["pool"],
-                  str(test_csv), plain["real_test"], str(target_csv), plain["target"], accepted,
-                  diags, *per_seed("pseudo-label"), pseudo_label=study.pseudo_label, **common)
-    for name, v in study.methods.variants.items():
-        train_variant(name, str(data / "source.csv"), feature_file(res, "source", v.source),
-                      str(data / "pool.csv"), feature_file(res, "pool", v.target), str(test_csv),
-                      feature_file(res, "real_test", v.target), str(target_csv),
-                      feature_file(res, "target", v.target), *per_seed(name),
-                      spec=study.methods.spec(name, study.pseudo_label.threshold),
-                      source_size=study.pseudo_label.source_size,
-                      domain_sample=study.methods.domain_sample, data_seed=study.data_seed,
-                      **common)
+def train_all(study: Study, run: Path, manifests: dict[str, Path], out: Path) -> None:
+    """Every training job of `study` as its rule calls it, on the run's feature caches and
+    the manifests `manifests` (image set -> path)."""
+    features = run / "results" / "features"
+    sets = {s: {k: ImageSet(s, str(manifests[s]), str(features / k / f"{s}.npz"))
+                for k in FEATURE_KINDS} for s in IMAGE_SETS}
+    for job in jobs(out / "heads", study, sets).values():
+        job()
 
 
 @pytest.fixture(scope="module")
@@ -119,20 +98,23 @@ def trained(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     study = study_of(tiny_run)
     data = tiny_run / "results" / "data"
     root = tmp_path_factory.mktemp("label-leak")
+    real = {s: data / f"{s}.csv" for s in IMAGE_SETS}
     manifests = {
-        "real": (data / "real_test.csv", data / "target.csv"),
-        "test-shuffled": (shuffled_copy(data / "real_test.csv", root / "real_test.csv", None),
-                          data / "target.csv"),
-        "target-val-shuffled": (data / "real_test.csv",
-                                shuffled_copy(data / "target.csv", root / "target.csv", "val")),
+        "real": real,
+        "test-shuffled": {**real, "real_test": shuffled_copy(real["real_test"],
+                                                             root / "real_test.csv", None)},
+        "target-val-shuffled": {**real, "target_labeled": shuffled_copy(
+            real["target_labeled"], root / "target_labeled.csv", "val")},
+        "pool-labels-one-class": {**real, "pool": one_class_pool(real["pool"], root / "pool.csv",
+                                                                 study.classes[0])},
     }
     # One thread, as every training job runs (smk.run sets the rule's threads), so the
     # "real" case also reproduces the workflow's own checkpoints bit for bit.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for case, (test_csv, target_csv) in manifests.items():
-            train_all(study, tiny_run, test_csv, target_csv, root / case)
+        for case, m in manifests.items():
+            train_all(study, tiny_run, m, root / case)
     finally:
         torch.set_num_threads(threads)
     yield {case: root / case for case in CASES}
@@ -157,22 +139,22 @@ def metrics(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def pseudo_files(out: Path) -> dict[str, str]:
-    """Relative path -> text of every accepted.csv and diagnostics.json of the published stage."""
-    return {str(p.relative_to(out)): p.read_text().replace(str(out), "<out>")
-            for p in sorted(out.glob("pseudo/seed*/*")) if p.suffix in (".csv", ".json")}
+    """Relative path -> text of every model's accepted pseudo-labels."""
+    return {str(p.relative_to(out)): p.read_text()
+            for p in sorted(out.glob("heads/*/seed*/pseudo_labels.csv"))}
 
 
 def summary(study: Study, out: Path, test_csv: Path) -> dict[str, Any]:
     """`analysis.summary.build` over the case's metrics, as the summary rule reads them."""
     loaded = {v: [read_json(out / "heads" / v / f"seed{s}" / "metrics.json") for s in study.seeds]
               for v in study.variants}
-    index = {c: i for i, c in enumerate(study.classes)}
-    return build(study, loaded, np.array([index[r["label"]] for r in read_csv(test_csv)]))
+    y = class_indices([r["label"] for r in read_csv(test_csv)], study.classes, str(test_csv))
+    return build(Setup.of(study), loaded, y)
 
 
 def picks(summ: dict[str, Any]) -> dict[str, str]:
     """Criterion -> the variant the summary's model selection picks with it."""
-    return {c: s["variant"] for c, s in summ["selection"]["criteria"].items()}
+    return {c: s["variant"] for c, s in summ["model_selection"]["criteria"].items()}
 
 
 def without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -185,10 +167,10 @@ def test_real_case_reproduces_the_workflow_checkpoints(trained: dict[str, Path],
     shared = sorted(set(ours) & set(theirs))
     assert len(shared) == len(theirs) > 0
     assert [k for k in shared if not same_weights(ours[k], theirs[k])] == []
-    # The pseudo-labels of the published stage, byte for byte.
+    # The accepted pseudo-labels, byte for byte.
     accepted = sorted(p.relative_to(tiny_run / "results")
-                      for p in (tiny_run / "results").glob("pseudo/seed*/accepted.csv"))
-    assert accepted
+                      for p in (tiny_run / "results").glob("heads/*/seed*/pseudo_labels.csv"))
+    assert any(len(read_csv(tiny_run / "results" / name)) for name in accepted)
     for name in accepted:
         assert (trained["real"] / name).read_bytes() == (tiny_run / "results" / name).read_bytes()
 
@@ -209,7 +191,7 @@ def test_shuffled_test_labels_change_no_model_or_selection(trained: dict[str, Pa
     real, shuffled = trained["real"], trained["test-shuffled"]
     m_real, m_shuf = same_models_and_pseudo_labels(real, shuffled)
     for name in m_real:
-        # Everything a metrics file holds but the test scores: selection criteria,
+        # Everything a metrics file holds but the test scores: model-selection criteria,
         # pseudo-label diagnostics, self-training rounds, train/val scores, history, PAD.
         assert without(m_real[name], "test") == without(m_shuf[name], "test"), name
     rounds = {k: m["self_training"]["chosen_round"] for k, m in m_real.items()
@@ -222,9 +204,9 @@ def test_shuffled_test_labels_change_no_model_or_selection(trained: dict[str, Pa
     s_real = summary(study, real, tiny_run / "results" / "data" / "real_test.csv")
     s_shuf = summary(study, shuffled, shuffled.parent / "real_test.csv")
     assert picks(s_real) == picks(s_shuf)
-    assert s_real["selection"]["candidates"] == s_shuf["selection"]["candidates"]
+    assert s_real["model_selection"]["candidates"] == s_shuf["model_selection"]["candidates"]
     for v in s_real["variants"]:
-        assert s_real["variants"][v].get("selection") == s_shuf["variants"][v].get("selection"), v
+        assert s_real["variants"][v].get("criteria") == s_shuf["variants"][v].get("criteria"), v
 
 
 def test_shuffled_target_val_labels_move_only_target_val_acc(trained: dict[str, Path],
@@ -235,10 +217,10 @@ def test_shuffled_target_val_labels_move_only_target_val_acc(trained: dict[str, 
     for name in m_real:
         a, b = m_real[name], m_shuf[name]
         # The oracle's validation split is the target-validation split itself.
-        skip = ("selection", "val") if a["variant"] == "oracle" else ("selection",)
+        skip = ("criteria", "val") if a["variant"] == "oracle" else ("criteria",)
         assert without(a, *skip) == without(b, *skip), name
-        if "selection" in a:
-            differing = {k for k in a["selection"] if a["selection"][k] != b["selection"][k]}
+        if "criteria" in a:
+            differing = {k for k in a["criteria"] if a["criteria"][k] != b["criteria"][k]}
             assert differing <= {"target_val_acc"}, (name, differing)
             moved |= differing
     assert moved == {"target_val_acc"}, "the target-val shuffle changed no target_val_acc"
@@ -249,3 +231,20 @@ def test_shuffled_target_val_labels_move_only_target_val_acc(trained: dict[str, 
     p_shuf = picks(summary(study, shuffled, test_csv))
     assert set(p_real) == set(CRITERIA)
     assert without(p_real, "target_val_acc") == without(p_shuf, "target_val_acc")
+
+
+def test_the_pools_own_labels_move_only_the_pseudo_label_diagnostics(trained: dict[str, Path],
+                                                                      tiny_run: Path):
+    real, tampered = trained["real"], trained["pool-labels-one-class"]
+    m_real, m_tamp = same_models_and_pseudo_labels(real, tampered)
+    moved = False
+    for name in m_real:
+        a, b = m_real[name], m_tamp[name]
+        assert without(a, "pseudo_label", "self_training") == without(
+            b, "pseudo_label", "self_training"), name
+        if "pseudo_label" in a:
+            moved |= a["pseudo_label"]["pseudo_label_acc"] != b["pseudo_label"]["pseudo_label_acc"]
+    assert moved, "the tampered pool labels reached no diagnostic: the test proves nothing"
+    study = study_of(tiny_run)
+    test_csv = tiny_run / "results" / "data" / "real_test.csv"
+    assert picks(summary(study, real, test_csv)) == picks(summary(study, tampered, test_csv))

@@ -256,7 +256,7 @@ def test_resumed_run_has_the_numbers_of_an_uninterrupted_run(resumed: dict, tiny
     assert {k: (v, reference.get(k)) for k, v in ours.items() if reference.get(k) != v} == {}
     assert ours.keys() == reference.keys()
     accepted = sorted(p.relative_to(tiny_run)
-                      for p in tiny_run.glob("results/pseudo/seed*/accepted.csv"))
+                      for p in tiny_run.glob("results/heads/*/seed*/pseudo_labels.csv"))
     assert accepted
     for name in accepted:
         assert (workdir / name).read_bytes() == (tiny_run / name).read_bytes(), name

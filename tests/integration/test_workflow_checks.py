@@ -24,8 +24,8 @@ def test_dry_run_offline_config(tmp_path, bundle):
     proc = run_snakemake(tmp_path, REPO / "config" / "offline.yaml", "-n", bundle=bundle)
     text = output(proc)
     assert "generate_shard" not in job_counts(proc)
-    for rule in ("source_manifest", "real_manifests", "backbone", "features", "train_baseline",
-                 "pseudo_label", "train_adapted", "summary", "table_results", "figure"):
+    for rule in ("source_manifest", "real_manifests", "backbone", "features", "train_heads_plain_plain",
+                 "train_pseudo_labels_plain_plain", "summary", "table", "figure"):
         assert f"rule {rule}:" in text
     assert not (tmp_path / "results").exists()
 
@@ -36,7 +36,7 @@ def test_dry_run_paper_config(tmp_path):
     # 3 classes x 1000 images in shards of 100; the model resolved once, the records merged once.
     assert jobs["generate_shard"] == 30 and jobs["generator_model"] == 1
     assert jobs["generation_manifest"] == 1 and jobs["data_card"] == 1
-    assert jobs["real_download"] == 1 and jobs["train_adapted"] == 1
+    assert jobs["real_download"] == 1 and jobs["train_pseudo_labels_plain_plain"] == 1
 
 
 @pytest.mark.parametrize(
@@ -98,15 +98,28 @@ def test_changing_threshold_reruns_adaptation_only(tiny_run, tmp_path):
     cfg = write_config(tiny_config(**{"pseudo_label.threshold": 0.9}), tmp_path / "t.yaml")
     proc = run_snakemake(tiny_run, cfg, "-n", bundle=_bundle_of(tiny_run))
     jobs = job_counts(proc)
-    assert jobs["pseudo_label"] == 1 and jobs["train_adapted"] == 1
-    assert "features" not in jobs and "train_baseline" not in jobs
+    # The jobs of the variants that take the study's threshold, and what reads their models.
+    assert jobs["train_pseudo_labels_plain_plain"] == 1
+    assert jobs["train_pseudo_labels_aligned_adabn"] == 1 and jobs["summary"] == 1
+    assert not {"features", "train_heads_plain_plain", "train_dann_plain_plain",
+                "train_mcc_aligned_plain", "train_shared_plain_adabn"} & set(jobs)
+
+
+def test_a_config_edit_the_summary_does_not_read_leaves_it(tiny_run, tmp_path):
+    cfg = write_config(tiny_config(**{"demo.unsure_threshold": 0.8}), tmp_path / "d.yaml")
+    proc = run_snakemake(tiny_run, cfg, "-n", bundle=_bundle_of(tiny_run))
+    jobs = job_counts(proc)
+    assert "summary" not in jobs and "table" not in jobs and not any(
+        j.startswith("train_") for j in jobs), jobs
+    assert jobs["run_provenance"] == 1  # the run's record of its whole config
 
 
 def test_changing_seeds_retrains_heads_without_features(tiny_run, tmp_path):
     cfg = write_config(tiny_config(seeds=[0, 1, 2]), tmp_path / "s.yaml")
     proc = run_snakemake(tiny_run, cfg, "-n", bundle=_bundle_of(tiny_run))
     jobs = job_counts(proc)
-    assert jobs["train_baseline"] == 2 and "features" not in jobs and "backbone" not in jobs
+    assert jobs["train_heads_plain_plain"] == 1 and "features" not in jobs and "backbone" not in jobs
+    assert all(jobs[j] == 1 for j in jobs if j.startswith("train_"))
 
 
 def _bundle_of(workdir: Path) -> Path:

@@ -9,7 +9,7 @@ import math
 def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
     assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label",
-                                         "threshold-0.34", "threshold-0.51", "align+adabn+pl", "dann",
+                                         "threshold-0.34", "adabn", "align", "align+adabn+pl", "dann",
                                          "align+mcc", "oracle"]
     assert summary["core_variants"] == ["synthetic-10", "synthetic-20", "pseudo-label"]
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
@@ -28,10 +28,11 @@ def test_tiny_run_produces_summary_tables_figures(tiny_run):
     for fig in ("accuracy_bars", "confusion_matrices", "all_methods", "threshold_sweep", "domain_gap"):
         for ext in ("pdf", "png"):
             assert (tiny_run / "paper" / "figures" / f"{fig}.{ext}").stat().st_size > 1000
-    for extra in ("aligned/source.npz", "adabn/pool.npz", "adabn/real_test.npz"):
+    for extra in ("aligned/source.npz", "adabn/pool.npz", "adabn/real_test.npz",
+                  "adabn/target_labeled.npz"):
         assert (tiny_run / "results" / "features" / extra).stat().st_size > 0
     prov = json.loads((tiny_run / "results/heads/pseudo-label/seed0/provenance.json").read_text())
-    assert prov["config"]["pseudo_label"]["threshold"] == 0.51
+    assert prov["config"]["spec"]["pseudo_labels"] == {"kind": "threshold", "threshold": 0.51}
     assert "torch" in prov["versions"] and prov["git_commit"]
 
 
@@ -39,7 +40,7 @@ def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
     from synth2real.data.manifests import read_csv
 
     data = tiny_run / "results" / "data"
-    target = read_csv(data / "target.csv")
+    target = read_csv(data / "target_labeled.csv")
     used = {r["path"] for name in ("real_test.csv", "pool.csv") for r in read_csv(data / name)}
     assert not used & {r["path"] for r in target}  # labeled target photos: neither test nor pool
     assert sum(r["split"] == "val" for r in target) == 3 * 5  # real.target_val_per_class=5
@@ -48,12 +49,12 @@ def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
     s = json.loads((tiny_run / "results" / "summary.json").read_text())
     assert s["oracle"] == "oracle" and s["variants"]["oracle"]["labels"] == "target"
     oracle = json.loads((tiny_run / "results/heads/oracle/seed0/metrics.json").read_text())
-    assert oracle["n_train"] == 3 * 13 * 1 and "selection" not in oracle
+    assert oracle["n_train"] == 3 * 13 * 1 and "criteria" not in oracle
     for name, v in s["variants"].items():
         lo, hi = v["test_acc"]["bootstrap"]["ci95"]
         assert lo <= v["test_acc"]["mean"] <= hi, name
         if name != "oracle":
-            assert set(v["selection"]) == {"source_val_acc", "pool_entropy", "pool_im", "snd",
+            assert set(v["criteria"]) == {"source_val_acc", "pool_entropy", "pool_im", "snd",
                                            "target_val_acc"}
     # 13 labeled photos per class and 3 epochs may not beat the source-only model; gap
     # closure then has no scale and is left out rather than shown with a sign flip.
@@ -63,10 +64,33 @@ def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
         assert s["gap_closure"]["synthetic-20"]["mean"] == 0
     else:
         assert s["gap_closure"] is None
-    sel = s["selection"]
+    sel = s["model_selection"]
     assert "oracle" not in sel["candidates"] and sel["deploy_criterion"] == "target_val_acc"
     for c in sel["criteria"].values():
         assert c["variant"] in sel["candidates"]
         assert (c["regret"]["mean"] == 0) == (c["variant"] == sel["test_best"]["variant"])
     assert [c["id"] for c in s["claims"]] == ["more-data", "pseudo-labels", "less-overfitting"]
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in s["claims"])
+
+
+def test_tiny_run_trains_each_model_once_and_writes_its_pseudo_labels(tiny_run):
+    """adabn evaluates synthetic-20's models (the same training parts) on AdaBN features, and
+    the pseudo-labels each model trained on are files beside it, drawn by its labeller."""
+    import torch
+
+    from synth2real.data.manifests import read_csv
+
+    heads = tiny_run / "results" / "heads"
+    for seed in (0, 1):
+        a = torch.load(heads / f"synthetic-20/seed{seed}/head.pt", weights_only=True)
+        b = torch.load(heads / f"adabn/seed{seed}/head.pt", weights_only=True)
+        assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+        m = json.loads((heads / f"adabn/seed{seed}/metrics.json").read_text())
+        assert m["shared_with"]["variant"] == "synthetic-20"
+        accepted = read_csv(heads / f"pseudo-label/seed{seed}/pseudo_labels.csv")
+        pl = json.loads((heads / f"pseudo-label/seed{seed}/metrics.json").read_text())
+        assert len(accepted) == pl["pseudo_label"]["accepted"] > 0
+        assert all(float(r["confidence"]) > 0.51 for r in accepted)
+        assert read_csv(heads / f"synthetic-20/seed{seed}/pseudo_labels.csv") == []
+    logs = sorted(p.name for p in (tiny_run / "results" / "logs" / "train").glob("*.log"))
+    assert "heads.plain.plain.log" in logs and "shared.plain.adabn.log" in logs

@@ -113,4 +113,4 @@ def test_parsing_the_snakefile_imports_no_torch(bundle, tmp_path):
          "--cores", "1", "--configfile", str(REPO / "config" / "offline.yaml"),
          "--config", f"bundle={bundle}"], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "train_method" in proc.stdout  # it planned the whole study
+    assert "train_pseudo_labels_plain_plain" in proc.stdout  # it planned the whole study

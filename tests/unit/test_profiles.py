@@ -9,6 +9,7 @@ is submitted). Resource names are checked against the plugin's documented ones.
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import shlex
@@ -18,6 +19,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from synth2real.config import load_file
 from tests.conftest import REPO, SNAKEMAKE, run_command
 
 PROFILES = REPO / "profiles"
@@ -32,8 +34,11 @@ DOCUMENTED = {"slurm_partition", "slurm_account", "runtime", "constraint", "mem"
 # Rules that need the network (downloads) or TeX: they must run on the submitting machine.
 MUST_BE_LOCAL = {"real_download", "generator_model", "backbone", "paper"}
 GPU_RULES = {"generate_shard", "features"}
-REPORT_RULES = {"table_results", "table_methods", "table_claims", "table_selection", "data_card",
-                "figure", "figure_domain_gap", "figure_sample_grid", "paper_numbers"}
+REPORT_RULES = {"table", "data_card", "figure", "figure_domain_gap", "figure_sample_grid",
+                "paper_numbers"}
+# The training jobs' rules (one per training job of the config, defined in a loop in
+# workflow/rules/adapt.smk) carry their own resources.
+TRAINING = re.compile(r"train_\w+")
 
 
 def _rules() -> set[str]:
@@ -41,6 +46,14 @@ def _rules() -> set[str]:
     for smk in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
         names |= set(re.findall(r"^rule (\w+):", smk.read_text(), flags=re.MULTILINE))
     return names
+
+
+def _training_resources() -> dict[str, int]:
+    """The resources workflow/rules/adapt.smk gives every training job."""
+    text = (REPO / "workflow" / "rules" / "adapt.smk").read_text()
+    m = re.search(r"^TRAINING_RESOURCES = (\{.*\})$", text, flags=re.MULTILINE)
+    assert m, "adapt.smk declares no TRAINING_RESOURCES"
+    return ast.literal_eval(m[1])
 
 
 def _localrules() -> set[str]:
@@ -176,10 +189,14 @@ def test_sbatch_arguments_of_every_planned_job(planned, monkeypatch):
     cpu_part, gpu_part = (next(n for n, p in partitions.items() if (p["max_gpu"] > 0) == g)
                           for g in (False, True))
     submitted = [j for j in jobs if j.name not in _localrules()]
-    assert {j.name for j in submitted} == _rules() - _localrules()  # the paper plan has them all
+    training = {j.name for j in submitted if TRAINING.fullmatch(j.name)}
+    # the paper plan has them all, and a training job per training job of the config
+    assert {j.name for j in submitted} - training == _rules() - _localrules()
+    assert len(training) == len(load_file(REPO / "config" / "paper.yaml").training_jobs())
+    from_rule = _training_resources()
     for job in submitted:
         opts = _options(_sbatch(job, monkeypatch))
-        want = {**site, **flow[job.name]}
+        want = {**site, **(from_rule if job.name in training else flow[job.name])}
         gpu = job.name in GPU_RULES
         assert opts["-A"] == site["slurm_account"], job.name
         assert opts["-p"] == (gpu_part if gpu else cpu_part), job.name

@@ -5,6 +5,7 @@ validation and the binding into the code that uses them."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -175,7 +176,7 @@ def test_variant_and_train_sections_reach_the_engine(configured, tmp_path):
                "labelling_models": heads},
         output=out, params={"variants": {"balanced": spec.model_dump(mode="json")},
                             "labellers": {"balanced": "src"}, **common})))
-    m = json.loads(open(out["metrics"][0]).read())
+    m = json.loads(Path(out["metrics"][0]).read_text())
     assert len(m["history"]["loss"]) == 2  # train.epochs
     # 60 pool images, share 0.25: at most 0.25 * 60 / 3 = 5 pseudo-labels per predicted class.
     assert max(m["pseudo_label"]["accepted_per_class"].values()) <= 5
@@ -201,7 +202,7 @@ def test_evaluation_section_reaches_the_summary_written_from_files(configured, t
                                     output={"summary": str(tmp_path / "summary.json")},
                                     params=params)))
     s = json.loads((tmp_path / "summary.json").read_text())
-    assert s["selection"]["deploy_criterion"] == "pool_entropy"
+    assert s["model_selection"]["deploy_criterion"] == "pool_entropy"
     assert s["intervals"]["resamples"] == 200
     assert list(s["variants"]) == ["synthetic-500", "synthetic-1000", "pseudo-label", "balanced",
                                    "oracle"]

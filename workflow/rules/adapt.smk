@@ -57,6 +57,10 @@ rule features_adabn:
 # `pseudo-labels.aligned.adabn`. One rule each: its job loads its features once and trains
 # every seed of every variant in as few batched passes as their parts allow.
 TRAINING_JOBS = CFG.training_jobs()
+# A training job's cluster resources (the SLURM profile sizes every other rule; these rules'
+# names follow the config). Local runs ignore them: one core each, the batched matmuls of the
+# bottleneck nets included.
+TRAINING_RESOURCES = {"cpus_per_task": 4, "mem_mb": 8000, "runtime": 60}
 
 
 def training_inputs(members):
@@ -101,6 +105,8 @@ for JOB, MEMBERS in TRAINING_JOBS.items():
             data_seed=config["data_seed"],
             classes=config["classes"],
             seeds=SEEDS,
+        resources:
+            **TRAINING_RESOURCES,
         log:
             f"results/logs/train/{JOB}.log",
         benchmark:

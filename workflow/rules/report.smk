@@ -68,7 +68,7 @@ rule data_card:
 
 rule figure:
     input:
-        summary_json="results/summary.json",
+        summary="results/summary.json",
     output:
         pdf="paper/figures/{figure}.pdf",
         png=report("paper/figures/{figure}.png", caption="../report/figure.rst", category="Figures"),
@@ -84,7 +84,7 @@ rule figure:
 
 rule figure_domain_gap:
     input:
-        tsne_npz=rules.domain_embedding.output.npz,
+        tsne=rules.domain_embedding.output.npz,
     output:
         pdf="paper/figures/domain_gap.pdf",
         png=report("paper/figures/domain_gap.png", caption="../report/domain_gap.rst", category="Figures"),
@@ -98,8 +98,8 @@ rule figure_domain_gap:
 
 rule figure_sample_grid:
     input:
-        source_csv=manifest("source"),
-        test_csv=manifest("real_test"),
+        source=manifest("source"),
+        real_test=manifest("real_test"),
     output:
         pdf="paper/figures/sample_grid.pdf",
         png=report("paper/figures/sample_grid.png", caption="../report/sample_grid.rst", category="Figures"),

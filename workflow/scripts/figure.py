@@ -1,7 +1,5 @@
-"""Rule figure: figure `{figure}` (module synth2real.report.figures.<figure>) from the summary, as PDF and PNG."""
-from importlib import import_module
-
+"""Rule figure: one of the paper's figures drawn from the summary (synth2real.report.figures)."""
+from synth2real.report.figures import make
 from synth2real.smk import run
 
-figure = import_module(f"synth2real.report.figures.{snakemake.wildcards.figure}")  # noqa: F821
-run(snakemake, figure.make)  # noqa: F821
+run(snakemake, make)  # noqa: F821

@@ -346,7 +346,7 @@ def write_seed(fitted: Fitted, data: Data, val: Labeled, out: dict[str, str],
         metrics[name] = head.scores(split.y, probs, classes)
     metrics["test"]["pred"] = probs.argmax(1).tolist()
     if metrics["labels"] != "target":
-        metrics["selection"] = {"source_val_acc": metrics["val"]["acc"],
+        metrics["criteria"] = {"source_val_acc": metrics["val"]["acc"],
                                 "target_val_acc": _accuracy(model, data.target_val),
                                 **criteria.pool_scores(head.predict_proba(model, data.pool))}
     head.save(model, out["heads"], classes)

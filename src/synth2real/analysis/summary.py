@@ -15,7 +15,7 @@ Schema (fractions in [0, 1]):
      "comparisons": [{"a", "b", "metric": "test_acc", "mean", "std", "ci95", "per_seed",
                       "n", "p_value", "significant",                  # paired a - b per seed
                       "bootstrap": {"mean", "ci95", "p_value", "significant"}}],
-     "model_selection": "..."}
+     "no_test_labels": "..."}
 
 plus, per variant, `test_acc.bootstrap` {"mean", "ci95"}, `labels` (synthetic | target),
 `selection` {criterion: stat} (candidates only); and at top level
@@ -39,7 +39,7 @@ import numpy as np
 
 from synth2real import provenance
 from synth2real.analysis import bootstrap, claims
-from synth2real.analysis.selection import select
+from synth2real.analysis.model_selection import select
 from synth2real.analysis.stats import describe, paired
 from synth2real.config import CRITERIA, Claim, Evaluation, Roles, Study
 from synth2real.data.imagesets import class_indices
@@ -54,7 +54,7 @@ REPORTED = {
 }
 
 
-MODEL_SELECTION = (
+NO_TEST_LABELS = (
     "No setting is chosen on test labels. Thresholds, mixing ratios, epochs and method "
     "hyperparameters are fixed in the config before the run; the self-training round is "
     "chosen per seed by synthetic validation accuracy (methods.self_training.select_by); "
@@ -112,8 +112,8 @@ def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[
     first = next(iter(by_seed.values()))
     out["labels"] = first.get("labels", "synthetic")
     out["n_train"] = first["n_train"]  # training images (synthetic + pseudo-labelled, or target)
-    if "selection" in first:
-        out["selection"] = {c: stat({s: m["selection"][c] for s, m in by_seed.items()})
+    if "criteria" in first:
+        out["criteria"] = {c: stat({s: m["criteria"][c] for s, m in by_seed.items()})
                             for c in CRITERIA}
     if "method" in first:
         settings = dict(first["method"])
@@ -217,12 +217,12 @@ def build(cfg: Setup, metrics_by_variant: Mapping[str, Sequence[Mapping]],
         "comparisons": comparisons(cfg, variants, correct, rs),
         "intervals": {**{k: t.format(resamples=boot.resamples) for k, t in INTERVALS.items()},
                       "resamples": boot.resamples, "level": boot.level},
-        "selection": select(variants, candidates, correct, rs, cfg.evaluation.deploy_criterion, gap),
+        "model_selection": select(variants, candidates, correct, rs, cfg.evaluation.deploy_criterion, gap),
         "claims": claims.evaluate(cfg.evaluation.claims, correct,
                                   {v: s["train_acc"]["per_seed"] for v, s in variants.items()},
                                   {v: s["test_acc"]["per_seed"] for v, s in variants.items()}, rs,
                                   items=cfg.claims),
-        "model_selection": MODEL_SELECTION,
+        "no_test_labels": NO_TEST_LABELS,
     }
 
 

@@ -322,9 +322,7 @@ def _key(loc: tuple, raw: Any) -> str:
             tagged = node  # the tag comes once, before the keys of the value it tags
             continue
         keys.append(str(part))
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         else:
             node = None  # a missing key, or inside a value given in short form

@@ -4,7 +4,7 @@ text            TeX escaping, percentages, durations, CSV, writing files (shared
 results_table   rule table_results: Table I (accuracy per split and variant)
 methods_table   rule table_methods: every variant with both intervals, paired difference, gap closure
 claims_table    rule table_claims: each claim's reproduced effect, interval and verdict
-selection_table rule table_selection: each label-free criterion's pick, gap closure and regret
+model_selection_table  rule table: each label-free criterion's pick, gap closure and regret
 evaluation      reading the summary's oracle, gap closure, bootstrap, selection, claims (shared)
 evaluation_numbers  the evaluation's `\\Num{key}` macros and sentences
 data_card       rule data_card: how the synthetic images were generated

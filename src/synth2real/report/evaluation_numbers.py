@@ -109,7 +109,7 @@ def _aim_sentence(gap: Mapping[str, Any] | None) -> str:
 
 def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     """Per criterion and for the deployed one: pick, test accuracy, gap closure, regret."""
-    sel = summary.get("selection") or {}
+    sel = summary.get("model_selection") or {}
     if not sel.get("criteria"):
         none = "This run has no model-selection results."
         return {"text/selection": none, "text/test-best": none, "text/abstract-evaluation": ""}
@@ -187,11 +187,11 @@ def selection_limits(summary: Mapping[str, Any], counts: Mapping[str, int]) -> s
     """Why the criteria pick what they pick: the target-validation split's own sampling error
     (a binomial standard error at the deploy pick's target-val accuracy), and the unlabeled
     criteria's bias towards methods that optimise what they measure."""
-    sel, n_val = summary.get("selection") or {}, counts.get("target-val")
+    sel, n_val = summary.get("model_selection") or {}, counts.get("target-val")
     if not sel.get("criteria") or not n_val:
         return ""
     pick = sel["criteria"]["target_val_acc"]["variant"]
-    p = summary["variants"][pick]["selection"]["target_val_acc"]["mean"]
+    p = summary["variants"][pick]["criteria"]["target_val_acc"]["mean"]
     se = 100 * math.sqrt(p * (1 - p) / n_val)
     return (f"The labeled target-validation split has {n_val} photos: near {pct(p)}\\,\\% "
             f"accuracy its sampling error alone is about {se:.1f} points (one standard error), "

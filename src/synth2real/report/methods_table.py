@@ -127,7 +127,7 @@ def to_markdown(summary: Mapping) -> str:
             + intervals.get("bootstrap", "") + " Δ: paired difference (same seeds, same test "
             "images), * = its interval excludes zero. PAD = proxy A-distance between source and "
             "unlabeled-pool representations (0 = indistinguishable, 2 = separable)."
-            + oracle_note + " " + summary.get("model_selection", "") + "\n")
+            + oracle_note + " " + summary.get("no_test_labels", "") + "\n")
 
 
 def to_latex(summary: Mapping) -> str:

@@ -82,11 +82,11 @@ def deploy_selection(summary: str, real_test: str, metrics: list[str], deploy: s
     """Stage: the three deployed roles and their numbers (`metrics` in `candidates` order,
     each the export seed's metrics.json of that variant)."""
     summary_path, summary = summary, read_json(summary)
-    if summary["selection"]["deploy_criterion"] != evaluation.deploy_criterion:
+    if summary["model_selection"]["deploy_criterion"] != evaluation.deploy_criterion:
         raise DataError(f"{summary_path} was built with deploy criterion "
-                        f"{summary['selection']['deploy_criterion']!r}, the config says "
+                        f"{summary['model_selection']['deploy_criterion']!r}, the config says "
                         f"{evaluation.deploy_criterion!r}: rerun the summary rule")
-    roles = pick_roles(summary["selection"], baseline)
+    roles = pick_roles(summary["model_selection"], baseline)
     by_variant = dict(zip(candidates, metrics, strict=True))
     rows = read_csv(real_test)
     y = class_indices([r["label"] for r in rows], classes, real_test)
@@ -108,13 +108,13 @@ def deploy_selection(summary: str, real_test: str, metrics: list[str], deploy: s
                      "test_accuracy": nums["accuracy"][role]["mean"],
                      "test_accuracy_ci": nums["accuracy"][role]["ci95"], "test_images": len(y)}
               for role, entry in roles.items()}
-    crit = summary["selection"]["deploy_criterion"]
+    crit = summary["model_selection"]["deploy_criterion"]
     side = typical_side([r["path"] for r in rows])["median_side"]
     write_json({
         "study": summary["study"], "classes": list(classes),
         "target_domain": target_domain(real, classes, side), "target_side_px": side,
         "deploy_criterion": crit,
-        "deploy_criterion_description": summary["selection"]["criteria"][crit]["description"],
+        "deploy_criterion_description": summary["model_selection"]["criteria"][crit]["description"],
         "interval": (f"{boot.level:.0%} percentile bootstrap over the {len(y)} test images "
                      f"({boot.resamples} resamples, paired across models); one model per role "
                      f"(seed {export.seed})"),

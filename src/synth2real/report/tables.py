@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from synth2real.report import claims_table, methods_table, results_table, selection_table
+from synth2real.report import claims_table, methods_table, model_selection_table, results_table
 from synth2real.report.text import write_texts
 from synth2real.store import read_json
 
 # Table name (paper/tables/<name>.*) -> its renderers.
 TABLES: dict[str, ModuleType] = {"results": results_table, "methods": methods_table,
-                                 "claims": claims_table, "selection": selection_table}
+                                 "claims": claims_table, "model_selection": model_selection_table}
 
 
 def write(summary: str, csv: str, md: str, tex: str, *, table: str) -> None:

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synth2real.adapt.engine import fit_heads
 from synth2real.config import Study, Train, load_file
+from synth2real.model import stacked
 from synth2real.model.backbone import Backbone, export_onnx, load_backbone, max_abs_diff
 from synth2real.model.features import Extractor, batches
-from synth2real.adapt.engine import fit_heads
-from synth2real.model import stacked
 from synth2real.model.head import Head
 from synth2real.tools import bench_study
 from synth2real.tools.checkout import find_checkout

@@ -127,10 +127,10 @@ def test_a_job_writes_every_models_files_and_scores(tmp_path, sets):
     m = read_json(out["metrics"][0])
     assert m["variant"] == "src" and m["seed"] == 0 and m["labels"] == "synthetic"
     assert m["n_train"] == 48 and m["val"]["n"] == 12 and m["test"]["n"] == 30
-    assert len(m["test"]["pred"]) == 30 and set(m["selection"]) >= {"source_val_acc", "target_val_acc"}
+    assert len(m["test"]["pred"]) == 30 and set(m["criteria"]) >= {"source_val_acc", "target_val_acc"}
     assert m["method"]["source"] == {"features": "plain", "size": 20}
     oracle = read_json(out["metrics"][2])
-    assert oracle["labels"] == "target" and oracle["n_train"] == 15 and "selection" not in oracle
+    assert oracle["labels"] == "target" and oracle["n_train"] == 15 and "criteria" not in oracle
     assert read_csv(out["accepted"][0]) == []  # no pseudo-labels, a header only
     model, classes = head.load(out["heads"][1])
     assert classes == CLASSES and isinstance(model, head.Head)
@@ -160,7 +160,7 @@ def test_a_shared_variant_evaluates_the_other_variants_models_on_its_features(tm
     m, plain = read_json(out["metrics"][0]), read_json(first["metrics"][0])
     assert m["shared_with"]["variant"] == "src"
     assert m["train"]["acc"] == plain["train"]["acc"]  # same model, same source features
-    assert m["test"]["pred"] != plain["test"]["pred"] or m["selection"] != plain["selection"]
+    assert m["test"]["pred"] != plain["test"]["pred"] or m["criteria"] != plain["criteria"]
 
 
 def test_a_stage_refuses_features_of_another_kind_or_image_set(tmp_path, sets):

@@ -46,7 +46,7 @@ def metrics(variant, acc, scores, y, seed):
     if variant == "oracle":
         m["labels"] = "target"
     else:
-        m["selection"] = {c: scores.get(c, 1.0) for c in CRITERIA}
+        m["criteria"] = {c: scores.get(c, 1.0) for c in CRITERIA}
     return m
 
 
@@ -68,7 +68,7 @@ def test_bootstrap_interval_contains_the_mean_and_is_wider_than_the_seed_one(sum
 def test_oracle_is_marked_and_gap_closure_is_relative_to_it(summary):
     assert summary["oracle"] == "oracle" and summary["source_only"] == "synthetic-1000"
     assert summary["variants"]["oracle"]["labels"] == "target"
-    assert "selection" not in summary["variants"]["oracle"]
+    assert "criteria" not in summary["variants"]["oracle"]
     gap = summary["gap_closure"]
     assert gap["good"]["mean"] == pytest.approx((0.80 - 0.60) / (0.90 - 0.60), abs=0.02)
     assert gap["synthetic-1000"]["mean"] == pytest.approx(0.0)
@@ -76,7 +76,7 @@ def test_oracle_is_marked_and_gap_closure_is_relative_to_it(summary):
 
 
 def test_selection_regret_is_zero_for_the_test_best_pick_and_positive_otherwise(summary):
-    sel = summary["selection"]
+    sel = summary["model_selection"]
     assert "oracle" not in sel["candidates"]
     assert sel["test_best"]["variant"] == "good"
     assert sel["deploy_criterion"] == "target_val_acc"

@@ -30,7 +30,7 @@ def _variant(test: dict[str, float], labels: str = "synthetic") -> dict:
     out["test_acc"]["bootstrap"] = _boot(out["test_acc"]["mean"], 0.017)
     out["labels"] = labels
     if labels == "synthetic":  # candidates are scored on the labeled target-val split
-        out["selection"] = {"target_val_acc": _stat({s: 0.5 for s in test})}
+        out["criteria"] = {"target_val_acc": _stat({s: 0.5 for s in test})}
     return out
 
 
@@ -68,7 +68,7 @@ def fake_summary(variants=("synthetic-50", "synthetic-100", "pseudo-label"), off
                             "pseudo-label": {"train_acc": 0.98, "val_acc": 0.99, "test_acc": 0.90}},
                "baseline": source, "core_variants": [v for v in variants if v in
                                                      ("synthetic-50", "synthetic-100", "pseudo-label")],
-               "variants": out, "comparisons": [], "model_selection": "Nothing chosen on test labels."}
+               "variants": out, "comparisons": [], "no_test_labels": "Nothing chosen on test labels."}
     if evaluation:
         add_evaluation(summary, oracle="oracle" if oracle else None)
     return summary
@@ -111,7 +111,7 @@ def add_evaluation(summary: dict, oracle: str | None) -> None:
     # target_val_acc (the deploy criterion) picks the test-best; the others pick in turn.
     picks = {c: (best if c == "target_val_acc" else names[i % len(names)])
              for i, c in enumerate(CRITERIA)}
-    summary["selection"] = {
+    summary["model_selection"] = {
         "candidates": names, "test_best": {"variant": best, "test_acc": acc[best]},
         "deploy_criterion": "target_val_acc",
         "criteria": {c: {"description": CRITERIA[c][2], "reads": CRITERIA[c][1],

@@ -34,7 +34,7 @@ def test_intervals_are_the_summary_sentences():
 def test_selection_numbers_and_the_aim():
     s = fake_summary()
     n = en.evaluation_numbers(s)
-    deploy = s["selection"]["criteria"]["target_val_acc"]
+    deploy = s["model_selection"]["criteria"]["target_val_acc"]
     assert n["sel/deploy/criterion"] == r"\texttt{target\_val\_acc}"
     assert n["sel/deploy/variant"] == rf"\texttt{{{deploy['variant']}}}"
     assert n["sel/deploy/gap"] == f"{100 * deploy['gap_closure']['mean']:.1f}"
@@ -43,10 +43,10 @@ def test_selection_numbers_and_the_aim():
     # The fake's pick closes 28.6 % of the gap: the text says plainly that it falls short.
     assert "does not reach the aim of closing 70\\,\\% of the gap: it closes 28.6" in n["text/selection"]
     assert "not selectable" in n["text/test-best"]
-    s["selection"]["criteria"]["target_val_acc"]["gap_closure"] = {"mean": 0.8, "ci95": [0.72, 0.9]}
+    s["model_selection"]["criteria"]["target_val_acc"]["gap_closure"] = {"mean": 0.8, "ci95": [0.72, 0.9]}
     assert "meets the aim" in en.evaluation_numbers(s)["text/selection"]
     assert "lower end of its interval" in en.evaluation_numbers(s)["text/selection"]
-    s["selection"]["criteria"]["target_val_acc"]["gap_closure"] = {"mean": 0.8, "ci95": [0.6, 0.9]}
+    s["model_selection"]["criteria"]["target_val_acc"]["gap_closure"] = {"mean": 0.8, "ci95": [0.6, 0.9]}
     assert "reaches down to 60.0" in en.evaluation_numbers(s)["text/selection"]
 
 
@@ -75,7 +75,7 @@ def test_sentences_exist_without_oracle_or_selection(prov, oracle, evaluation):
 def test_an_oracle_that_does_not_beat_source_only_gives_no_gap_closure(prov):
     s = fake_summary(oracle=True, evaluation=True)
     s["gap_closure"] = None
-    for c in s["selection"]["criteria"].values():
+    for c in s["model_selection"]["criteria"].values():
         c["gap_closure"] = None
     n = numbers(s, prov, {}, {}, "cmd")
     assert "does not beat the source-only model" in n["text/oracle"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synth2real.report.figures import all_methods, domain_gap, pseudo_label_diagnostics, sample_grid
+from synth2real.report import figures
+from synth2real.report.figures import all_methods, domain_gap, sample_grid
 from tests.unit.report.fakes import fake_summary
 
 
@@ -21,15 +22,15 @@ def _json(tmp_path, summary) -> str:
 
 def test_pseudo_label_diagnostics_renders(tmp_path):
     out = [tmp_path / "f.pdf", tmp_path / "f.png"]
-    pseudo_label_diagnostics.make(_json(tmp_path, fake_summary()), *map(str, out))
+    figures.make(_json(tmp_path, fake_summary()), *map(str, out), figure="pseudo_label_diagnostics")
     assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500
 
 
 def test_pseudo_label_diagnostics_needs_a_pseudo_variant(tmp_path):
     s = fake_summary(variants=("synthetic-50", "synthetic-100"))
     with pytest.raises(ValueError, match="no variant"):
-        pseudo_label_diagnostics.make(_json(tmp_path, s), str(tmp_path / "f.pdf"),
-                                      str(tmp_path / "f.png"))
+        figures.make(_json(tmp_path, s), str(tmp_path / "f.pdf"), str(tmp_path / "f.png"),
+                     figure="pseudo_label_diagnostics")
 
 
 def test_domain_gap_renders_one_panel_per_representation(tmp_path):
@@ -123,5 +124,5 @@ def test_all_methods_draws_gap_closure_with_an_oracle_and_differences_without(tm
     xs = [x for ln in right.get_lines() for x in ln.get_xdata()]
     assert any(abs(x - 100 * gap) < 1e-9 for x in xs)
     out = [tmp_path / "m.pdf", tmp_path / "m.png"]
-    all_methods.make(_json(tmp_path, s), *map(str, out))
+    figures.make(_json(tmp_path, s), *map(str, out), figure="all_methods")
     assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500

@@ -61,7 +61,7 @@ def test_files_are_exactly_what_the_generator_writes():
 def test_every_rule_names_an_existing_stage_env():
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
         text = smk.read_text()
-        rules = re.findall(r"^rule (\w+):", text, flags=re.MULTILINE)
+        rules = re.findall(r"^ *rule( \w+)?:", text, flags=re.MULTILINE)  # named, or in a loop
         envs_named = re.findall(r'conda:\s*\n\s*"\.\./\.\./envs/(\w+)\.yaml"', text)
         assert len(envs_named) == len(rules), f"{smk.name}: every rule needs a conda: env"
         assert set(envs_named) <= set(envs.STAGES)

@@ -1,9 +1,8 @@
 """One module per paper figure, named after the figure.
 
-Each module has `plot(<loaded data>) -> Figure` and the rule's entry point
-`make(<input paths>, pdf, png, [config values])`, which loads its inputs,
-plots and saves both files. Most figures read `summary.json` alone (rule
-`figure`); `domain_gap` reads the t-SNE panels, `sample_grid` the manifests.
+Each module has `plot(<loaded data>) -> Figure`. Most figures read `summary.json`
+alone: rule `figure` calls `make` below with the figure's name; `domain_gap`
+(the t-SNE panels) and `sample_grid` (the manifests) have their own `make`.
 
 Every figure is drawn at the width the paper prints it (`print_width`), so a
 point of font size here is a point on paper: LaTeX scales a figure by
@@ -51,3 +50,21 @@ def save(fig: plt.Figure, *paths: str | Path) -> None:
         Path(p).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p, dpi=200, bbox_inches="tight")
     plt.close(fig)
+
+
+# The figures drawn from the summary alone (rule `figure`): name -> module under here.
+SUMMARY_FIGURES = ("accuracy_bars", "confusion_matrices", "pseudo_label_diagnostics",
+                   "all_methods", "threshold_sweep")
+
+
+def make(summary: str, pdf: str, png: str, *, figure: str) -> None:
+    """Rule figure: figure `figure` (module `figures.<figure>`) of the summary at `summary`,
+    as PDF and PNG."""
+    import importlib
+
+    from synth2real.store import read_json
+
+    if figure not in SUMMARY_FIGURES:
+        raise ValueError(f"no summary figure {figure!r}; one of {SUMMARY_FIGURES}")
+    module = importlib.import_module(f"{__name__}.{figure}")
+    save(module.plot(read_json(summary)), pdf, png)

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.report.figures import plt, print_width, save
-from synth2real.store import read_json
+from synth2real.report.figures import plt, print_width
 
 SPLITS = [("train", "synthetic train"), ("val", "synthetic val"), ("test", "real test")]
 COLORS = ["#9ecae1", "#4292c6", "#08519c"]
@@ -46,8 +45,3 @@ def plot(summary: Mapping) -> plt.Figure:
                ncol=4, frameon=False, handletextpad=0.4, columnspacing=1.0)
     ax.grid(axis="y", alpha=0.3)
     return fig
-
-
-def make(summary_json: str, pdf: str, png: str) -> None:
-    """Rule figure: this figure from `summary_json` as PDF and PNG."""
-    save(plot(read_json(summary_json)), pdf, png)

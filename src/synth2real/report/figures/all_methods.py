@@ -14,8 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report import evaluation as ev
-from synth2real.report.figures import plt, print_width, save
-from synth2real.store import read_json
+from synth2real.report.figures import plt, print_width
 
 GREY, BLUE, GREEN, ORANGE = "#636363", "#08519c", "#238b45", "#e6550d"
 WIDTH_IN = print_width(0.9)
@@ -89,8 +88,3 @@ def plot(summary: Mapping) -> plt.Figure:
     fig.legend(handles=ax1.get_legend_handles_labels()[0], loc="outside lower center", ncol=2,
                frameon=False)
     return fig
-
-
-def make(summary_json: str, pdf: str, png: str) -> None:
-    """Rule figure: this figure from `summary_json` as PDF and PNG."""
-    save(plot(read_json(summary_json)), pdf, png)

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.report.figures import plt, print_width, save
+from synth2real.report.figures import plt, print_width
 
 WIDTH_IN = print_width(0.9)
-from synth2real.store import read_json
 
 
 def plot(summary: Mapping) -> plt.Figure:
@@ -34,8 +33,3 @@ def plot(summary: Mapping) -> plt.Figure:
     axes[0][0].set_ylabel("true (real test)")
     fig.suptitle(f"Real-test confusion (%, rows sum to 100; {len(summary['seeds'])} seeds pooled)")
     return fig
-
-
-def make(summary_json: str, pdf: str, png: str) -> None:
-    """Rule figure: this figure from `summary_json` as PDF and PNG."""
-    save(plot(read_json(summary_json)), pdf, png)

@@ -42,6 +42,6 @@ def plot(panels: Sequence[Panel]) -> plt.Figure:
     return fig
 
 
-def make(tsne_npz: str, pdf: str, png: str) -> None:
-    """Rule figure_domain_gap: this figure from the t-SNE panels in `tsne_npz` as PDF and PNG."""
-    save(plot(load(tsne_npz)), pdf, png)
+def make(tsne: str, pdf: str, png: str) -> None:
+    """Rule figure_domain_gap: this figure from the t-SNE panels in `tsne` as PDF and PNG."""
+    save(plot(load(tsne)), pdf, png)

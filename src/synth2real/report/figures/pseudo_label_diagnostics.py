@@ -18,8 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.report import evaluation as ev
-from synth2real.report.figures import plt, print_width, save
-from synth2real.store import read_json
+from synth2real.report.figures import plt, print_width
 
 # Same colours as the threshold sweep's lines for the same quantities.
 RATES = [("accepted_share", "pool accepted", "#636363", "o"),
@@ -91,8 +90,3 @@ def plot(summary: Mapping) -> plt.Figure:
                bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
                handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2, borderpad=0)
     return fig
-
-
-def make(summary_json: str, pdf: str, png: str) -> None:
-    """Rule figure: this figure from `summary_json` as PDF and PNG."""
-    save(plot(read_json(summary_json)), pdf, png)

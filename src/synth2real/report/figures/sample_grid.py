@@ -74,12 +74,12 @@ def plot(classes: Sequence[str], source_rows: Sequence[dict[str, str]],
     return fig
 
 
-def make(source_csv: str, test_csv: str, pdf: str, png: str, *, classes: list[str],
+def make(source: str, real_test: str, pdf: str, png: str, *, classes: list[str],
          source_kind: str, per_class: int = 5) -> None:
     """Rule figure_sample_grid: this figure from the source and real-test manifests as PDF and PNG.
 
     `source_kind`: `synthetic.source.kind` (names what the training images are).
     """
-    fig = plot(classes, manifests.read_csv(source_csv), manifests.read_csv(test_csv), per_class,
+    fig = plot(classes, manifests.read_csv(source), manifests.read_csv(real_test), per_class,
                *labels(source_kind))
     save(fig, pdf, png)

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from synth2real.config.variants import threshold_only
-from synth2real.report.figures import plt, print_width, save
-from synth2real.store import read_json
+from synth2real.report.figures import plt, print_width
 
 WIDTH_IN = print_width(0.75)
 
@@ -55,8 +54,3 @@ def plot(summary: Mapping) -> plt.Figure:
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
     ax.set_title(f"Threshold sweep (mean, 95% CI over {len(summary['seeds'])} seeds)")
     return fig
-
-
-def make(summary_json: str, pdf: str, png: str) -> None:
-    """Rule figure: this figure from `summary_json` as PDF and PNG."""
-    save(plot(read_json(summary_json)), pdf, png)

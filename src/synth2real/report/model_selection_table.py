@@ -24,7 +24,7 @@ def _ci(stat: Mapping | None) -> list:
 
 def rows(summary: Mapping) -> list[dict[str, object]]:
     """One row per criterion (summary order), numbers in percent; None where absent."""
-    sel = summary.get("selection") or {}
+    sel = summary.get("model_selection") or {}
     out = []
     for name, c in sel.get("criteria", {}).items():
         t, r = c["test_acc"], c["regret"]
@@ -46,7 +46,7 @@ def rows(summary: Mapping) -> list[dict[str, object]]:
 
 def cells(summary: Mapping, criterion: str) -> dict[str, str]:
     """Displayed cells of one criterion's row (plain text), straight from the summary."""
-    c = summary["selection"]["criteria"][criterion]
+    c = summary["model_selection"]["criteria"][criterion]
     # A pick of the source-only variant sits at 0 by definition (the summary leaves it null).
     g = c.get("gap_closure") or ev.gap_closure(summary, c["variant"])
     return {
@@ -68,7 +68,7 @@ def to_csv(summary: Mapping) -> str:
 
 
 def to_markdown(summary: Mapping) -> str:
-    sel = summary.get("selection")
+    sel = summary.get("model_selection")
     if not sel or not sel.get("criteria"):
         return NONE.capitalize() + ".\n"
     gap = ev.has_gap_closure(summary)
@@ -90,7 +90,7 @@ def to_markdown(summary: Mapping) -> str:
 
 
 def to_latex(summary: Mapping) -> str:
-    sel = summary.get("selection")
+    sel = summary.get("model_selection")
     gap = ev.has_gap_closure(summary)
     heads = ["criterion", "reads", "picks", r"test acc.\ (\%)"]
     heads += [r"gap closed (\%)"] if gap else []

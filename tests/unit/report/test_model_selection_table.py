@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from synth2real.report import selection_table
+from synth2real.report import model_selection_table
 from tests.unit.report.fakes import fake_summary
 from tests.unit.report.parse import floats, latex_rows, markdown_rows
 
@@ -19,7 +19,7 @@ def r1(x: float) -> float:
 
 
 def expected(s: dict, criterion: str) -> list[float]:
-    c = s["selection"]["criteria"][criterion]
+    c = s["model_selection"]["criteria"][criterion]
     out = [r2(c["test_acc"]["mean"]), *map(r2, c["test_acc"]["ci95"])]
     if s["oracle"]:
         g = c["gap_closure"]
@@ -31,9 +31,9 @@ def expected(s: dict, criterion: str) -> list[float]:
 @pytest.mark.parametrize("oracle", [True, False])
 def test_every_cell_equals_its_source(oracle):
     s = fake_summary(oracle=oracle)
-    crit = s["selection"]["criteria"]
-    tex = latex_rows(selection_table.to_latex(s))
-    md = markdown_rows(selection_table.to_markdown(s))
+    crit = s["model_selection"]["criteria"]
+    tex = latex_rows(model_selection_table.to_latex(s))
+    md = markdown_rows(model_selection_table.to_markdown(s))
     assert list(tex) == list(md) == list(crit)
     for name, c in crit.items():
         assert tex[name][1] == c["reads"] and tex[name][2] == rf"\texttt{{{c['variant']}}}"
@@ -44,26 +44,26 @@ def test_every_cell_equals_its_source(oracle):
 
 def test_deploy_criterion_is_marked_and_only_it():
     s = fake_summary()
-    deploy = s["selection"]["deploy_criterion"]
-    tex = latex_rows(selection_table.to_latex(s))
+    deploy = s["model_selection"]["deploy_criterion"]
+    tex = latex_rows(model_selection_table.to_latex(s))
     assert [n for n, cells in tex.items() if r"$\star$" in cells[0]] == [deploy]
-    md = selection_table.to_markdown(s)
+    md = model_selection_table.to_markdown(s)
     deployed = [ln for ln in md.splitlines() if "(deployed)" in ln]
     assert len(deployed) == 1 and deployed[0].startswith(f"| **{deploy}**")
-    s["selection"]["deploy_criterion"] = "snd"
-    tex = latex_rows(selection_table.to_latex(s))
+    s["model_selection"]["deploy_criterion"] = "snd"
+    tex = latex_rows(model_selection_table.to_latex(s))
     assert [n for n, cells in tex.items() if r"$\star$" in cells[0]] == ["snd"]
 
 
 def test_regret_is_zero_for_the_test_best_pick():
     s = fake_summary()
-    best = s["selection"]["test_best"]["variant"]
-    rows = {r["criterion"]: r for r in selection_table.rows(s)}
+    best = s["model_selection"]["test_best"]["variant"]
+    rows = {r["criterion"]: r for r in model_selection_table.rows(s)}
     assert rows["target_val_acc"]["variant"] == best and rows["target_val_acc"]["regret_mean"] == 0
     assert all(r["test_best"] == best for r in rows.values())
 
 
 def test_a_run_without_selection_gets_a_one_row_table():
     s = fake_summary(evaluation=False)
-    assert "no model-selection results" in selection_table.to_latex(s)
-    assert selection_table.to_markdown(s).startswith("This run has no")
+    assert "no model-selection results" in model_selection_table.to_latex(s)
+    assert model_selection_table.to_markdown(s).startswith("This run has no")

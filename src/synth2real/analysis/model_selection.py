@@ -28,13 +28,13 @@ def pick(scores: Mapping[str, float], higher_is_better: bool) -> str:
 def select(variants: Mapping[str, Mapping], candidates: Sequence[str],
            correct: Mapping[str, np.ndarray], rs: bootstrap.Resamples, deploy: str,
            gap: Mapping[str, Mapping] | None) -> dict[str, object]:
-    """The summary's `selection` section (see `synth2real.analysis.summary`)."""
-    tested = [v for v in candidates if "selection" in variants[v]]
+    """The summary's `model_selection` section (see `synth2real.analysis.summary`)."""
+    tested = [v for v in candidates if "criteria" in variants[v]]
     test_means = {v: variants[v]["test_acc"]["mean"] for v in tested}
     best = max(test_means, key=test_means.get)
     out: dict[str, object] = {}
     for name, (higher, reads, description) in CRITERIA.items():
-        chosen = pick({v: variants[v]["selection"][name]["mean"] for v in tested}, higher)
+        chosen = pick({v: variants[v]["criteria"][name]["mean"] for v in tested}, higher)
         out[name] = {
             "description": description, "reads": reads, "higher_is_better": higher,
             "variant": chosen,
