@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REFERENCE = Path(__file__).with_name("reference.json")
 # Per seed, a variant may differ from the reference by at most this many test images
 # (2 of 3000 = 0.07 points). Features come from onnxruntime and heads from seeded
@@ -128,13 +130,57 @@ def compare(ref: Mapping[str, Any], summary: Mapping[str, Any],
     return problems
 
 
+def stream_change(ref: Mapping[str, Any], summary: Mapping[str, Any],
+                  floor: float = 0.005, top: int = 5) -> tuple[list[dict[str, Any]], bool]:
+    """Old (`ref`) vs new (`summary`) mean test accuracy of every variant in both, for a change
+    of the random streams: each new mean must lie within the old seed interval (Student-t,
+    95 %) or `floor` of the old mean, whichever is wider, and the `top` best variants must be
+    the same set. Returns (one row per variant, whether all of it holds)."""
+    from scipy import stats
+
+    rows, ok = [], True
+    for name in sorted(set(ref["variants"]) & set(summary["variants"])):
+        old = np.array([e["test_acc"] for e in ref["variants"][name].values()])
+        half = float(stats.t.ppf(0.975, len(old) - 1) * old.std(ddof=1) / np.sqrt(len(old)))
+        new = float(summary["variants"][name]["test_acc"]["mean"])
+        allowed = max(half, floor)
+        rows.append({"variant": name, "old": float(old.mean()), "old_ci": half, "new": new,
+                     "diff": new - float(old.mean()), "allowed": allowed,
+                     "within": abs(new - old.mean()) <= allowed})
+        ok &= rows[-1]["within"]
+    best = {k: {r["variant"] for r in sorted(rows, key=lambda r: -r[k])[:top]}
+            for k in ("old", "new")}
+    return rows + [{"top": best}], ok and best["old"] == best["new"]
+
+
+def stream_change_table(rows: list[dict[str, Any]]) -> str:
+    """`stream_change`'s rows as a Markdown table (accuracies in percent)."""
+    lines = ["| variant | old mean [seed 95% CI] | new mean | new - old | allowed | within |",
+             "|---|---|---|---|---|---|"]
+    for r in rows[:-1]:
+        lines.append(f"| {r['variant']} | {100 * r['old']:.2f} [{100 * (r['old'] - r['old_ci']):.2f},"
+                     f" {100 * (r['old'] + r['old_ci']):.2f}] | {100 * r['new']:.2f} | "
+                     f"{100 * r['diff']:+.2f} | {100 * r['allowed']:.2f} | "
+                     f"{'yes' if r['within'] else 'NO'} |")
+    top = rows[-1]["top"]
+    lines.append(f"\nfive best, old: {sorted(top['old'])}; new: {sorted(top['new'])}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write the reference of a finished offline run (see the module docstring)."""
+    """Write the reference of a finished offline run (see the module docstring); with
+    --stream-change, print old vs new means instead (and exit 1 if they disagree)."""
     p = argparse.ArgumentParser(prog="python -m tests.e2e.reference", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("summary", type=Path, help="results/summary.json of a finished offline run")
     p.add_argument("--out", type=Path, default=REFERENCE, help="default: %(default)s")
+    p.add_argument("--stream-change", action="store_true",
+                   help="compare the run's means with the reference's (see stream_change)")
     args = p.parse_args(argv)
+    if args.stream_change:
+        rows, ok = stream_change(load(args.out), json.loads(args.summary.read_text()))
+        print(stream_change_table(rows))
+        return 0 if ok else 1
     text = dumps(reference(json.loads(args.summary.read_text())))
     args.out.write_text(text)
     print(f"wrote {args.out} ({len(json.loads(text)['variants'])} variants)")

@@ -62,7 +62,7 @@ def study(model: Path | str, out_dir: Path, sizes: tuple[int, ...] = (6,), **sou
 def model_json(cfg: Study, where: Path) -> str:
     path = where / "model.json"
     gen = cfg.synthetic.source
-    weights.write_model_info(str(path), gen.model_id, gen.revision)
+    weights.write_model_info(str(path), model_id=gen.model_id, revision=gen.revision)
     return str(path)
 
 
@@ -72,7 +72,7 @@ def make_all(cfg: Study, where: Path, classes: list[str] = CLASSES) -> dict[str,
     gen = cfg.synthetic.source
     for cls in classes:
         for k in range(plan.shard_count(gen, cfg.max_size)):
-            counts = shard.run_shard(cls, mj, str(where / f"{cls}-shard{k}.csv"), generator=gen,
+            counts = shard.run_shard(mj, str(where / f"{cls}-shard{k}.csv"), cls=cls, generator=gen,
                                      indices=plan.shard_indices(gen, cfg.max_size, k))
             for key, v in counts.items():
                 total[key] = total.get(key, 0) + v
@@ -149,7 +149,7 @@ def dying_save(image, path):
 
 images.save_image = dying_save
 gen = cfg.synthetic.source
-shard.run_shard("dog", sys.argv[3], sys.argv[4], generator=gen,
+shard.run_shard(sys.argv[3], sys.argv[4], cls="dog", generator=gen,
                 indices=plan.shard_indices(gen, cfg.max_size, 0))
 """
 
@@ -172,7 +172,7 @@ def test_killed_shard_resumes_to_exact_set_without_redoing_finished_images(tiny_
     survivors = stamps(out, "dog")
 
     gen = cfg.synthetic.source
-    counts = shard.run_shard("dog", mj, str(shard_csv), generator=gen,
+    counts = shard.run_shard(mj, str(shard_csv), cls="dog", generator=gen,
                              indices=plan.shard_indices(gen, cfg.max_size, 0))
     assert counts["done"] == 3 and counts["missing"] == 3 and counts["generated"] == 3
     final = sorted(p.name for p in (out / "dog").iterdir())
@@ -294,7 +294,8 @@ def test_manifest_matches_files_and_settings(tiny_sd, tmp_path):
     make_all(cfg, tmp_path)
     gen = cfg.synthetic.source
     csvs = [str(tmp_path / f"{c}-shard{k}.csv") for c in CLASSES for k in range(3)]
-    shard.merge_manifest(csvs, str(tmp_path / "manifest.csv"), cfg.classes, cfg.synthetic.sizes)
+    shard.merge_manifest(csvs, str(tmp_path / "manifest.csv"), classes=cfg.classes,
+                         sizes=cfg.synthetic.sizes)
     rows = manifests.read_csv(tmp_path / "manifest.csv")
     files = sorted(str(p) for c in CLASSES for p in (out / c).iterdir())
     assert sorted(r["path"] for r in rows) == files and len(rows) == 16
@@ -315,7 +316,8 @@ def test_manifest_matches_files_and_settings(tiny_sd, tmp_path):
     assert [r["path"] for r in src] == [r["path"] for r in rows]
     # A missing shard is named, not silently skipped.
     with pytest.raises(plan.GenerationError, match="class 'cat' list 6 images"):
-        shard.merge_manifest(csvs[:-1], str(tmp_path / "m2.csv"), cfg.classes, cfg.synthetic.sizes)
+        shard.merge_manifest(csvs[:-1], str(tmp_path / "m2.csv"), classes=cfg.classes,
+                             sizes=cfg.synthetic.sizes)
 
 
 OFFLINE_SCRIPT = """
@@ -326,7 +328,8 @@ from synth2real.errors import Synth2RealError
 import yaml
 cfg = config.load(yaml.safe_load(open(sys.argv[1])))
 try:
-    weights.write_model_info(sys.argv[2], cfg.synthetic.source.model_id, cfg.synthetic.source.revision)
+    weights.write_model_info(sys.argv[2], model_id=cfg.synthetic.source.model_id,
+                             revision=cfg.synthetic.source.revision)
 except Synth2RealError as e:
     print(f"{type(e).__name__}: {e}", file=sys.stderr)
     sys.exit(3)
@@ -380,8 +383,8 @@ def test_cached_hub_model_is_used_offline(tiny_sd, tmp_path, monkeypatch):
     # A revision that is not cached is named as such, not silently replaced by main.
     other = study("test-org/tiny-sd", tmp_path / "out", sizes=(5,), revision="v2")
     with pytest.raises(weights.ModelNotCachedError, match=r"'test-org/tiny-sd' \(revision 'v2'\)"):
-        weights.write_model_info(str(tmp_path / "m2.json"), other.synthetic.source.model_id,
-                                 other.synthetic.source.revision)
+        weights.write_model_info(str(tmp_path / "m2.json"), model_id=other.synthetic.source.model_id,
+                                 revision=other.synthetic.source.revision)
 
 
 @pytest.mark.gpu

@@ -116,7 +116,7 @@ def adabn_half_written(workdir: Path, output: str) -> bool:
 
 def a_head_finished(workdir: Path, output: str) -> bool:
     """Features are cached and Snakemake has reported a training job finished."""
-    return (workdir / "results" / "features" / "source.npz").is_file() \
+    return (workdir / "results" / "features" / "plain" / "source.npz").is_file() \
         and re.search(r"Finished jobid: \d+ \(Rule: train_", output) is not None
 
 

@@ -68,7 +68,10 @@ def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
     assert "oracle" not in sel["candidates"] and sel["deploy_criterion"] == "target_val_acc"
     for c in sel["criteria"].values():
         assert c["variant"] in sel["candidates"]
-        assert (c["regret"]["mean"] == 0) == (c["variant"] == sel["test_best"]["variant"])
+        # Zero regret for the test-best pick; a tie with it may also have zero.
+        assert c["regret"]["mean"] >= 0
+        if c["variant"] == sel["test_best"]["variant"]:
+            assert c["regret"]["mean"] == 0
     assert [c["id"] for c in s["claims"]] == ["more-data", "pseudo-labels", "less-overfitting"]
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in s["claims"])
 

@@ -63,30 +63,12 @@ TRAINING_JOBS = CFG.training_jobs()
 TRAINING_RESOURCES = {"cpus_per_task": 4, "mem_mb": 8000, "runtime": 60}
 
 
-def training_inputs(members):
-    """A job's image sets in its feature kinds; for each pseudo-labelling variant, the
-    checkpoints its first labels come from; for each shared variant, the checkpoints of the
-    variant that trains its model."""
-    kinds = VARIANTS[members[0]].feature_kinds
-    labellers = {v: CFG.labelled_by(v) for v in members if CFG.labelled_by(v)}
-    shares = {v: CFG.trained_as(v) for v in members if CFG.trained_as(v) != v}
-    return {
-        **{s: image_set(s, kind) for s, kind in kinds.items()},
-        "labelling_models": [f for v in labellers.values() for f in per_seed(v, "head.pt")],
-        "shared_models": [f for v in shares.values() for f in per_seed(v, "head.pt")],
-    }, labellers, shares
-
-
-def rule_name(job):
-    return "train_" + re.sub(r"\W", "_", job)
-
-
 for JOB, MEMBERS in TRAINING_JOBS.items():
     JOB_INPUTS, LABELLERS, SHARES = training_inputs(MEMBERS)
 
     rule:
         name:
-            rule_name(JOB)
+            training_rule(JOB)
         input:
             **JOB_INPUTS,
         output:

@@ -44,21 +44,6 @@ rule run_provenance:
         "../scripts/run_provenance.py"
 
 
-def embedding_pairs():
-    """Representations shown in the domain-gap figure: label -> (source npz, pool npz)."""
-    pairs = {"before (frozen features)": (features("source", "plain"), features("pool", "plain"))}
-    if any(v.source.features == "aligned" and v.target == "adabn" for v in VARIANTS.values()):
-        pairs["after: align + AdaBN"] = (features("source", "aligned"), features("pool", "adabn"))
-    return pairs
-
-
-def embedding_dann():
-    """The first seed's DANN model on the plain features, when the study trains one."""
-    dann = [name for name, v in VARIANTS.items() if v.trainer.kind == "dann"
-            and v.source.features == "plain" and v.target == "plain"]
-    return [f"results/heads/{dann[0]}/seed{SEEDS[0]}/head.pt"] if dann else []
-
-
 rule domain_embedding:
     input:
         source=manifest("source"),

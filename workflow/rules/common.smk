@@ -47,3 +47,38 @@ def real_inputs(wildcards):
     if CFG.real.source.kind in ("cifar10", "stl10"):
         return [f"{CFG.real.source.extract_dir}/{CFG.real.source.kind}.done"]
     return []
+
+
+def training_inputs(members):
+    """A job's image sets in its feature kinds; for each pseudo-labelling variant, the
+    checkpoints its first labels come from; for each shared variant, the checkpoints of the
+    variant that trains its model."""
+    kinds = VARIANTS[members[0]].feature_kinds
+    labellers = {v: CFG.labelled_by(v) for v in members if CFG.labelled_by(v)}
+    shares = {v: CFG.trained_as(v) for v in members if CFG.trained_as(v) != v}
+    return {
+        **{s: image_set(s, kind) for s, kind in kinds.items()},
+        "labelling_models": [f for v in labellers.values() for f in per_seed(v, "head.pt")],
+        "shared_models": [f for v in shares.values() for f in per_seed(v, "head.pt")],
+    }, labellers, shares
+
+
+def training_rule(job):
+    """A training job's rule name, e.g. train_pseudo_labels_aligned_adabn for the job
+    pseudo-labels.aligned.adabn."""
+    return "train_{}".format(re.sub(r"\W", "_", job))
+
+
+def embedding_pairs():
+    """Representations shown in the domain-gap figure: label -> (source npz, pool npz)."""
+    pairs = {"before (frozen features)": (features("source", "plain"), features("pool", "plain"))}
+    if any(v.source.features == "aligned" and v.target == "adabn" for v in VARIANTS.values()):
+        pairs["after: align + AdaBN"] = (features("source", "aligned"), features("pool", "adabn"))
+    return pairs
+
+
+def embedding_dann():
+    """The first seed's DANN model on the plain features, when the study trains one."""
+    dann = [name for name, v in VARIANTS.items() if v.trainer.kind == "dann"
+            and v.source.features == "plain" and v.target == "plain"]
+    return [f"results/heads/{dann[0]}/seed{SEEDS[0]}/head.pt"] if dann else []

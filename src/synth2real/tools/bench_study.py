@@ -275,6 +275,8 @@ def measure(cfg: Study, ort_ips: float, tmp: Path,
             quick: bool = False) -> tuple[StudyTime, dict[str, float], list[ModelCost]]:
     """Run the study's training jobs on inputs of its shapes; seconds per job as well."""
     n = counts(cfg)
+    if n.oracle == 0:  # the bundle leaves no labeled photo for an oracle: the study has none
+        cfg = cfg.model_copy(update={"real": cfg.real.model_copy(update={"oracle_per_class": 0})})
     sets = write_inputs(tmp / "inputs", cfg, n)
     todo = jobs(tmp / "heads", cfg, sets)
     if quick:  # the pseudo-label job needs its labelling models first
