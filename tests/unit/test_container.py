@@ -116,7 +116,7 @@ def test_every_copy_source_exists_and_is_in_the_context(instructions):
 def test_context_holds_the_workflow_and_nothing_generated():
     patterns = _ignore_patterns()
     needed = ["Snakefile", "uv.lock", "pyproject.toml", "workflow/rules/report.smk",
-              "src/synth2real/report/numbers.py", "config/paper.yaml", "paper/main.tex",
+              "src/synth2real/report/numbers/__init__.py", "config/paper.yaml", "paper/main.tex",
               "profiles/local/config.yaml", "docker/entrypoint.sh", "envs/train.yaml"]
     for rel in needed:
         assert (REPO / rel).exists(), rel

@@ -35,7 +35,7 @@ DOCUMENTED = {"slurm_partition", "slurm_account", "runtime", "constraint", "mem"
 MUST_BE_LOCAL = {"real_download", "generator_model", "backbone", "paper"}
 GPU_RULES = {"generate_shard", "features"}
 REPORT_RULES = {"table", "data_card", "figure", "figure_domain_gap", "figure_sample_grid",
-                "paper_numbers"}
+                "paper_inputs"}
 # The training jobs' rules (one per training job of the config, defined in a loop in
 # workflow/rules/adapt.smk) carry their own resources.
 TRAINING = re.compile(r"train_\w+")

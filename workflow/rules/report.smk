@@ -132,7 +132,7 @@ PAPER_BENCHMARKS = {
 
 # The settings the paper quotes come from the config recorded in
 # results/provenance.json (the run that produced the numbers), not from params.
-rule paper_numbers:
+rule paper_inputs:
     input:
         # The benchmark files of PAPER_BENCHMARKS (read by their paths there).
         [f for files in PAPER_BENCHMARKS.values() for f in files],
@@ -152,17 +152,17 @@ rule paper_numbers:
         configfiles=[str(f) for f in workflow.configfiles],
         repo=workflow.basedir,
     log:
-        "results/logs/report/paper_numbers.log",
+        "results/logs/report/paper_inputs.log",
     conda:
         "../../envs/report.yaml"
     script:
-        "../scripts/paper_numbers.py"
+        "../scripts/paper_inputs.py"
 
 
 rule paper:
     input:
         # The generated tables and figures main.tex includes (found by latexmk, not read here).
-        rules.paper_numbers.output,
+        rules.paper_inputs.output,
         expand("paper/tables/{table}.tex", table=TABLES),
         expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
         tex=os.path.join(workflow.basedir, "paper", "main.tex"),

@@ -1,16 +1,20 @@
 """The paper's tables, figures, numbers and PDF, from a finished run's files; never imports torch.
 
-text            TeX escaping, percentages, durations, CSV, writing files (shared by all)
-results_table   rule table_results: Table I (accuracy per split and variant)
-methods_table   rule table_methods: every variant with both intervals, paired difference, gap closure
-claims_table    rule table_claims: each claim's reproduced effect, interval and verdict
-model_selection_table  rule table: each label-free criterion's pick, gap closure and regret
-evaluation      reading the summary's oracle, gap closure, bootstrap, selection, claims (shared)
-evaluation_numbers  the evaluation's `\\Num{key}` macros and sentences
-data_card       rule data_card: how the synthetic images were generated
-numbers         the `\\Num{key}` macros the paper quotes
-paper_tables    reported-vs-reproduced, setup and run-time tables
-paper_numbers   rule paper_numbers: writes the macros and those three tables
-latex           rule paper: the PDF with latexmk
-figures/        one module per figure (rules figure, figure_domain_gap, figure_sample_grid)
+Modules are named after what they produce:
+
+text                   TeX escaping, percentages, durations, CSV, writing files (shared by all)
+cells                  the summary's evaluation keys read one way, and the text of their cells
+tables                 rule table: one of the tables below, as CSV, Markdown and LaTeX
+  results_table        Table I (accuracy per split and variant)
+  methods_table        every variant with both intervals, paired difference, gap closure
+  claims_table         each claim's reproduced effect, interval and verdict
+  model_selection_table  each label-free criterion's pick, gap closure and regret
+figures/               one module per figure (rules figure, figure_domain_gap, figure_sample_grid)
+numbers/               the `\\Num{key}` macros of numbers.tex: the study's (__init__) and the
+                       evaluation's (evaluation: intervals, oracle, gap closure, selection, claims)
+paper_tables           the reported-vs-reproduced, setup and run-time tables
+paper_inputs           rule paper_inputs: numbers.tex and those three tables
+data_card              rule data_card: how the synthetic images were generated
+latex                  rule paper: the PDF with latexmk
+model_card             rules deploy_selection and model_card: the deployed roles and their card
 """

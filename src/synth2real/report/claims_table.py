@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from synth2real.report import evaluation as ev
+from synth2real.report import cells
 from synth2real.report.text import csv_text, percent, tex, tt
 
 METRIC_WORDS = {"test_acc": "real-test accuracy", "overfit_gap": "train $-$ test gap (smaller)"}
@@ -33,10 +33,10 @@ def rows(summary: Mapping) -> list[dict[str, object]]:
     return out
 
 
-def cells(claim: Mapping) -> dict[str, str]:
+def row_cells(claim: Mapping) -> dict[str, str]:
     """Displayed cells of one claim (plain text): effect and the interval its verdict read."""
-    return {"effect": ev.points(claim["effect"]["mean"], sign=True),
-            "ci": ev.interval(ev.claim_ci(claim), sign=True), "verdict": claim["verdict"]}
+    return {"effect": cells.points(claim["effect"]["mean"], sign=True),
+            "ci": cells.interval(cells.claim_ci(claim), sign=True), "verdict": claim["verdict"]}
 
 
 def to_csv(summary: Mapping) -> str:
@@ -48,46 +48,31 @@ def to_markdown(summary: Mapping) -> str:
     claims = summary.get("claims") or []
     if not claims:
         return NONE.capitalize() + ".\n"
-    kind = ev.interval_kind(summary)
-    head = (f"| claim | compares | effect (pp) | {ev.level(summary, kind)} interval ({kind}) "
+    kind = cells.interval_kind(summary)
+    head = (f"| claim | compares | effect (pp) | {cells.level(summary, kind)} interval ({kind}) "
             "| verdict |\n"
             "|---|---|---|---|---|\n")
     body = "".join(
-        f"| {c['text']} | {c['a']} vs {c['b']}, {c['metric']} | {cells(c)['effect']} "
-        f"| {cells(c)['ci']} | **{c['verdict']}** |\n" for c in claims)
-    return head + body + f"\n{rule_words(summary)}\n"
+        f"| {c['text']} | {c['a']} vs {c['b']}, {c['metric']} | {row_cells(c)['effect']} "
+        f"| {row_cells(c)['ci']} | **{c['verdict']}** |\n" for c in claims)
+    return head + body + f"\n{cells.rule_words(summary)}\n"
 
 
 def to_latex(summary: Mapping) -> str:
     claims = summary.get("claims") or []
     lines = [r"\begin{tabular}{@{}p{0.36\linewidth}lccl@{}}", r"\toprule",
              r"claim & compares & effect (pp) & "
-             + tex(ev.level(summary, ev.interval_kind(summary))) + r" interval & verdict \\",
+             + tex(cells.level(summary, cells.interval_kind(summary))) + r" interval & verdict \\",
              r"\midrule"]
     for c in claims:
-        k = cells(c)
+        k = row_cells(c)
         # Two lines in one cell: the pair, then the metric.
         compares = (rf"\begin{{tabular}}[t]{{@{{}}l@{{}}}}{tt(c['a'])} vs {tt(c['b'])}\\ "
                     f"{METRIC_WORDS.get(c['metric'], tex(c['metric']))}\\end{{tabular}}")
         lines.append(f"{tex(c['text'])} & {compares} & "
-                     f"{ev.latex_cell(k['effect'])} & {ev.latex_cell(k['ci'])} & "
+                     f"{cells.latex_cell(k['effect'])} & {cells.latex_cell(k['ci'])} & "
                      f"\\textbf{{{tex(k['verdict'])}}} \\\\")
     if not claims:
         lines.append(rf"\multicolumn{{5}}{{c}}{{{NONE}}} \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
-
-
-def rule_words(summary: Mapping) -> str:
-    """The verdict rule (plain text), with this run's margin and interval kind."""
-    claims = summary.get("claims") or []
-    if not claims:
-        return "This run judges no claim."
-    m = 100 * claims[0]["margin"]
-    margin = f"{m:g} percentage point{'' if m == 1 else 's'}"
-    kind = ev.interval_kind(summary)
-    return (f"Effect: the claimed difference in percentage points (positive = the claimed "
-            f"direction), with its {ev.level(summary, kind)} interval ({ev.INTERVAL_WORDS[kind]}). "
-            "Verdict rule, from the configuration: reproduced when the interval lies above 0; "
-            f"not reproduced when it lies below the margin of {margin}; inconclusive "
-            "otherwise.")

@@ -14,30 +14,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from synth2real.config import VARIANT_PSEUDO
-from synth2real.report import evaluation as ev
+from synth2real.report import cells
 from synth2real.report.text import csv_text, percent, tex, tt
 
 
 def _role(summary: Mapping, v: str) -> str:
-    if ev.uses_target_labels(summary, v):
+    if cells.uses_target_labels(summary, v):
         return "oracle"
-    return "source-only" if v == ev.source_only(summary) else "candidate"
+    return "source-only" if v == cells.source_only(summary) else "candidate"
 
 
 def rows(summary: Mapping) -> list[dict[str, object]]:
     """One row per variant (table order), numbers in percent; None where a value is absent."""
-    src = ev.source_only(summary)
+    src = cells.source_only(summary)
     out = []
-    for name in ev.table_order(summary):
+    for name in cells.table_order(summary):
         v = summary["variants"][name]
         t = v["test_acc"]
         seed_ci = t.get("ci95") or [None, None]
-        boot_ci = ev.bootstrap_ci(t) or [None, None]
-        d = ev.paired(summary, name, src) if name != src else None
+        boot_ci = cells.bootstrap_ci(t) or [None, None]
+        d = cells.paired(summary, name, src) if name != src else None
         d_ci = (d or {}).get("ci95") or [None, None]
-        g = ev.gap_closure(summary, name)
+        g = cells.gap_closure(summary, name)
         g_ci = (g or {}).get("ci95") or [None, None]
-        pl = ev.paired(summary, name, VARIANT_PSEUDO) if name != VARIANT_PSEUDO else None
+        pl = cells.paired(summary, name, VARIANT_PSEUDO) if name != VARIANT_PSEUDO else None
         pl_ci = (pl or {}).get("ci95") or [None, None]
         lab = v.get("pseudo_label", {})
         out.append({
@@ -61,24 +61,24 @@ def rows(summary: Mapping) -> list[dict[str, object]]:
     return out
 
 
-def cells(summary: Mapping, name: str) -> dict[str, str]:
+def row_cells(summary: Mapping, name: str) -> dict[str, str]:
     """The displayed cells of one variant's row (plain text), straight from the summary."""
-    v, src = summary["variants"][name], ev.source_only(summary)
+    v, src = summary["variants"][name], cells.source_only(summary)
     t = v["test_acc"]
-    out = {"acc": ev.points(t["mean"]), "seed_ci": ev.interval(t.get("ci95")),
-           "boot_ci": ev.interval(ev.bootstrap_ci(t))}
+    out = {"acc": cells.points(t["mean"]), "seed_ci": cells.interval(t.get("ci95")),
+           "boot_ci": cells.interval(cells.bootstrap_ci(t))}
     if name == src:
         out["diff"] = "reference"
     else:
-        d = ev.paired(summary, name, src)
-        out["diff"] = "–" if d is None else (f"{ev.points(d['mean'], sign=True)}"
+        d = cells.paired(summary, name, src)
+        out["diff"] = "–" if d is None else (f"{cells.points(d['mean'], sign=True)}"
                                               f"{'*' if d['significant'] else ''} "
-                                              f"{ev.interval(d['ci95'], sign=True)}")
-    g = ev.gap_closure(summary, name)
-    if name == src or ev.uses_target_labels(summary, name):
-        out["gap"] = f"{ev.share(g['mean'])} (end of scale)" if g else "–"
+                                              f"{cells.interval(d['ci95'], sign=True)}")
+    g = cells.gap_closure(summary, name)
+    if name == src or cells.uses_target_labels(summary, name):
+        out["gap"] = f"{cells.share(g['mean'])} (end of scale)" if g else "–"
     else:
-        out["gap"] = "–" if g is None else f"{ev.share(g['mean'])} {ev.interval(g.get('ci95'), ev.share)}"
+        out["gap"] = "–" if g is None else f"{cells.share(g['mean'])} {cells.interval(g.get('ci95'), cells.share)}"
     pad = v.get("proxy_a_distance")
     out["pad"] = "–" if pad is None else f"{pad['mean']:.2f}"
     return out
@@ -86,13 +86,13 @@ def cells(summary: Mapping, name: str) -> dict[str, str]:
 
 def _columns(summary: Mapping) -> list[tuple[str, str, str]]:
     """(cell key, Markdown header, LaTeX header); gap closure only with an oracle."""
-    src, lvl, slvl = ev.source_only(summary), ev.level(summary), ev.level(summary, "seeds")
+    src, lvl, slvl = cells.source_only(summary), cells.level(summary), cells.level(summary, "seeds")
     cols = [("acc", "test acc (%)", _stack("test acc.", r"(\%)")),
             ("seed_ci", f"{slvl} CI, seeds", _stack(tex(slvl) + " CI,", "seeds")),
             ("boot_ci", f"{lvl} CI, bootstrap", _stack(tex(lvl) + " CI,", "bootstrap")),
             ("diff", f"Δ vs {src} (pp) [bootstrap CI]",
              _stack(rf"$\Delta$ vs {tt(src)}", "(pp) [bootstrap CI]"))]
-    if ev.has_gap_closure(summary):
+    if cells.has_gap_closure(summary):
         cols.append(("gap", "gap closed (%) [bootstrap CI]",
                      _stack(r"gap closed (\%)", "[bootstrap CI]")))
     return [*cols, ("pad", "PAD", "PAD")]
@@ -109,7 +109,7 @@ def to_csv(summary: Mapping) -> str:
 
 
 def _mark(summary: Mapping, name: str) -> str:
-    return "‡" if ev.uses_target_labels(summary, name) else ""
+    return "‡" if cells.uses_target_labels(summary, name) else ""
 
 
 def to_markdown(summary: Mapping) -> str:
@@ -117,10 +117,10 @@ def to_markdown(summary: Mapping) -> str:
     head = ("| variant | " + " | ".join(c[1] for c in cols) + " |\n"
             + "|---" * (len(cols) + 1) + "|\n")
     body = "".join(f"| {name}{_mark(summary, name)} | "
-                   + " | ".join(cells(summary, name)[c[0]] for c in cols) + " |\n"
-                   for name in ev.table_order(summary))
+                   + " | ".join(row_cells(summary, name)[c[0]] for c in cols) + " |\n"
+                   for name in cells.table_order(summary))
     oracle_note = (" ‡ trained on labeled real target images: the upper end of the gap-closure "
-                   "scale, not a candidate." if ev.oracle(summary) else "")
+                   "scale, not a candidate." if cells.oracle(summary) else "")
     intervals = summary.get("intervals", {})
     return (head + body + f"\nReal-test accuracy over {len(summary['seeds'])} seeds. "
             + intervals.get("seed", "Seed CI: Student-t over training seeds.") + " "
@@ -134,13 +134,13 @@ def to_latex(summary: Mapping) -> str:
     cols = _columns(summary)
     lines = [r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
              "variant & " + " & ".join(c[2] for c in cols) + r" \\", r"\midrule"]
-    for name in ev.table_order(summary):
-        c = cells(summary, name)
-        if ev.uses_target_labels(summary, name) and lines[-1] != r"\midrule":
+    for name in cells.table_order(summary):
+        c = row_cells(summary, name)
+        if cells.uses_target_labels(summary, name) and lines[-1] != r"\midrule":
             lines.append(r"\midrule")
         label = tt(name) + (r"$^{\ddagger}$" if _mark(summary, name) else "")
         lines.append(label + " & " + " & ".join(_tex_cell(c[k[0]]) for k in cols) + r" \\")
-        if name == ev.source_only(summary):
+        if name == cells.source_only(summary):
             lines.append(r"\midrule")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
@@ -148,4 +148,4 @@ def to_latex(summary: Mapping) -> str:
 
 def _tex_cell(text: str) -> str:
     # A star marks a significant difference; set it as a superscript.
-    return ev.latex_cell(text).replace("*", r"$^{*}$")
+    return cells.latex_cell(text).replace("*", r"$^{*}$")

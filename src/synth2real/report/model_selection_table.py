@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from synth2real.report import evaluation as ev
+from synth2real.report import cells
 from synth2real.report.text import csv_text, percent, tex, tt
 
 NONE = "this run has no model-selection results"
@@ -28,7 +28,7 @@ def rows(summary: Mapping) -> list[dict[str, object]]:
     out = []
     for name, c in sel.get("criteria", {}).items():
         t, r = c["test_acc"], c["regret"]
-        g = c.get("gap_closure") or ev.gap_closure(summary, c["variant"])
+        g = c.get("gap_closure") or cells.gap_closure(summary, c["variant"])
         out.append({
             "criterion": name, "deploy": name == sel.get("deploy_criterion"),
             "reads": c["reads"], "higher_is_better": c["higher_is_better"],
@@ -44,15 +44,15 @@ def rows(summary: Mapping) -> list[dict[str, object]]:
     return out
 
 
-def cells(summary: Mapping, criterion: str) -> dict[str, str]:
+def row_cells(summary: Mapping, criterion: str) -> dict[str, str]:
     """Displayed cells of one criterion's row (plain text), straight from the summary."""
     c = summary["model_selection"]["criteria"][criterion]
     # A pick of the source-only variant sits at 0 by definition (the summary leaves it null).
-    g = c.get("gap_closure") or ev.gap_closure(summary, c["variant"])
+    g = c.get("gap_closure") or cells.gap_closure(summary, c["variant"])
     return {
-        "test": f"{ev.points(c['test_acc']['mean'])} {ev.interval(c['test_acc'].get('ci95'))}",
-        "gap": "–" if g is None else f"{ev.share(g['mean'])} {ev.interval(g.get('ci95'), ev.share)}",
-        "regret": f"{ev.points(c['regret']['mean'])} {ev.interval(c['regret'].get('ci95'))}",
+        "test": f"{cells.points(c['test_acc']['mean'])} {cells.interval(c['test_acc'].get('ci95'))}",
+        "gap": "–" if g is None else f"{cells.share(g['mean'])} {cells.interval(g.get('ci95'), cells.share)}",
+        "regret": f"{cells.points(c['regret']['mean'])} {cells.interval(c['regret'].get('ci95'))}",
     }
 
 
@@ -71,27 +71,27 @@ def to_markdown(summary: Mapping) -> str:
     sel = summary.get("model_selection")
     if not sel or not sel.get("criteria"):
         return NONE.capitalize() + ".\n"
-    gap = ev.has_gap_closure(summary)
+    gap = cells.has_gap_closure(summary)
     head = ("| criterion | reads | picks | test acc (%) [CI] | "
             + ("gap closed (%) [CI] | " if gap else "") + "regret (pp) [CI] |\n"
             + "|---" * (6 if gap else 5) + "|\n")
     body = ""
     for name, c in sel["criteria"].items():
-        k = cells(summary, name)
+        k = row_cells(summary, name)
         label = f"**{name}** (deployed)" if name == sel["deploy_criterion"] else name
         body += (f"| {label} {_arrow(c['higher_is_better'], False)} | {c['reads']} | "
                  f"{c['variant']} | {k['test']} | " + (f"{k['gap']} | " if gap else "")
                  + f"{k['regret']} |\n")
     best = sel["test_best"]
     return (head + body + f"\nRegret: test accuracy of the test-best variant, {best['variant']} "
-            f"({ev.points(best['test_acc'])}%), minus that of the pick; the test-best variant is "
+            f"({cells.points(best['test_acc'])}%), minus that of the pick; the test-best variant is "
             "found by reading test labels and is not selectable. ↑/↓: higher/lower score is "
-            "better. Intervals: " + ev.INTERVAL_WORDS["bootstrap"] + ", paired.\n")
+            "better. Intervals: " + cells.INTERVAL_WORDS["bootstrap"] + ", paired.\n")
 
 
 def to_latex(summary: Mapping) -> str:
     sel = summary.get("model_selection")
-    gap = ev.has_gap_closure(summary)
+    gap = cells.has_gap_closure(summary)
     heads = ["criterion", "reads", "picks", r"test acc.\ (\%)"]
     heads += [r"gap closed (\%)"] if gap else []
     heads += ["regret (pp)"]
@@ -101,13 +101,13 @@ def to_latex(summary: Mapping) -> str:
         lines.append(rf"\multicolumn{{{len(heads)}}}{{c}}{{{NONE}}} \\")
     else:
         for name, c in sel["criteria"].items():
-            k = cells(summary, name)
+            k = row_cells(summary, name)
             crit = tt(name) + " " + _arrow(c["higher_is_better"], True)
             if name == sel["deploy_criterion"]:
                 crit = rf"$\star$\,\textbf{{{crit}}}"
-            row = [crit, tex(c["reads"]), tt(c["variant"]), ev.latex_cell(k["test"])]
-            row += [ev.latex_cell(k["gap"])] if gap else []
-            row += [ev.latex_cell(k["regret"])]
+            row = [crit, tex(c["reads"]), tt(c["variant"]), cells.latex_cell(k["test"])]
+            row += [cells.latex_cell(k["gap"])] if gap else []
+            row += [cells.latex_cell(k["regret"])]
             lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)

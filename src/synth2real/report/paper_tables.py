@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from synth2real.report.results_table import SPLITS
+from synth2real.report.cells import SPLITS
 from synth2real.report.text import hms, pct, signed, tex, tt
 
 SPLIT_LABEL = {"train": "synthetic train", "val": "synthetic val", "test": "real test"}

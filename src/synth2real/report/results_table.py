@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from synth2real.report.cells import SPLITS
 from synth2real.report.text import csv_text, percent
-
-SPLITS = ("train", "val", "test")
 
 
 def rows(summary: Mapping) -> list[dict[str, object]]:

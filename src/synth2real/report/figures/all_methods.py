@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.report import evaluation as ev
+from synth2real.report import cells
 from synth2real.report.figures import plt, print_width
 
 GREY, BLUE, GREEN, ORANGE = "#636363", "#08519c", "#238b45", "#e6550d"
@@ -22,7 +22,7 @@ ROW_IN = 0.16  # inches per variant: 7 pt names, and the figure of 31 variants f
 
 
 def _color(summary: Mapping, name: str) -> str:
-    if ev.uses_target_labels(summary, name):
+    if cells.uses_target_labels(summary, name):
         return GREEN
     return GREY if name in summary.get("core_variants", []) else BLUE
 
@@ -34,30 +34,30 @@ def _whisker(ax: plt.Axes, y: float, mean: float, ci, **kw) -> None:
 
 def plot(summary: Mapping) -> plt.Figure:
     """The figure drawn from a loaded `summary.json`."""
-    names = ev.table_order(summary)
-    src, oracle = ev.source_only(summary), ev.oracle(summary)
-    scale = ev.has_gap_closure(summary)  # else the right panel shows paired differences
+    names = cells.table_order(summary)
+    src, oracle = cells.source_only(summary), cells.oracle(summary)
+    scale = cells.has_gap_closure(summary)  # else the right panel shows paired differences
     y = np.arange(len(names))[::-1]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH_IN, ROW_IN * len(names) + 1.6),
                                    sharey=True, layout="constrained")
     for yi, n in zip(y, names):
         t, color = summary["variants"][n]["test_acc"], _color(summary, n)
-        _whisker(ax1, yi, t["mean"], ev.bootstrap_ci(t), fmt="none", color=color, capsize=1.5,
+        _whisker(ax1, yi, t["mean"], cells.bootstrap_ci(t), fmt="none", color=color, capsize=1.5,
                  lw=0.7)
         _whisker(ax1, yi, t["mean"], t.get("ci95"), fmt="o", color=color, lw=2.2, ms=3.2)
-        if n == src or ev.uses_target_labels(summary, n):
+        if n == src or cells.uses_target_labels(summary, n):
             # The scale's two ends: drawn as reference lines, not as estimates.
             continue
         if scale:
-            g = ev.gap_closure(summary, n)
+            g = cells.gap_closure(summary, n)
             if g is None:
                 continue
-            d = ev.paired(summary, n, src)
+            d = cells.paired(summary, n, src)
             filled = bool(d and d["significant"])
             _whisker(ax2, yi, g["mean"], g.get("ci95"), fmt="o", color=color, capsize=1.5, ms=3.2,
                      lw=0.9, mfc=color if filled else "white")
         else:
-            d = ev.paired(summary, n, src)
+            d = cells.paired(summary, n, src)
             if d is not None:
                 _whisker(ax2, yi, d["mean"], d["ci95"], fmt="o", color=color, capsize=1.5,
                          ms=3.2, lw=0.9, mfc=color if d["significant"] else "white")
@@ -71,7 +71,7 @@ def plot(summary: Mapping) -> plt.Figure:
     if scale:
         ax2.axvline(0, color=ORANGE, lw=0.8, ls="--")
         ax2.axvline(100, color=GREEN, lw=0.8, ls="--")
-        ax2.set_xlabel(f"gap closed (%), bootstrap {ev.level(summary)} CI\n"
+        ax2.set_xlabel(f"gap closed (%), bootstrap {cells.level(summary)} CI\n"
                        "0 = source-only, 100 = oracle")
     else:
         ax2.axvline(0, color="black", lw=0.8)
@@ -79,7 +79,7 @@ def plot(summary: Mapping) -> plt.Figure:
     ax1.set_yticks(y, names)
     ax1.set_ylim(-0.7, len(names) - 0.3)
     ax1.set_xlabel(f"real-test accuracy (%)\nthick: seed CI, thin: bootstrap CI "
-                   f"({ev.level(summary)})")
+                   f"({cells.level(summary)})")
     for ax in (ax1, ax2):
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"All methods ({len(summary['seeds'])} seeds)\nfilled marker: the paired "

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from synth2real.report import evaluation as ev
+from synth2real.report import cells
 from synth2real.report.figures import plt, print_width
 
 # Same colours as the threshold sweep's lines for the same quantities.
@@ -42,7 +42,7 @@ def _rate(stat: Mapping) -> tuple[float, float]:
 
 def plot(summary: Mapping) -> plt.Figure:
     """The figure drawn from a loaded `summary.json`."""
-    names = [v for v in ev.table_order(summary) if "pseudo_label" in summary["variants"][v]]
+    names = [v for v in cells.table_order(summary) if "pseudo_label" in summary["variants"][v]]
     names += [v for v, s in summary["variants"].items() if "pseudo_label" in s and v not in names]
     if not names:
         raise ValueError("no variant in summary.json has pseudo-label diagnostics")

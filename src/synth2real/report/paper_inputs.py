@@ -1,4 +1,4 @@
-"""Rule paper_numbers: everything the paper quotes, generated from the finished run.
+"""Rule paper_inputs: everything the paper quotes, generated from the finished run.
 
 Reads the summary, the run's provenance (resolved config, commit, versions,
 hardware), the manifests (image counts) and the benchmark files (run times),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from synth2real.report import evaluation_numbers as en
+from synth2real.report.numbers import evaluation as en
 from synth2real.report.numbers import numbers
 from tests.unit.report.fakes import fake_summary
 

@@ -1,4 +1,4 @@
-"""Reading the summary's evaluation keys the same way in every table, figure and macro.
+"""The cells every table, figure and macro shows: the summary's evaluation keys, read one way.
 
 The oracle and the source-only variant (the two ends of the gap-closure
 scale), the candidates a practitioner could deploy, paired differences
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# The splits every model is scored on, in the order tables show them.
+SPLITS = ("train", "val", "test")
 # What each interval kind is called in table notes and captions (plain text).
 INTERVAL_WORDS = {"bootstrap": "bootstrap over seeds and test images",
                   "seeds": "Student-t over training seeds"}
@@ -128,3 +130,17 @@ def interval(ci: Sequence[float] | None, fmt=points, **kw: Any) -> str:
 def latex_cell(text: str) -> str:
     """A plain cell for LaTeX: real minus signs, '--' for none."""
     return text.replace("-", "$-$").replace("–", "--")
+
+def rule_words(summary: Mapping) -> str:
+    """The verdict rule (plain text), with this run's margin and interval kind."""
+    claims = summary.get("claims") or []
+    if not claims:
+        return "This run judges no claim."
+    m = 100 * claims[0]["margin"]
+    margin = f"{m:g} percentage point{'' if m == 1 else 's'}"
+    kind = interval_kind(summary)
+    return (f"Effect: the claimed difference in percentage points (positive = the claimed "
+            f"direction), with its {level(summary, kind)} interval ({INTERVAL_WORDS[kind]}). "
+            "Verdict rule, from the configuration: reproduced when the interval lies above 0; "
+            f"not reproduced when it lies below the margin of {margin}; inconclusive "
+            "otherwise.")

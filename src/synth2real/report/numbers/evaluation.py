@@ -14,19 +14,18 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from synth2real.report import evaluation as ev
-from synth2real.report.claims_table import rule_words
+from synth2real.report import cells
 from synth2real.report.text import pct, signed, tex, tt
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 
 
-def _ci(ci, fmt=ev.points, **kw) -> str:
-    return ev.latex_cell(ev.interval(ci, fmt, **kw))
+def _ci(ci, fmt=cells.points, **kw) -> str:
+    return cells.latex_cell(cells.interval(ci, fmt, **kw))
 
 
 def _share(x: float) -> str:
-    return ev.latex_cell(ev.share(x))
+    return cells.latex_cell(cells.share(x))
 
 
 def variant_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
@@ -35,12 +34,12 @@ def variant_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     for v, s in summary["variants"].items():
         t = s["test_acc"]
         n[f"ci/{v}/test/seed"] = _ci(t.get("ci95"))
-        n[f"ci/{v}/test/boot"] = _ci(ev.bootstrap_ci(t))
-        g = ev.gap_closure(summary, v)
+        n[f"ci/{v}/test/boot"] = _ci(cells.bootstrap_ci(t))
+        g = cells.gap_closure(summary, v)
         if g is not None:
             n[f"gap/{v}/mean"] = _share(g["mean"])
-            n[f"gap/{v}/ci"] = _ci(g.get("ci95"), ev.share)
-        d = ev.paired(summary, v, ev.source_only(summary)) if v != ev.source_only(summary) else None
+            n[f"gap/{v}/ci"] = _ci(g.get("ci95"), cells.share)
+        d = cells.paired(summary, v, cells.source_only(summary)) if v != cells.source_only(summary) else None
         if d is not None:
             n[f"delta/{v}/source"] = signed(d["mean"])
             n[f"delta/{v}/source/ci"] = _ci(d["ci95"], sign=True)
@@ -61,7 +60,7 @@ def interval_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
 
 def oracle_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     """The two ends of the gap-closure scale and the sentence that introduces them."""
-    src, oracle = ev.source_only(summary), ev.oracle(summary)
+    src, oracle = cells.source_only(summary), cells.oracle(summary)
     s = summary["variants"][src]["test_acc"]
     n = {"role/source": tt(src), "source/test": pct(s["mean"])}
     if oracle is None:
@@ -76,7 +75,7 @@ def oracle_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     n |= {"role/oracle": tt(oracle), "oracle/test": pct(o["mean"]),
           "oracle/gap": signed(o["mean"] - s["mean"])}
     gaps = {v: g["mean"] for v, g in (summary.get("gap_closure") or {}).items()
-            if v in summary["variants"] and not ev.uses_target_labels(summary, v)}
+            if v in summary["variants"] and not cells.uses_target_labels(summary, v)}
     best = (f" Among the candidates, {tt(max(gaps, key=gaps.get))} closes the largest share "
             f"of it, {_share(max(gaps.values()))}\\,\\%." if gaps else
             " The oracle does not beat the source-only model in this run, so gap closure has no "
@@ -88,19 +87,19 @@ def oracle_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
         f"The oracle ({tt(oracle)}), the same frozen backbone and head trained on {photos} "
         "(the only variant that sees target labels; it is a reference, not a "
         f"candidate), reaches {pct(o['mean'])}\\,\\% real-test accuracy "
-        f"(bootstrap interval {_ci(ev.bootstrap_ci(o))}), against {pct(s['mean'])}\\,\\% for the "
+        f"(bootstrap interval {_ci(cells.bootstrap_ci(o))}), against {pct(s['mean'])}\\,\\% for the "
         f"source-only {tt(src)}: a gap of {signed(o['mean'] - s['mean'])} points.{best}")
     return n
 
 
 def _aim_sentence(gap: Mapping[str, Any] | None) -> str:
-    aim = f"{100 * ev.GAP_CLOSURE_AIM:g}\\,\\%"
+    aim = f"{100 * cells.GAP_CLOSURE_AIM:g}\\,\\%"
     if gap is None:
         return (f"Without an oracle that beats the source-only model, the aim of closing {aim} of "
                 "the gap cannot be checked.")
     ci, mean = gap.get("ci95"), gap["mean"]
-    if mean >= ev.GAP_CLOSURE_AIM:
-        tail = ("even at the lower end of its interval" if ci and ci[0] >= ev.GAP_CLOSURE_AIM
+    if mean >= cells.GAP_CLOSURE_AIM:
+        tail = ("even at the lower end of its interval" if ci and ci[0] >= cells.GAP_CLOSURE_AIM
                 else f"though its interval reaches down to {_share(ci[0])}\\,\\%" if ci else "")
         return f"It meets the aim of closing at least {aim} of the gap{', ' + tail if tail else ''}."
     return (f"It does not reach the aim of closing {aim} of the gap: it closes "
@@ -126,11 +125,11 @@ def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
             n[f"{k}/regret/ci"] = _ci(r["regret"].get("ci95"))
             if r.get("gap_closure"):
                 n[f"{k}/gap"] = _share(r["gap_closure"]["mean"])
-                n[f"{k}/gap/ci"] = _ci(r["gap_closure"].get("ci95"), ev.share)
+                n[f"{k}/gap/ci"] = _ci(r["gap_closure"].get("ci95"), cells.share)
     best = sel["test_best"]
     n["sel/test-best/variant"], n["sel/test-best/test"] = tt(best["variant"]), pct(best["test_acc"])
     deploy = sel["criteria"][sel["deploy_criterion"]]
-    gap = deploy.get("gap_closure") if ev.oracle(summary) else None
+    gap = deploy.get("gap_closure") if cells.oracle(summary) else None
     closes = (f", closing {n['sel/deploy/gap']}\\,\\% of the source-only $\\to$ oracle gap "
               f"{n['sel/deploy/gap/ci']}" if gap else "")
     label_free = {c: r["regret"]["mean"] for c, r in sel["criteria"].items()
@@ -163,10 +162,10 @@ def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
 def claim_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     """Per claim: effect, the interval its verdict read, the verdict; and a summary sentence."""
     claims = summary.get("claims") or []
-    n: dict[str, str] = {"claims/n": str(len(claims)), "text/claims-rule": tex(rule_words(summary))}
+    n: dict[str, str] = {"claims/n": str(len(claims)), "text/claims-rule": tex(cells.rule_words(summary))}
     for c in claims:
         n[f"claim/{c['id']}/effect"] = signed(c["effect"]["mean"])
-        n[f"claim/{c['id']}/ci"] = _ci(ev.claim_ci(c), sign=True)
+        n[f"claim/{c['id']}/ci"] = _ci(cells.claim_ci(c), sign=True)
         n[f"claim/{c['id']}/verdict"] = c["verdict"]
     for verdict in VERDICTS:
         n[f"claims/{verdict.replace(' ', '-')}"] = str(sum(c["verdict"] == verdict for c in claims))

@@ -1,4 +1,4 @@
-"""Rule paper_numbers end to end: the four generated files from a run's summary, provenance,
+"""Rule paper_inputs end to end: the four generated files from a run's summary, provenance,
 manifests and benchmark files."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from synth2real.data.manifests import (
     TEST_FIELDS,
     write_csv,
 )
-from synth2real.report import paper_numbers
+from synth2real.report import paper_inputs
 from tests.unit.report.fakes import fake_summary
 
 
-def test_write_paper_numbers(tmp_path, prov):
+def test_write_paper_inputs(tmp_path, prov):
     (tmp_path / "summary.json").write_text(json.dumps(fake_summary()))
     (tmp_path / "provenance.json").write_text(json.dumps(prov))
     write_csv(tmp_path / "source.csv", [{"path": f"s{i}", "label": "dog", "rank": i,
@@ -31,7 +31,7 @@ def test_write_paper_numbers(tmp_path, prov):
               TARGET_FIELDS)
     (tmp_path / "f.tsv").write_text("s\th:m:s\n75.0\t0:01:15\n")
     out = [tmp_path / "tables" / f"{n}.tex" for n in ("numbers", "reported", "setup", "runtimes")]
-    paper_numbers.write(*(str(tmp_path / f) for f in ("summary.json", "provenance.json", "source.csv",
+    paper_inputs.write(*(str(tmp_path / f) for f in ("summary.json", "provenance.json", "source.csv",
                                                        "test.csv", "pool.csv", "target.csv")),
                         *map(str, out), benchmarks={"features": [str(tmp_path / "f.tsv")]},
                         configfiles=[str(tmp_path / "repo" / "config" / "x.yaml")],
@@ -54,11 +54,11 @@ def test_manifest_counts_and_command_line(tmp_path):
     write_csv(tmp_path / "t.csv", [{"path": "t", "label": "dog"}], TEST_FIELDS)
     write_csv(tmp_path / "p.csv", [{"path": "p", "true_label": "dog", "in_domain": 0}], POOL_FIELDS)
     write_csv(tmp_path / "l.csv", [{"path": "l", "label": "dog", "split": "oracle"}], TARGET_FIELDS)
-    counts = paper_numbers.manifest_counts(*(str(tmp_path / f) for f in ("s.csv", "t.csv", "p.csv",
+    counts = paper_inputs.manifest_counts(*(str(tmp_path / f) for f in ("s.csv", "t.csv", "p.csv",
                                                                          "l.csv")), sizes=[2, 4])
     assert counts == {"synthetic-2/train": 2, "synthetic-2/val": 2, "synthetic-4/train": 6,
                       "synthetic-4/val": 2, "test": 1, "pool": 1, "pool/ood": 1, "target-val": 0,
                       "oracle": 1}
-    assert paper_numbers.command_line([], None, Path(tmp_path)) == "make reproduce"
-    assert paper_numbers.command_line(["/elsewhere/c.yaml"], None, Path(tmp_path)) == \
+    assert paper_inputs.command_line([], None, Path(tmp_path)) == "make reproduce"
+    assert paper_inputs.command_line(["/elsewhere/c.yaml"], None, Path(tmp_path)) == \
         "make reproduce CONFIG=/elsewhere/c.yaml"

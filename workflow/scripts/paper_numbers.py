@@ -1,5 +1,0 @@
-"""Rule paper_numbers: every number the paper quotes, as LaTeX macros and small tables."""
-from synth2real.report.paper_numbers import write
-from synth2real.smk import run
-
-run(snakemake, write)  # noqa: F821
