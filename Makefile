@@ -5,6 +5,7 @@
 #   make reproduce CONFIG=config/offline.yaml BUNDLE=<dir>     # offline, CPU, no network
 #   make test BUNDLE=<dir>                                     # whole test suite
 #   make bench BUNDLE=<dir>                                    # speed ratios, measured side by side
+#   make mutants [BUNDLE=<dir>]                                # planted bugs the tests must catch
 #   make gpu-check [BUNDLE=<dir>]                              # every CUDA code path, one line each (GPU)
 #   make paper  [CONFIG=... BUNDLE=...]                        # paper/main.pdf (reruns only what is stale)
 #   make report [CONFIG=... BUNDLE=...]                        # reports/report.html (snakemake --report)
@@ -56,7 +57,7 @@ SMK = $(SNAKEMAKE) $(1) --snakefile $(abspath Snakefile) --directory $(RUN_DIR) 
 APT_PACKAGES := $(shell awk '!/^\#/ && $$2 == "project" {print $$1}' system-packages.txt)
 APT_TEST_PACKAGES := $(shell awk '!/^\#/ && $$2 == "test" {print $$1}' system-packages.txt)
 
-.PHONY: setup system-deps test-deps reproduce paper report envs test bench lint clean help fetch-weights demo \
+.PHONY: setup system-deps test-deps reproduce paper report envs test bench lint clean help fetch-weights demo mutants \
 	doctor check-fresh check-container gpu-check
 
 help:
@@ -114,6 +115,11 @@ envs: setup
 
 test: setup test-deps
 	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Planted bugs the tests must catch (tests/mutants.py): each applied to a copy of the tree,
+# its tests run there; fails when one survives.
+mutants: setup
+	BUNDLE=$(abspath $(or $(BUNDLE),../shared/bundle)) $(PY) -m tests.mutants $(MUTANTS_ARGS)
 
 # Bench reads the offline config; its serving part measures that run's models when present.
 bench: setup

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 
 def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
@@ -97,3 +99,13 @@ def test_tiny_run_trains_each_model_once_and_writes_its_pseudo_labels(tiny_run):
         assert read_csv(heads / f"synthetic-20/seed{seed}/pseudo_labels.csv") == []
     logs = sorted(p.name for p in (tiny_run / "results" / "logs" / "train").glob("*.log"))
     assert "heads.plain.plain.log" in logs and "shared.plain.adabn.log" in logs
+
+
+@pytest.mark.parametrize("check", ["results", "methods", "claims", "model_selection", "pdf"])
+def test_tiny_run_tables_and_pdf_read_back_to_the_summary(tiny_run, check):
+    """Every cell of every table the tiny run's paper prints equals its source in the summary
+    (the end-to-end test's readers); the PDF's text has the notice, Table I and the verdicts."""
+    from tests.e2e import readback
+
+    problems = readback.CHECKS[check](tiny_run)
+    assert not problems, "\n".join(problems)

@@ -28,8 +28,10 @@ def _run(tmp_path: Path, preds: dict[str, list[int]], pick: str = "balanced",
         Image.new("RGB", (32, 24)).save(p)
         rows.append(f"{p},{CLASSES[k]}")
     (tmp_path / "test.csv").write_text("\n".join(rows) + "\n")
-    summary = {"study": "toy", "model_selection": {"deploy_criterion": "target_val_acc", "criteria": {
-        "target_val_acc": {"variant": pick, "description": "accuracy on target val"}}}}
+    # The test-best variant is another one: the deployed pick is the criterion's, never it.
+    summary = {"study": "toy", "model_selection": {
+        "deploy_criterion": "target_val_acc", "test_best": {"variant": "dann", "test_acc": 0.99},
+        "criteria": {"target_val_acc": {"variant": pick, "description": "accuracy on target val"}}}}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     metrics = []
     for v, pred in preds.items():
