@@ -160,12 +160,17 @@ def jobs(root: Path, cfg: Study, sets: dict[str, dict[str, ImageSet]]) -> dict[s
     return out
 
 
-def process_start() -> float:
-    """Seconds to start Python and import the training stage (what each job pays first)."""
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import synth2real.adapt.engine, synth2real.smk"],
-                   check=True)
-    return time.perf_counter() - t0
+def process_start(repeats: int = 3) -> float:
+    """Seconds to start Python and import the training stage (what each job pays first): the
+    median of `repeats` starts, as jobs that follow each other find torch's libraries cached
+    (a first start after the page cache was emptied can take 20 s)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import synth2real.adapt.engine, synth2real.smk"],
+                       check=True)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
 
 
 @dataclass(frozen=True)
