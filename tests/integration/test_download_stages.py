@@ -50,6 +50,18 @@ CLASSES = sources.STL10_CLASSES  # STL-10's class_names.txt, in label order
 
 
 @contextlib.contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Run `server` in a thread; yields its base URL; shuts it down after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def http_server(folder: Path) -> Iterator[tuple[str, list[str]]]:
     """Serve `folder` on a free local port; yields (base URL, ["GET /path", ...] as requested)."""
     requests: list[str] = []
@@ -58,14 +70,8 @@ def http_server(folder: Path) -> Iterator[tuple[str, list[str]]]:
         def log_message(self, fmt: str, *args: object) -> None:  # one call per request
             requests.append(f"{self.command} {self.path}")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))) as url:
+        yield url, requests
 
 
 @pytest.fixture(autouse=True)
@@ -505,14 +511,8 @@ def fake_hub(repo: Path) -> Iterator[tuple[str, list[str]]]:
 
         do_HEAD = do_GET
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Hub)) as url:
+        yield url, requests
 
 
 GENERATOR_SCRIPT = f"""

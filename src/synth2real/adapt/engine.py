@@ -157,34 +157,28 @@ def _train_heads(specs: dict[str, Variant], data: Data, train: Train,
                    for _, (net, h) in zip(seeds, fitted)] for name in specs}
 
 
-def _train_objectives(specs: dict[str, Variant], data: Data, train: Train,
-                      seeds: Sequence[int]) -> dict[str, list[Fitted]]:
-    out = {}
-    for name, spec in specs.items():
-        members = data.splits(spec)[0]
-        nets, hists = objectives.train_objective(spec.trainer, members, data.pool_rows, data.table,
-                                                 len(data.classes), train, seeds)
-        out[name] = [Fitted(n, members, {"history": _history(h)})
-                     for n, h in zip(nets, hists, strict=True)]
-    return out
-
-
-def _train_danns(specs: dict[str, Variant], data: Data, train: Train,
-                 seeds: Sequence[int]) -> dict[str, list[Fitted]]:
-    out = {}
-    for name, spec in specs.items():
-        members = data.splits(spec)[0]
-        nets, hists = dann.train_dann(spec.trainer, members, data.pool_rows, data.table,
-                                      len(data.classes), train, seeds)
-        out[name] = [Fitted(n, members, {"history": _history(h)})
-                     for n, h in zip(nets, hists, strict=True)]
-    return out
+def _per_variant_pass(fit: Callable[..., tuple[list[nn.Module], list[stacked.History]]]) -> TrainerFn:
+    """A trainer of nets fitted with the unlabeled pool: each variant's seeds in one pass of
+    `fit` (its trainer settings, training split, the pool's rows, the feature table)."""
+    def train_each(specs: dict[str, Variant], data: Data, train: Train,
+                   seeds: Sequence[int]) -> dict[str, list[Fitted]]:
+        out = {}
+        for name, spec in specs.items():
+            members = data.splits(spec)[0]
+            nets, hists = fit(spec.trainer, members, data.pool_rows, data.table,
+                              len(data.classes), train, seeds)
+            out[name] = [Fitted(n, members, {"history": _history(h)})
+                         for n, h in zip(nets, hists, strict=True)]
+        return out
+    return train_each
 
 
 # The `trainer` part, by its settings model.
-TRAINERS: dict[type, TrainerFn] = {Head: _train_heads, Mcc: _train_objectives,
-                                   Coral: _train_objectives, Im: _train_objectives,
-                                   Dann: _train_danns}
+TRAINERS: dict[type, TrainerFn] = {
+    Head: _train_heads,
+    **dict.fromkeys((Mcc, Coral, Im), _per_variant_pass(objectives.train_objective)),
+    Dann: _per_variant_pass(dann.train_dann),
+}
 
 
 def label_pool(spec: Variant, model: nn.Module, data: Data) -> tuple[np.ndarray, np.ndarray,

@@ -45,16 +45,18 @@ def test_dropout_keeps_the_documented_share_and_keeps_the_mean():
 
 
 def test_dropout_masks_do_not_depend_on_the_other_models_of_the_stack():
-    def masks(rows):
-        streams = [stacked.Stream(s) for s in (5, 6, 7)][:len(rows)]
+    def masks(rows, seeds):
+        streams = [stacked.Stream(s) for s in seeds]
         width = max(rows)
         b = stacked.Batch(torch.ones(len(rows), width, 40), torch.zeros(len(rows), width, dtype=torch.int64),
                           torch.zeros(len(rows), width), list(rows), None, streams, 0.0)
         return b.dropped(width, 40, 0.5)
 
-    alone = masks([9])[0]
-    stacked_with_others = masks([9, 12, 0])
-    assert torch.equal(stacked_with_others[0, :9], alone)
+    stacked_with_others = masks([9, 12, 0], seeds=(5, 6, 7))
+    for k, (seed, rows) in enumerate([(5, 9), (6, 12)]):
+        alone = masks([rows], seeds=(seed,))[0]
+        assert torch.equal(stacked_with_others[k, :rows], alone), seed
+    assert not torch.equal(stacked_with_others[0, :9], stacked_with_others[1, :9])
     assert stacked_with_others[0, 9:].all()  # padding rows: dropped (they carry no example)
     assert stacked_with_others[2].all()  # a model without a minibatch draws nothing
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,6 @@ from PIL import Image
 
 from synth2real.errors import ConfigError
 from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def app():
-    spec = importlib.util.spec_from_file_location("demo_app", REPO / "demo" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", ["paper.yaml", "offline.yaml"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -64,14 +63,6 @@ def test_recorded_demo_section_comes_from_the_runs_provenance(tmp_path):
     (run / "results" / "provenance.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"provenance.json: not valid JSON"):
         recorded_demo_section(run)
-
-
-@pytest.fixture(scope="module")
-def app():
-    spec = importlib.util.spec_from_file_location("demo_app", REPO / "demo" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_a_runs_own_demo_settings_are_used_and_checked(app, tmp_path):
