@@ -71,8 +71,8 @@ ROUND_CHOICE: dict[str, Callable[[dict[str, Any]], float]] = {
 class Data:
     """The features a training job reads, in its feature kinds; pool labels for diagnostics.
 
-    The trainers index one feature table: source rows, then the oracle's labeled target
-    photos, then the pool (`table`, `offsets`).
+    The trainers index one feature table (`table`): the source rows, then the oracle's
+    labeled target photos, then the pool (from `pool_offset`).
     """
 
     classes: list[str]
@@ -350,6 +350,13 @@ def write_seed(fitted: Fitted, data: Data, val: Labeled, out: dict[str, str],
     return metrics
 
 
+def _distance(model: nn.Module, data: Data, split: stacked.Members, domain_sample: int,
+              data_seed: int) -> float:
+    """Proxy A-distance between a training split and the pool, in `model`'s representation."""
+    return proxy_a_distance(representation(model, data.features(split.rows)),
+                            representation(model, data.pool), domain_sample, data_seed)
+
+
 def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target_labeled: ImageSet,
                    heads: list[str], metrics: list[str], provenance: list[str], accepted: list[str],
                    *, variants: dict[str, Variant], train: Train, domain_sample: int,
@@ -390,15 +397,16 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
                   "data_seed": data_seed, "classes": classes}
         split, val = data.splits(spec)
         for k, (seed, fit) in enumerate(zip(seeds, fitted[name], strict=True)):
-            X = data.features(split.rows)
-            key = split.rows.tobytes()
-            if isinstance(fit.model, head.BottleneckNet) or key not in pads:
-                pads[key] = proxy_a_distance(representation(fit.model, X),
-                                             representation(fit.model, data.pool),
-                                             domain_sample, data_seed)
+            if isinstance(fit.model, head.BottleneckNet):  # its own representation
+                distance = _distance(fit.model, data, split, domain_sample, data_seed)
+            else:  # the cached features: one distance per training split
+                key = split.rows.tobytes()
+                if key not in pads:
+                    pads[key] = _distance(fit.model, data, split, domain_sample, data_seed)
+                distance = pads[key]
             m = write_seed(fit, data, val, {kind: files[name][k] for kind, files in outs.items()},
                            {"seed": seed, "variant": name, "labels": spec.labels,
                             "n_train": len(fit.train.rows), "method": spec.model_dump(mode="json"),
-                            "proxy_a_distance": pads[key], **fit.extra}, config)
+                            "proxy_a_distance": distance, **fit.extra}, config)
             log.info("%s seed %d: train %.4f val %.4f test %.4f PAD %.3f", name, seed,
-                     m["train"]["acc"], m["val"]["acc"], m["test"]["acc"], pads[key])
+                     m["train"]["acc"], m["val"]["acc"], m["test"]["acc"], distance)

@@ -1,17 +1,16 @@
 """The one training loop: many small models of one net kind, stacked and trained in one pass.
 
 Every model the study trains on cached features goes through `fit`: the seeds of
-a method variant (and, where its parts allow, more of its models) are M nets of
-one kind. Each keeps its own parameters (the net's own leaf tensors); at every
-step the parameters of the models that have a minibatch are stacked by name to
-[M, ...], one forward of batched matmuls serves them all, and the per-model
-losses are summed: no parameter is shared, so the gradient of the sum is each
-model's own gradient. torch's fused Adam kernel then updates every model that had a
-minibatch -- a model without one is left out, its step count included -- and the
-learning rate follows StepLR per epoch.
+a method variant (and, where its parts allow, the models of several variants) are M
+nets of one kind. Their parameters are stacked by name to [M, ...] leaf tensors
+(a Linear weight as [M, in, out]); every step one forward of batched matmuls serves
+all M minibatches and the per-model losses are summed: no parameter is shared, so
+the gradient of the sum is each model's own gradient. torch's fused Adam kernel then
+updates every model that had a minibatch -- a model without one (its epoch has ended)
+is left out, its step count included -- and the learning rate follows StepLR per
+epoch. At the end each net gets its slice back.
 
-Random streams (changed in this version of the engine, see README "Random
-streams"): a model of seed s starts from `torch.manual_seed(s)` and its net's
+Random streams (changed with this engine, see README "Speed"): a model of seed s starts from `torch.manual_seed(s)` and its net's
 initialisation, then draws its minibatch order, its pool minibatches and its
 dropout masks from its own numpy PCG64 stream seeded with s, in a fixed order.
 Nothing it draws depends on the other models of the stack, so a model is the
