@@ -84,6 +84,14 @@ def tiny_config(**overrides: object) -> dict:
         "align+mcc": {"source": "aligned", "trainer": {"kind": "mcc", "bottleneck": 16}},
     }, domain_sample=40)
     cfg["methods"]["adabn"].update(images=16, batch_size=8)
+    # The labeled-budget track at one budget and all photos: real-only (its `all` is the
+    # oracle's models) and bridged transfer with the last block trained, whose stage 1 no
+    # study variant trains (the track's own `bridged@start`).
+    block = {"kind": "last_block", "epochs": 2}
+    cfg["budgets"].update(per_class=[1, "all"], real_only="real-only", claims=None, methods={
+        "real-only": {"target_labels": "only"},
+        "bridged": {"target_labels": {"use": "bridged", "start": {"trainable": block}},
+                    "trainable": block}})
     for key, value in overrides.items():
         set_key(cfg, key, value)
     return cfg

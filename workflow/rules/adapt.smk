@@ -1,6 +1,7 @@
-# Stage: every variant of the study, trained from its parts (synth2real.adapt): the two
-# extra feature passes some parts read (resolution-aligned source, AdaBN target), then one
-# job per variant that trains all its seeds together on the cached features.
+# Stage: every variant of the study and of the labeled-budget track, trained from its parts
+# (synth2real.adapt): the two extra feature passes some parts read (resolution-aligned
+# source, AdaBN target), the budget draws of labeled photos, then one job per kind of work
+# that trains all its variants' seeds together on the cached features.
 
 
 rule features_aligned:
@@ -52,6 +53,23 @@ rule features_adabn:
         "../scripts/features_adabn.py"
 
 
+rule budget_draws:
+    input:
+        target_labeled=manifest("target_labeled"),
+    output:
+        draws=BUDGET_DRAWS,
+    params:
+        classes=config["classes"],
+        seeds=SEEDS,
+        data_seed=config["data_seed"],
+    log:
+        "results/logs/data/budget_draws.log",
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/budget_draws.py"
+
+
 # Training jobs (synth2real.config.Study.training_jobs): the variants of one kind of work
 # (heads, pseudo-labels, shared, or a pool trainer) on one pair of feature kinds, e.g.
 # `pseudo-labels.aligned.adabn`. One rule each: its job loads its features once and trains
@@ -64,7 +82,7 @@ TRAINING_RESOURCES = {"cpus_per_task": 4, "mem_mb": 8000, "runtime": 60}
 
 
 for JOB, MEMBERS in TRAINING_JOBS.items():
-    JOB_INPUTS, LABELLERS, SHARES = training_inputs(MEMBERS)
+    JOB_INPUTS, LABELLERS, SHARES, STARTS = training_inputs(MEMBERS)
 
     rule:
         name:
@@ -79,11 +97,13 @@ for JOB, MEMBERS in TRAINING_JOBS.items():
             accepted=[f for v in MEMBERS for f in per_seed(v, "pseudo_labels.csv")],
         params:
             # Each variant's parts with all their settings: the job's rerun trigger.
-            variants={v: VARIANTS[v].model_dump(mode="json") for v in MEMBERS},
+            variants={v: TRAINED[v].model_dump(mode="json") for v in MEMBERS},
             labellers=LABELLERS,
             shares=SHARES,
+            starts=STARTS,
             train=config["train"],
-            domain_sample=config["methods"]["domain_sample"],
+            # The budget track measures no proxy A-distance (a few photos vs the pool).
+            domain_sample=0 if JOB.startswith("budget-") else config["methods"]["domain_sample"],
             data_seed=config["data_seed"],
             classes=config["classes"],
             seeds=SEEDS,

@@ -4,13 +4,16 @@
 # Every variant of the study, by name, as a typed spec: the published ones, the method
 # variants of `methods.variants`, the oracle (synth2real.config.Study.variants).
 VARIANTS = CFG.variants
+# Every variant the workflow trains: the study's, then the labeled-budget track's
+# (`<method>@<b>`, synth2real.config.Study.budget_variants), which only its own report reads.
+TRAINED = CFG.trained
 SEEDS = CFG.seeds
 # The image sets every variant reads: synthetic source (train/val), unlabeled real pool,
 # labeled real test, and the few labeled real target photos (model-selection val, oracle).
 IMAGESETS = ["source", "pool", "real_test", "target_labeled"]
-# Feature kinds the study's variants read, per image set (plain always: the published study).
-FEATURE_KINDS = {s: sorted({"plain", *(v.feature_kinds[s] for v in VARIANTS.values())})
-                 for s in IMAGESETS}
+# Whether a model trains MobileNetV2's last block: then the plain feature pass also caches
+# the block's inputs of every image set (kind block).
+BLOCK = any(v.trainable.kind == "last_block" for v in TRAINED.values())
 
 
 wildcard_constraints:
@@ -22,8 +25,12 @@ def manifest(imageset):
     return f"results/data/{imageset}.csv"
 
 
+# Every seed's nested draw of labeled oracle photos (synth2real.data.budgets).
+BUDGET_DRAWS = "results/data/target_budgets.csv"
+
+
 def features(imageset, kind):
-    """The cache of one image set's features of one kind (plain, aligned, adabn)."""
+    """The cache of one image set's features of one kind (plain, aligned, adabn, block)."""
     return f"results/features/{kind}/{imageset}.npz"
 
 
@@ -52,15 +59,21 @@ def real_inputs(wildcards):
 def training_inputs(members):
     """A job's image sets in its feature kinds; for each pseudo-labelling variant, the
     checkpoints its first labels come from; for each shared variant, the checkpoints of the
-    variant that trains its model."""
-    kinds = VARIANTS[members[0]].feature_kinds
+    variant that trains its model; for each bridged variant, its stage-1 checkpoints; the
+    budget draws when a variant reads labeled photos, the backbone for block inputs."""
+    kinds = TRAINED[members[0]].feature_kinds
     labellers = {v: CFG.labelled_by(v) for v in members if CFG.labelled_by(v)}
     shares = {v: CFG.trained_as(v) for v in members if CFG.trained_as(v) != v}
+    starts = {v: CFG.started_from(v) for v in members if CFG.started_from(v)}
+    budget = any(TRAINED[v].target_labels and TRAINED[v].target_labels.per_class for v in members)
     return {
         **{s: image_set(s, kind) for s, kind in kinds.items()},
         "labelling_models": [f for v in labellers.values() for f in per_seed(v, "head.pt")],
         "shared_models": [f for v in shares.values() for f in per_seed(v, "head.pt")],
-    }, labellers, shares
+        "start_models": [f for v in starts.values() for f in per_seed(v, "head.pt")],
+        **({"draws": BUDGET_DRAWS} if budget else {}),
+        **({"backbone": "results/backbone/backbone.json"} if kinds["source"] == "block" else {}),
+    }, labellers, shares, starts
 
 
 def training_rule(job):

@@ -31,6 +31,8 @@ rule features:
     output:
         npz=features("{imageset}", "plain"),
         stats="results/features/plain/{imageset}.stats.json",
+        # The last block's inputs from the same pass, when a model trains that block.
+        **({"block_npz": features("{imageset}", "block")} if BLOCK else {}),
     params:
         features=config["features"],
     resources:
@@ -52,9 +54,10 @@ rule features:
 # and checks each file against the PyTorch head on the whole real test set.
 EXPORT_SEED = CFG.export.seed
 EXPORT_ROLES = ["baseline", "study", "adapted"]
-EXPORT_CANDIDATES = [v for v, spec in VARIANTS.items() if spec.labels != "target"]
-# The feature kind of each candidate's target images: AdaBN variants deploy the AdaBN backbone.
-EXPORT_KINDS = {v: VARIANTS[v].target for v in EXPORT_CANDIDATES}
+EXPORT_CANDIDATES = [v for v, spec in VARIANTS.items() if spec.label_free]
+# The feature kind of each candidate's target images: AdaBN variants deploy the AdaBN backbone,
+# block models the plain one up to their trained last block.
+EXPORT_KINDS = {v: VARIANTS[v].feature_kinds["real_test"] for v in EXPORT_CANDIDATES}
 MODEL_OUTPUTS = [
     *[f"models/{role}.onnx" for role in EXPORT_ROLES],
     "models/parity.json",
@@ -72,6 +75,8 @@ rule export_onnx:
         test_features=[features("real_test", k) for k in sorted(set(EXPORT_KINDS.values()))],
         # The AdaBN backbone graph, when a candidate deploys with it.
         **({"adabn_backbone": "results/backbone/adabn.onnx"} if "adabn" in EXPORT_KINDS.values() else {}),
+        # The plain backbone graph: a block model's torch reference reads its block inputs.
+        **({"backbone_onnx": rules.backbone.output.onnx} if "block" in EXPORT_KINDS.values() else {}),
     output:
         baseline="models/baseline.onnx",
         study="models/study.onnx",

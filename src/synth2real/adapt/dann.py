@@ -50,22 +50,13 @@ def ramp(progress: float, gamma: float) -> float:
     return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
 
 
-def train_dann(cfg: Dann, source: stacked.Members, pool_rows: np.ndarray, table: torch.Tensor,
-               n_classes: int, train: Train,
-               seeds: Sequence[int]) -> tuple[list[DannNet], list[stacked.History]]:
-    """One `DannNet` per seed on labeled source rows and unlabeled pool rows of `table`,
-    all seeds in one pass.
-
-    One epoch = one pass over the source; each source minibatch is paired with an
-    equally sized random pool minibatch. Adam at `cfg.lr` (L2 `cfg.weight_decay`) for
-    `cfg.epochs` epochs with the study's StepLR; cross-entropy on labels, binary
-    cross-entropy on domains (source 0, pool 1), the domain gradient reversed with the
-    ramped weight.
-    """
-    nets = stacked.seeded(lambda: DannNet(n_classes, table.shape[1], cfg.bottleneck, cfg.hidden,
-                                          train.dropout), seeds)
-    plan = stacked.with_pool(stacked.shuffled(len(source.rows), train.batch_size), pool_rows)
-
+def recipe(cfg: Dann, n_classes: int, in_dim: int,
+           train: Train) -> stacked.Recipe:
+    """How DANN's nets train: a fresh `DannNet`;
+    cross-entropy on labels, binary cross-entropy on domains (source 0, pool 1, an equally
+    sized pool minibatch beside each source minibatch), the domain gradient reversed with the
+    ramped weight; Adam at `cfg.lr` (L2 `cfg.weight_decay`) for `cfg.epochs` epochs with the
+    study's StepLR."""
     def loss(p: dict[str, torch.Tensor], b: stacked.Batch) -> dict[str, torch.Tensor]:
         lam = cfg.domain_weight * ramp(b.progress, cfg.ramp_gamma)
         n = b.x.shape[1]
@@ -82,6 +73,17 @@ def train_dann(cfg: Dann, source: stacked.Members, pool_rows: np.ndarray, table:
 
     schedule = stacked.Schedule.of(train, epochs=cfg.epochs, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay)
-    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], [source] * len(seeds),
-                        [plan] * len(seeds), table, loss, schedule)
-    return nets, hists  # type: ignore[return-value]
+    return stacked.Recipe(lambda: DannNet(n_classes, in_dim, cfg.bottleneck, cfg.hidden,
+                                          train.dropout), loss, schedule, pool=True)
+
+
+def train_dann(cfg: Dann, source: stacked.Members, pool_rows: np.ndarray, table: torch.Tensor,
+               n_classes: int, train: Train,
+               seeds: Sequence[int]) -> tuple[list[DannNet], list[stacked.History]]:
+    """One `DannNet` per seed on labeled source rows and unlabeled pool rows of `table`, all
+    seeds in one pass (the engine's path for one split: one epoch = one pass over the source,
+    each source minibatch paired with an equally sized random pool minibatch)."""
+    return stacked.train(recipe(cfg, n_classes, table.shape[1], train), table,
+                         [source] * len(seeds),
+                         [stacked.shuffled(len(source.rows), train.batch_size)] * len(seeds),
+                         seeds, pool_rows)  # type: ignore[return-value]

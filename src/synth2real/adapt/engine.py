@@ -10,11 +10,16 @@ provenance and accepted pseudo-labels:
     shared         the variant's training reads no pool image and an earlier variant
                    trains the same model (adabn = synthetic-1000 on AdaBN features): that
                    variant's checkpoints (`shared_models`), scored on this job's features
-    labels         synthetic: the source train split of `source.size`; target: the
-                   labeled target photos of the oracle split
-    trainer        head: the study's head, every such variant of the job in one pass;
+    target_labels  none: the source train split of `source.size`; only: seed s's draw of
+                   labeled oracle photos (`draws`, synth2real.data.budgets; all of them: the
+                   oracle); pooled: both; bridged: the photos, starting from the same seed's
+                   model of a label-free variant (`start_models`)
+    trainer        a recipe (`TRAINERS`): net, loss, schedule. head: the study's head;
                    mcc | coral | im: a bottleneck net with a pool loss (`objectives`);
-                   dann (`dann`)
+                   dann (`dann`). Models whose recipe, settings and minibatch shapes agree
+                   train in one pass (every head variant of a job; a pool trainer's budgets)
+    trainable      last_block: the recipe's net behind MobileNetV2's last block, initialised
+                   with the pretrained block (`backbone`), reading the cached block inputs
     pseudo_labels  per round, each model labels the pool (round 1: the source-only
                    variant's checkpoints, `labelling_models`) -> `reject` drops the most
                    out-of-domain images -> a selector keeps labels -> fresh heads train on
@@ -26,14 +31,14 @@ Every part's function is registered in one table below (`SELECTORS`, `TRAINERS`,
 settings model of `synth2real.config.variants` has none. A model of seed s starts from
 the same weights and random stream in every variant, so variants pair seed by seed. The
 real test set is scored after training; nothing reads its labels, and the pool's labels
-feed only the diagnostics.
+feed only the diagnostics. Labeled real photos are read from the oracle split alone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,12 +48,26 @@ from torch import nn
 from synth2real import provenance as prov
 from synth2real.adapt import dann, mixing, objectives, pseudo_labels
 from synth2real.analysis.domain import proxy_a_distance
-from synth2real.config import Balanced, Coral, Dann, Head, Im, Mcc, Threshold, Train, Variant
+from synth2real.config import (
+    Balanced,
+    Coral,
+    Dann,
+    Head,
+    HeadOnly,
+    Im,
+    LastBlock,
+    Mcc,
+    Threshold,
+    Train,
+    Variant,
+)
+from synth2real.data import budgets
 from synth2real.data.imagesets import ImageSet, Labeled
-from synth2real.data.manifests import write_csv
+from synth2real.data.manifests import read_csv, write_csv
 from synth2real.model import criteria, head, stacked
+from synth2real.model.backbone import FEATURE_DIM, last_block_weights, load_backbone
 from synth2real.predict import softmax
-from synth2real.store import write_json
+from synth2real.store import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +91,30 @@ class Data:
     """The features a training job reads, in its feature kinds; pool labels for diagnostics.
 
     The trainers index one feature table (`table`): the source rows, then the oracle's
-    labeled target photos, then the pool (from `pool_offset`).
+    labeled target photos, then the pool (from `pool_offset`). Block inputs ([N, 49, 320],
+    float16) stay float16 in the table; each minibatch is made float32.
     """
 
     classes: list[str]
     source_rows: list[dict[str, str]]  # the source manifest (rank, split, label)
     source: Labeled  # every source image of the manifest, in its order
     oracle: Labeled  # the labeled target photos of split oracle
+    oracle_paths: list[str]
     pool: np.ndarray  # unlabeled real pool [P, D]
     pool_paths: list[str]
     pool_true: list[str]  # diagnostics only
     pool_in_domain: list[int]  # diagnostics only
     test: Labeled  # real test: scored after training, never selected on
     target_val: Labeled  # labeled target val: model-selection criteria only
+    draws: list[dict[str, str]] = field(default_factory=list)  # budget draws (photos per seed)
+    draws_file: str = ""
+    block: dict[str, torch.Tensor] | None = None  # the pretrained last block (block inputs)
     table: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
+        dtype = np.float16 if self.pool.ndim == 3 else np.float32
         self.table = torch.from_numpy(np.ascontiguousarray(
-            np.concatenate([self.source.X, self.oracle.X, self.pool]), np.float32))
+            np.concatenate([self.source.X, self.oracle.X, self.pool]), dtype))
 
     @property
     def pool_offset(self) -> int:
@@ -99,18 +124,49 @@ class Data:
     def pool_rows(self) -> np.ndarray:
         return self.pool_offset + np.arange(len(self.pool))
 
-    def splits(self, spec: Variant) -> tuple[stacked.Members, Labeled]:
-        """The variant's training split (as table rows and labels) and its validation split."""
-        if spec.labels == "target":
-            rows = len(self.source) + np.arange(len(self.oracle))
-            return stacked.Members(rows, self.oracle.y), self.target_val
-        size = spec.source.size
+    @property
+    def feature_dim(self) -> int:
+        """Width of what a classifier reads: the cached features, or a block's pooled output."""
+        return FEATURE_DIM if self.table.dim() == 3 else self.table.shape[1]
+
+    def synthetic(self, size: int) -> tuple[stacked.Members, Labeled]:
+        """The synthetic set of `size` per class: its train split (table rows) and val split."""
         chosen = {split: np.array([i for i, r in enumerate(self.source_rows)
                                    if int(r["rank"]) < size and r["split"] == split], np.int64)
                   for split in ("train", "val")}
         train = chosen["train"]
         val = Labeled(self.source.X[chosen["val"]], self.source.y[chosen["val"]])
         return stacked.Members(train, self.source.y[train]), val
+
+    def photos(self, per_class: int | None, seed: int) -> stacked.Members:
+        """Seed `seed`'s draw of `per_class` labeled oracle photos per class, as table rows
+        (None: every oracle photo, in the manifest's order)."""
+        if per_class is None:
+            return stacked.Members(len(self.source) + np.arange(len(self.oracle)), self.oracle.y)
+        if not self.draws:
+            raise ValueError("a labeled budget needs the budget draws (rule budget_draws)")
+        index = {p: i for i, p in enumerate(self.oracle_paths)}
+        chosen = budgets.photos(self.draws, seed, per_class, self.classes, self.draws_file)
+        missing = [p for p in chosen if p not in index]
+        if missing:
+            raise ValueError(f"{self.draws_file}: {missing[0]!r} is not an oracle photo of this "
+                             "run's target_labeled manifest; rerun rule budget_draws")
+        pos = np.array([index[p] for p in chosen], np.int64)
+        return stacked.Members(len(self.source) + pos, self.oracle.y[pos])
+
+    def splits(self, spec: Variant, seed: int) -> tuple[stacked.Members, Labeled, int]:
+        """The variant's training split for seed `seed` (table rows and labels), its validation
+        split, and how many of the split's first rows are synthetic (the rest is real)."""
+        labels = spec.target_labels
+        if labels is None:
+            train, val = self.synthetic(spec.source.size)
+            return train, val, len(train.rows)
+        photos = self.photos(labels.per_class, seed)
+        if labels.use != "pooled":
+            return photos, self.target_val, 0
+        train, _ = self.synthetic(spec.source.size)
+        return (stacked.Members(np.r_[train.rows, photos.rows], np.r_[train.labels, photos.labels]),
+                self.target_val, len(train.rows))
 
     def features(self, rows: np.ndarray) -> np.ndarray:
         return self.table[torch.from_numpy(rows)].numpy()
@@ -130,55 +186,94 @@ def _history(hist: stacked.History) -> dict[str, list[float]]:
     return {"lr": hist.lr, **hist.terms}
 
 
+def head_recipe(n_classes: int, in_dim: int, train: Train) -> stacked.Recipe:
+    """The study's head: Dropout + Linear, cross-entropy, the study's schedule."""
+    return stacked.Recipe(lambda: head.Head(n_classes, train.dropout, in_dim),
+                  stacked.head_loss(train.dropout), stacked.Schedule.of(train))
+
+
+# The `trainer` part, by its settings model: (settings, classes, feature width, train) -> recipe.
+TRAINERS: dict[type, Callable[[Any, int, int, Train], stacked.Recipe]] = {
+    Head: lambda s, c, d, train: head_recipe(c, d, train),
+    **dict.fromkeys((Mcc, Coral, Im), objectives.recipe),
+    Dann: dann.recipe,
+}
+
+
+def trainable(recipe: stacked.Recipe, part: HeadOnly | LastBlock,
+              block: dict[str, torch.Tensor] | None) -> stacked.Recipe:
+    """`recipe` with the `trainable` part applied: last_block puts the net behind the pretrained
+    last block (`block`: its state dict), trained at `lr_scale` times the rate, for its epochs."""
+    if isinstance(part, HeadOnly):
+        return recipe
+    if block is None:
+        raise ValueError("a last_block model needs the pretrained block: pass the job's backbone")
+
+    def make() -> nn.Module:
+        net = head.BlockNet.around(recipe.make())
+        net.block.load_state_dict(block)
+        return net
+
+    schedule = replace(recipe.schedule, epochs=part.epochs or recipe.schedule.epochs,
+                       lr_scale=(("block.", part.lr_scale),))
+    return stacked.Recipe(make, stacked.with_block(recipe.loss), schedule, recipe.pool)
+
+
+def fit_models(recipe: stacked.Recipe, table: torch.Tensor, members: Sequence[stacked.Members],
+               plans: Sequence[stacked.Plan], seeds: Sequence[int], pool_rows: np.ndarray,
+               init: Sequence[nn.Module | None] | None = None) -> list[tuple[nn.Module, dict]]:
+    """`stacked.train`, each model with its history as a metrics record."""
+    nets, hists = stacked.train(recipe, table, members, plans, seeds, pool_rows, init)
+    return [(net, _history(h)) for net, h in zip(nets, hists, strict=True)]
+
+
 def fit_heads(table: torch.Tensor, n_classes: int, members: Sequence[stacked.Members],
               plans: Sequence[stacked.Plan], seeds: Sequence[int],
               train: Train) -> list[tuple[nn.Module, dict]]:
     """A fresh study head per model k (of seed `seeds[k]`) on `members[k]` (rows of `table`),
     minibatches from `plans[k]`: all in one batched pass."""
-    nets = stacked.seeded(lambda: head.Head(n_classes, train.dropout, table.shape[1]), seeds)
-    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], members, plans, table,
-                        stacked.head_loss(train.dropout), stacked.Schedule.of(train))
-    return [(net, _history(h)) for net, h in zip(nets, hists, strict=True)]
+    return fit_models(head_recipe(n_classes, table.shape[1], train), table, members, plans,
+                      seeds, np.zeros(0, np.int64))
 
 
-# A trainer: the variants of one `trainer` kind, and the data -> each variant's models, per seed.
-TrainerFn = Callable[[dict[str, Variant], Data, Train, Sequence[int]], dict[str, list[Fitted]]]
+def plan_for(spec: Variant, members: stacked.Members, n_synthetic: int,
+             batch_size: int) -> stacked.Plan:
+    """A model's epochs: the study's shuffled minibatches, or with `mixing` real:synthetic
+    1:ratio in every minibatch (its first `n_synthetic` members are the synthetic ones)."""
+    if spec.mixing is None:
+        return stacked.shuffled(len(members.rows), batch_size)
+    return mixing.mixed(n_synthetic, len(members.rows) - n_synthetic, spec.mixing.ratio, batch_size)
 
 
-def _train_heads(specs: dict[str, Variant], data: Data, train: Train,
-                 seeds: Sequence[int]) -> dict[str, list[Fitted]]:
-    """The study's head: every seed of every variant in one pass (each on its own split)."""
-    splits = {name: data.splits(spec)[0] for name, spec in specs.items()}
-    members = [splits[name] for name in specs for _ in seeds]
-    plans = [stacked.shuffled(len(m.rows), train.batch_size) for m in members]
-    fitted = iter(fit_heads(data.table, len(data.classes), members, plans,
-                            [s for _ in specs for s in seeds], train))
-    return {name: [Fitted(net, splits[name], {"history": h})
-                   for _, (net, h) in zip(seeds, fitted)] for name in specs}
-
-
-def _per_variant_pass(fit: Callable[..., tuple[list[nn.Module], list[stacked.History]]]) -> TrainerFn:
-    """A trainer of nets fitted with the unlabeled pool: each variant's seeds in one pass of
-    `fit` (its trainer settings, training split, the pool's rows, the feature table)."""
-    def train_each(specs: dict[str, Variant], data: Data, train: Train,
-                   seeds: Sequence[int]) -> dict[str, list[Fitted]]:
-        out = {}
-        for name, spec in specs.items():
-            members = data.splits(spec)[0]
-            nets, hists = fit(spec.trainer, members, data.pool_rows, data.table,
-                              len(data.classes), train, seeds)
-            out[name] = [Fitted(n, members, {"history": _history(h)})
-                         for n, h in zip(nets, hists, strict=True)]
-        return out
-    return train_each
-
-
-# The `trainer` part, by its settings model.
-TRAINERS: dict[type, TrainerFn] = {
-    Head: _train_heads,
-    **dict.fromkeys((Mcc, Coral, Im), _per_variant_pass(objectives.train_objective)),
-    Dann: _per_variant_pass(dann.train_dann),
-}
+def _train_passes(specs: dict[str, Variant], data: Data, train: Train, seeds: Sequence[int],
+                  starts: dict[str, Sequence[nn.Module]]) -> dict[str, list[Fitted]]:
+    """Every seed of every variant without pseudo-labels, in as few passes as possible: the
+    models of variants whose trainer settings, trainable part and minibatch shapes agree
+    train together (e.g. all head variants of a job; a pool trainer at every budget)."""
+    groups: dict[str, list[str]] = {}
+    splits = {name: [data.splits(spec, s) for s in seeds] for name, spec in specs.items()}
+    for name, spec in specs.items():
+        train_split, _, n_syn = splits[name][0]
+        # Pool minibatches must line up across a pass: same steps, same rows per step.
+        shape = ("mix", n_syn, spec.mixing.ratio) if spec.mixing else len(train_split.rows)
+        key = repr((spec.trainer, spec.trainable, None if spec.trainer.kind == "head" else shape))
+        groups.setdefault(key, []).append(name)
+    out: dict[str, list[Fitted]] = {}
+    for names in groups.values():
+        spec = specs[names[0]]
+        recipe = trainable(TRAINERS[type(spec.trainer)](spec.trainer, len(data.classes),
+                                                        data.feature_dim, train),
+                           spec.trainable, data.block)
+        members = [splits[n][k][0] for n in names for k in range(len(seeds))]
+        plans = [plan_for(specs[n], splits[n][k][0], splits[n][k][2], train.batch_size)
+                 for n in names for k in range(len(seeds))]
+        init = [starts[n][k] if n in starts else None for n in names for k in range(len(seeds))]
+        fitted = iter(fit_models(recipe, data.table, members, plans,
+                                 [s for _ in names for s in seeds], data.pool_rows, init))
+        for n in names:
+            out[n] = [Fitted(net, splits[n][k][0], {"history": h})
+                      for k, (net, h) in zip(range(len(seeds)), fitted)]
+    return out
 
 
 def label_pool(spec: Variant, model: nn.Module, data: Data) -> tuple[np.ndarray, np.ndarray,
@@ -219,36 +314,47 @@ def train_pseudo_labelled(specs: dict[str, Variant], data: Data,
     kept: dict[str, list[list[Fitted]]] = {n: [[] for _ in seeds] for n in specs}
     for r in range(1, max(spec.rounds.count for spec in specs.values()) + 1):
         active = [name for name, spec in specs.items() if spec.rounds.count >= r]
-        picked, members, plans = {}, [], []
+        picked, members, plans, vals = {}, {}, {}, {}
         for name in active:
-            spec, (split, val) = specs[name], data.splits(specs[name])
+            spec = specs[name]
             picked[name] = [label_pool(spec, m, data) for m in models[name]]
+            members[name], plans[name], vals[name] = [], [], []
             for s, (idx, lab, _, _) in zip(seeds, picked[name], strict=True):
                 if len(idx) == 0:
                     raise ValueError(f"{name}: no pool image was pseudo-labeled in round {r} "
                                      f"(seed {s}); lower the pseudo_labels threshold")
-                members.append(stacked.Members(np.r_[split.rows, data.pool_offset + idx],
-                                               np.r_[split.labels, lab]))
-                plans.append(mixing.mixed(len(split.rows), len(idx), spec.mixing.ratio,
-                                          train.batch_size) if spec.mixing
-                             else stacked.shuffled(len(members[-1].rows), train.batch_size))
-        fitted = iter(zip(members, fit_heads(data.table, len(data.classes), members, plans,
-                                             [s for _ in active for s in seeds], train)))
+                split, val, n_synthetic = data.splits(spec, s)
+                # The pseudo-labeled pool images come last: with mixing, they are real images.
+                m = stacked.Members(np.r_[split.rows, data.pool_offset + idx],
+                                    np.r_[split.labels, lab])
+                members[name].append(m)
+                plans[name].append(plan_for(spec, m, n_synthetic, train.batch_size))
+                vals[name].append(val)
+        # One pass per trainable part (the study's head: every variant still in a round).
+        passes: dict[str, list[str]] = {}
         for name in active:
-            val = data.splits(specs[name])[1]
-            models[name] = []
-            for k in range(len(seeds)):
-                m, (net, hist) = next(fitted)
-                idx, lab, conf, diag = picked[name][k]
-                models[name].append(net)
-                rounds[name][k].append({
-                    "round": r, "val_acc": _accuracy(net, val),
-                    "pool_entropy": criteria.mean_entropy(head.predict_proba(net, data.pool)),
-                    "pseudo_label": diag})
-                accepted = [{"path": data.pool_paths[i], "label": data.classes[c],
-                             "confidence": float(p), "round": r}
-                            for i, c, p in zip(idx, lab, conf, strict=True)]
-                kept[name][k].append(Fitted(net, m, {"history": hist}, accepted))
+            passes.setdefault(repr(specs[name].trainable), []).append(name)
+        for names in passes.values():
+            recipe = trainable(head_recipe(len(data.classes), data.feature_dim, train),
+                               specs[names[0]].trainable, data.block)
+            fitted = iter(fit_models(recipe, data.table, [m for n in names for m in members[n]],
+                                     [p for n in names for p in plans[n]],
+                                     [s for _ in names for s in seeds], data.pool_rows))
+            for name in names:
+                models[name] = []
+                for k in range(len(seeds)):
+                    net, hist = next(fitted)
+                    idx, lab, conf, diag = picked[name][k]
+                    models[name].append(net)
+                    rounds[name][k].append({
+                        "round": r, "val_acc": _accuracy(net, vals[name][k]),
+                        "pool_entropy": criteria.mean_entropy(head.predict_proba(net, data.pool)),
+                        "pseudo_label": diag})
+                    accepted = [{"path": data.pool_paths[i], "label": data.classes[c],
+                                 "confidence": float(p), "round": r}
+                                for i, c, p in zip(idx, lab, conf, strict=True)]
+                    kept[name][k].append(Fitted(net, members[name][k], {"history": hist},
+                                                accepted))
     out: dict[str, list[Fitted]] = {}
     for name, spec in specs.items():
         out[name] = []
@@ -264,49 +370,65 @@ def train_pseudo_labelled(specs: dict[str, Variant], data: Data,
 
 
 def load_data(source: ImageSet, pool: ImageSet, real_test: ImageSet, target_labeled: ImageSet,
-              kinds: dict[str, str], classes: Sequence[str]) -> Data:
-    """A job's features of every image set, each checked to be of the kind `kinds` names."""
+              kinds: dict[str, str], classes: Sequence[str], draws: str | None = None,
+              backbone: str | None = None) -> Data:
+    """A job's features of every image set, each checked to be of the kind `kinds` names; the
+    budget draws (`draws`, when a variant reads a labeled budget) and, for block inputs, the
+    pretrained last block of the backbone (`backbone`: its info file)."""
     labeled = target_labeled.rows()
     pool_rows = pool.rows()  # true_label / in_domain: diagnostics only
     paths = [r["path"] for r in pool_rows]
     source_rows = source.rows()
+    oracle_rows = [r for r in labeled if r["split"] == "oracle"]
+    block = None
+    if kinds["source"] == "block":
+        if backbone is None:
+            raise ValueError("block inputs need the backbone (its pretrained last block): the "
+                             "rule must name input backbone")
+        block = last_block_weights(load_backbone(read_json(backbone)["path"]).features)
     return Data(
         classes=list(classes), source_rows=source_rows,
         source=source.labeled(source_rows, classes, kinds["source"]),
-        oracle=target_labeled.labeled([r for r in labeled if r["split"] == "oracle"], classes,
-                                      kinds["target_labeled"]),
+        oracle=target_labeled.labeled(oracle_rows, classes, kinds["target_labeled"]),
+        oracle_paths=[r["path"] for r in oracle_rows],
         pool=pool.lookup(paths, kinds["pool"]), pool_paths=paths,
         pool_true=[r["true_label"] for r in pool_rows],
         pool_in_domain=[int(r["in_domain"]) for r in pool_rows],
         test=real_test.labeled(real_test.rows(), classes, kinds["real_test"]),
         target_val=target_labeled.labeled([r for r in labeled if r["split"] == "val"], classes,
-                                          kinds["target_labeled"]))
+                                          kinds["target_labeled"]),
+        draws=read_csv(draws) if draws else [], draws_file=draws or "", block=block)
 
 
 def fit_variants(specs: dict[str, Variant], data: Data, train: Train, seeds: Sequence[int],
-                 labellers: dict[str, Sequence[nn.Module]] | None = None) -> dict[str, list[Fitted]]:
+                 labellers: dict[str, Sequence[nn.Module]] | None = None,
+                 starts: dict[str, Sequence[nn.Module]] | None = None) -> dict[str, list[Fitted]]:
     """Every seed's model of every variant of `specs` (see the module doc), by variant;
-    `labellers[name][k]` gives variant `name`'s seed k its first pseudo-labels."""
-    labellers = labellers or {}
+    `labellers[name][k]` gives variant `name`'s seed k its first pseudo-labels, `starts[name][k]`
+    its starting weights (bridged transfer)."""
+    labellers, starts = labellers or {}, starts or {}
     out: dict[str, list[Fitted]] = {}
+    for need, given, what in ((lambda s: s.pseudo_labels is not None, labellers,
+                               "pseudo-labels need one labelling model"),
+                              (lambda s: s.target_labels is not None
+                               and s.target_labels.use == "bridged", starts,
+                               "bridged transfer needs one stage-1 model")):
+        missing = [n for n, s in specs.items() if need(s) and len(given.get(n, ())) != len(seeds)]
+        if missing:
+            raise ValueError(f"{missing}: {what} per seed")
     with_labels = {n: s for n, s in specs.items() if s.pseudo_labels is not None}
     if with_labels:
-        missing = [n for n in with_labels if len(labellers.get(n, ())) != len(seeds)]
-        if missing:
-            raise ValueError(f"{missing}: pseudo-labels need one labelling model per seed")
         out.update(train_pseudo_labelled(with_labels, data, labellers, train, seeds))
-    by_trainer: dict[type, dict[str, Variant]] = {}
-    for name, spec in specs.items():
-        if spec.pseudo_labels is None:
-            by_trainer.setdefault(type(spec.trainer), {})[name] = spec
-    for kind, group in by_trainer.items():
-        out.update(TRAINERS[kind](group, data, train, seeds))
+    rest = {n: s for n, s in specs.items() if s.pseudo_labels is None}
+    if rest:
+        out.update(_train_passes(rest, data, train, seeds, starts))
     return {name: out[name] for name in specs}
 
 
 def representation(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    """The features a model's classifier reads: a learned bottleneck's, else the cached ones."""
-    return head.embed(model, X) if isinstance(model, head.BottleneckNet) else X
+    """The features a model's classifier reads: a learned bottleneck's or block's, else the
+    cached ones."""
+    return head.embed(model, X) if isinstance(model, head.BottleneckNet | head.BlockNet) else X
 
 
 def _load(checkpoints: Sequence[str], classes: Sequence[str]) -> list[nn.Module]:
@@ -330,8 +452,8 @@ def _per_variant(files: Sequence[str], names: Sequence[str], n: int) -> dict[str
 def write_seed(fitted: Fitted, data: Data, val: Labeled, out: dict[str, str],
                metrics: dict[str, Any], config: prov.Config) -> dict[str, Any]:
     """Score one model on its training split, `val` and the test set (per-image test
-    predictions kept for the summary's bootstrap) and, unless it learned from target labels,
-    on the model-selection criteria; write its checkpoint, metrics, provenance and accepted
+    predictions kept for the summary's bootstrap) and, when no real label trained it, on the
+    model-selection criteria; write its checkpoint, metrics, provenance and accepted
     pseudo-labels (`out`: file kind -> path)."""
     model, classes = fitted.model, data.classes
     train = Labeled(data.features(fitted.train.rows), fitted.train.labels)
@@ -339,7 +461,7 @@ def write_seed(fitted: Fitted, data: Data, val: Labeled, out: dict[str, str],
         probs = head.predict_proba(model, split.X)
         metrics[name] = head.scores(split.y, probs, classes)
     metrics["test"]["pred"] = probs.argmax(1).tolist()
-    if metrics["labels"] != "target":
+    if metrics["labels"] == "synthetic":  # a candidate of label-free model selection
         metrics["criteria"] = {"source_val_acc": metrics["val"]["acc"],
                                 "target_val_acc": _accuracy(model, data.target_val),
                                 **criteria.pool_scores(head.predict_proba(model, data.pool))}
@@ -362,7 +484,9 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
                    *, variants: dict[str, Variant], train: Train, domain_sample: int,
                    data_seed: int, classes: list[str], seeds: list[int],
                    labellers: dict[str, str] | None = None, labelling_models: list[str] = (),
-                   shares: dict[str, str] | None = None, shared_models: list[str] = ()) -> None:
+                   shares: dict[str, str] | None = None, shared_models: list[str] = (),
+                   starts: dict[str, str] | None = None, start_models: list[str] = (),
+                   draws: str | None = None, backbone: str | None = None) -> None:
     """Stage: every seed of every variant of one training job (`variants`: name -> parts,
     all of one pair of feature kinds).
 
@@ -370,24 +494,34 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
     variant in `variants` order, seed by seed within each. `labellers`: variant -> the
     variant whose models give its first pseudo-labels, their checkpoints in
     `labelling_models` (per entry of `labellers`, per seed); `shares`: variant -> the
-    variant that trains its model, whose checkpoints are `shared_models` (likewise). The
-    proxy A-distance between the training split and the pool is measured in the
-    representation each model's classifier reads: per model for a learned bottleneck,
-    once per training split for the cached features.
+    variant that trains its model, whose checkpoints are `shared_models`; `starts`:
+    variant -> the stage-1 variant its bridged transfer continues, checkpoints in
+    `start_models` (likewise). `draws`: the budget draws of labeled photos; `backbone`:
+    the backbone's info file, for the pretrained last block of block-input jobs.
+
+    The proxy A-distance between the training split and the pool (`domain_sample` images
+    per domain; 0: not measured, as in the budget track) is measured in the representation
+    each model's classifier reads: per model for a learned bottleneck or block, once per
+    training split for the cached features.
     """
     kinds = next(iter(variants.values())).feature_kinds
     if any(v.feature_kinds != kinds for v in variants.values()):
         raise ValueError("a training job's variants must read the same feature kinds")
-    data = load_data(source, pool, real_test, target_labeled, kinds, classes)
-    labellers, shares = labellers or {}, shares or {}
+    data = load_data(source, pool, real_test, target_labeled, kinds, classes, draws, backbone)
+    labellers, shares, starts = labellers or {}, shares or {}, starts or {}
     labelling = _per_variant(labelling_models, list(labellers), len(seeds))
     sharing = _per_variant(shared_models, list(shares), len(seeds))
+    starting = _per_variant(start_models, list(starts), len(seeds))
     fitted = fit_variants({n: v for n, v in variants.items() if n not in shares}, data, train,
-                          seeds, {n: _load(labelling[n], classes) for n in labellers})
+                          seeds, {n: _load(labelling[n], classes) for n in labellers},
+                          {n: _load(starting[n], classes) for n in starts})
     for name, paths in sharing.items():
-        fitted[name] = [Fitted(m, data.splits(variants[name])[0],
+        fitted[name] = [Fitted(m, data.splits(variants[name], s)[0],
                                {"shared_with": {"variant": shares[name], "checkpoint": path}})
-                        for m, path in zip(_load(paths, classes), paths, strict=True)]
+                        for s, m, path in zip(seeds, _load(paths, classes), paths, strict=True)]
+    for name, paths in starting.items():
+        for fit, path in zip(fitted[name], paths, strict=True):
+            fit.extra["start"] = {"variant": starts[name], "checkpoint": path}
     outs = {kind: _per_variant(files, list(variants), len(seeds))
             for kind, files in (("heads", heads), ("metrics", metrics),
                                 ("provenance", provenance), ("accepted", accepted))}
@@ -395,18 +529,28 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
     for name, spec in variants.items():
         config = {"spec": spec, "train": train, "domain_sample": domain_sample,
                   "data_seed": data_seed, "classes": classes}
-        split, val = data.splits(spec)
         for k, (seed, fit) in enumerate(zip(seeds, fitted[name], strict=True)):
-            if isinstance(fit.model, head.BottleneckNet):  # its own representation
-                distance = _distance(fit.model, data, split, domain_sample, data_seed)
-            else:  # the cached features: one distance per training split
-                key = split.rows.tobytes()
-                if key not in pads:
-                    pads[key] = _distance(fit.model, data, split, domain_sample, data_seed)
-                distance = pads[key]
+            split, val, n_synthetic = data.splits(spec, seed)
+            extra: dict[str, Any] = {}
+            if domain_sample:
+                if isinstance(fit.model, head.BottleneckNet | head.BlockNet):  # its own
+                    distance = _distance(fit.model, data, split, domain_sample, data_seed)
+                else:  # the cached features: one distance per training split
+                    key = split.rows.tobytes()
+                    if key not in pads:
+                        pads[key] = _distance(fit.model, data, split, domain_sample, data_seed)
+                    distance = pads[key]
+                extra["proxy_a_distance"] = distance
+            real = len(split.rows) - n_synthetic  # labeled real photos (pseudo-labels are not)
+            labels = spec.target_labels
             m = write_seed(fit, data, val, {kind: files[name][k] for kind, files in outs.items()},
                            {"seed": seed, "variant": name, "labels": spec.labels,
-                            "n_train": len(fit.train.rows), "method": spec.model_dump(mode="json"),
-                            "proxy_a_distance": distance, **fit.extra}, config)
-            log.info("%s seed %d: train %.4f val %.4f test %.4f PAD %.3f", name, seed,
-                     m["train"]["acc"], m["val"]["acc"], m["test"]["acc"], distance)
+                            "n_train": len(fit.train.rows), "real_labels": real,
+                            "target_labels": None if labels is None else {
+                                "use": labels.use, "per_class": labels.per_class,
+                                "photos_per_class": real / len(classes), "draw": seed},
+                            "method": spec.model_dump(mode="json"), **extra, **fit.extra},
+                           config)
+            log.info("%s seed %d: train %.4f val %.4f test %.4f%s", name, seed,
+                     m["train"]["acc"], m["val"]["acc"], m["test"]["acc"],
+                     f" PAD {extra['proxy_a_distance']:.3f}" if extra else "")

@@ -115,19 +115,12 @@ def embed_both(p: dict[str, torch.Tensor], b: stacked.Batch, dropout: float) -> 
     return b.dropout(z, dropout)
 
 
-def train_objective(objective: PoolObjective, source: stacked.Members, pool_rows: np.ndarray,
-                    table: torch.Tensor, n_classes: int, train: Train,
-                    seeds: Sequence[int]) -> tuple[list[BottleneckNet], list[stacked.History]]:
-    """One `BottleneckNet` per seed with `objective`'s pool term, all seeds in one pass.
-
-    source: the labeled source rows of `table`; pool_rows: the unlabeled pool's rows.
-    One epoch = one pass over the source in shuffled minibatches of `train.batch_size`,
-    each paired with an equally sized random pool minibatch; loss = CE(source) + the term.
-    """
+def recipe(objective: PoolObjective, n_classes: int, in_dim: int,
+           train: Train) -> stacked.Recipe:
+    """How `objective`'s nets train: a fresh `BottleneckNet`,
+    loss = CE(source minibatch) + the objective's term on it and an equally sized pool
+    minibatch, the study's schedule."""
     term = POOL_TERMS[type(objective)]
-    nets = stacked.seeded(lambda: BottleneckNet(n_classes, table.shape[1], objective.bottleneck,
-                                                train.dropout), seeds)
-    plan = stacked.with_pool(stacked.shuffled(len(source.rows), train.batch_size), pool_rows)
 
     def loss(p: dict[str, torch.Tensor], b: stacked.Batch) -> dict[str, torch.Tensor]:
         z = embed_both(p, b, train.dropout)
@@ -137,6 +130,18 @@ def train_objective(objective: PoolObjective, source: stacked.Members, pool_rows
         return {"class_loss": stacked.cross_entropy(gs, b.y, b.weight),
                 "pool_loss": term(objective, zs, zt, gt)}
 
-    hists = stacked.fit(nets, [stacked.Stream(s) for s in seeds], [source] * len(seeds),
-                        [plan] * len(seeds), table, loss, stacked.Schedule.of(train))
-    return nets, hists  # type: ignore[return-value]
+    return stacked.Recipe(lambda: BottleneckNet(n_classes, in_dim, objective.bottleneck,
+                                                train.dropout), loss, stacked.Schedule.of(train),
+                          pool=True)
+
+
+def train_objective(objective: PoolObjective, source: stacked.Members, pool_rows: np.ndarray,
+                    table: torch.Tensor, n_classes: int, train: Train,
+                    seeds: Sequence[int]) -> tuple[list[BottleneckNet], list[stacked.History]]:
+    """One `BottleneckNet` per seed with `objective`'s pool term, all seeds in one pass (the
+    engine's path for one split: one epoch = one pass over the source in shuffled minibatches
+    of `train.batch_size`, each paired with an equally sized random pool minibatch)."""
+    return stacked.train(recipe(objective, n_classes, table.shape[1], train), table,
+                         [source] * len(seeds),
+                         [stacked.shuffled(len(source.rows), train.batch_size)] * len(seeds),
+                         seeds, pool_rows)  # type: ignore[return-value]

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from synth2real.config.base import Strict
+from synth2real.config.budgets import BudgetClaim, Budgets, variant_name
 from synth2real.config.evaluation import (
     CRITERIA,
     Bootstrap,
@@ -52,7 +53,9 @@ from synth2real.config.variants import (
     Coral,
     Dann,
     Head,
+    HeadOnly,
     Im,
+    LastBlock,
     Mcc,
     Methods,
     Mixing,
@@ -60,6 +63,7 @@ from synth2real.config.variants import (
     Rejection,
     Rounds,
     Source,
+    TargetLabels,
     Threshold,
     Variant,
 )
@@ -76,6 +80,8 @@ __all__ = [
     "Balanced",
     "Bootstrap",
     "Bottleneck",
+    "BudgetClaim",
+    "Budgets",
     "Claim",
     "Claims",
     "Coral",
@@ -88,7 +94,9 @@ __all__ = [
     "FolderImages",
     "FolderReal",
     "Head",
+    "HeadOnly",
     "Im",
+    "LastBlock",
     "Mcc",
     "Methods",
     "Mixing",
@@ -102,6 +110,7 @@ __all__ = [
     "Source",
     "Study",
     "SyntheticData",
+    "TargetLabels",
     "Threshold",
     "TorchvisionReal",
     "TorchvisionWeights",
@@ -109,6 +118,7 @@ __all__ = [
     "Variant",
     "load",
     "load_file",
+    "variant_name",
 ]
 
 VARIANT_SYNTHETIC = "synthetic-{size}"
@@ -148,6 +158,7 @@ class Study(Strict):
     train: Train = Train()
     pseudo_label: PseudoLabel = PseudoLabel()
     methods: Methods = Methods()
+    budgets: Budgets = Budgets()
     export: Export = Export()
     demo: Demo = Demo()
     evaluation: Evaluation = Evaluation()
@@ -174,20 +185,21 @@ class Study(Strict):
         return self
 
     def _check_variants(self) -> None:
-        """Each method variant trains on a configured set size, has the source-only model its
-        pseudo-labels come from, and is not another variant under a second name."""
-        variants = self.variants
+        """Each variant trains on a configured set size, has the source-only model its
+        pseudo-labels come from, and is not another variant under a second name (the budget track's variants may be: a
+        method at `all` photos can be the oracle, trained once)."""
         seen: dict[str, str] = {}
-        for name, v in variants.items():
-            key = f"methods.variants.{name}"
-            if v.labels == "synthetic" and v.source.size not in self.synthetic.sizes:
+        for name, v in self.trained.items():
+            key = (f"budgets.methods.{name.split('@')[0]}" if "@" in name
+                   else f"methods.variants.{name}")
+            if v.reads_source and v.source.size not in self.synthetic.sizes:
                 raise ValueError(f"{key}.source.size={v.source.size} is not one of "
                                  f"synthetic.sizes={self.synthetic.sizes}")
             spec = v.model_dump_json(exclude={"description"})
-            if spec in seen:
+            if spec in seen and "@" not in name:
                 raise ValueError(f"{key} has every part equal to variant {seen[spec]!r}: the "
                                  "same model under two names; remove one")
-            seen[spec] = name
+            seen.setdefault(spec, name)
             if v.pseudo_labels is not None and self.labelled_by(name) is None:
                 src = v.source_model()
                 raise ValueError(
@@ -235,6 +247,33 @@ class Study(Strict):
         return None if self.real.oracle_per_class == 0 else VARIANT_ORACLE
 
     @property
+    def budget_variants(self) -> dict[str, Variant]:
+        """The labeled-budget track's variants, `<method>@<b>` (`Budgets.variants`), resolved;
+        before a bridged method's, its stage-1 variant `<method>@start` unless a study variant
+        has the same parts (then that one's models are the start)."""
+        threshold, size = self.pseudo_label.threshold, self.pseudo_label.source_size
+        study = {v.model_dump_json(exclude={"description"}) for v in self.variants.values()}
+        out: dict[str, Variant] = {}
+        for name, v in self.budgets.variants().items():
+            start = self._start(v)
+            method = name.split("@")[0]
+            if start is not None and start.model_dump_json(exclude={"description"}) not in study:
+                out.setdefault(variant_name(method, "start"), start)
+            out[name] = v.resolved(threshold, size)
+        return out
+
+    def _start(self, v: Variant) -> Variant | None:
+        labels = v.target_labels
+        if labels is None or labels.start is None:
+            return None
+        return labels.start.resolved(self.pseudo_label.threshold, self.pseudo_label.source_size)
+
+    @property
+    def trained(self) -> dict[str, Variant]:
+        """Every variant the workflow trains: the study's (`variants`), then the budget track's."""
+        return {**self.variants, **self.budget_variants}
+
+    @property
     def variants(self) -> dict[str, Variant]:
         """Every variant of the study, by name, with the study's settings filled in: the
         published ones (synthetic-<size>, pseudo-label), the method variants, the oracle."""
@@ -246,7 +285,10 @@ class Study(Strict):
                 f"the published method: pseudo-labels with confidence > "
                 f"{self.pseudo_label.threshold:g} from {self.pseudo_source_variant}")),
         }
-        oracle = {self.oracle_variant: Variant(labels="target")} if self.oracle_variant else {}
+        oracle = ({self.oracle_variant: Variant(
+            target_labels=TargetLabels(use="only"),
+            description="the study's head on labeled real target photos (upper bound)")}
+            if self.oracle_variant else {})
         threshold, size = self.pseudo_label.threshold, self.pseudo_label.source_size
         return {name: v.resolved(threshold, size)
                 for name, v in {**published, **self.methods.variants, **oracle}.items()}
@@ -254,17 +296,28 @@ class Study(Strict):
     def trained_as(self, name: str) -> str:
         """The variant whose job trains `name`'s models: the first variant with the same fit
         (`Variant.fit`) -- `name` itself, or one whose models it evaluates on other features."""
-        fit = self.variants[name].fit()
-        return next(n for n, v in self.variants.items() if v.fit() == fit)
+        fit = self.trained[name].fit()
+        return next(n for n, v in self.trained.items() if v.fit() == fit)
 
     def labelled_by(self, name: str) -> str | None:
         """The source-only variant whose models give `name`'s first pseudo-labels (None when
         `name` takes no pseudo-labels, or the study trains no such model)."""
-        v = self.variants[name]
+        v = self.trained[name]
         if v.pseudo_labels is None:
             return None
         fit = v.source_model().resolved(self.pseudo_label.threshold, v.source.size).fit()
         return next((n for n, u in self.variants.items() if u.fit() == fit), None)
+
+    def started_from(self, name: str) -> str | None:
+        """The stage-1 variant whose models bridged transfer `name` continues (None: not bridged):
+        the study variant with the same parts, else the track's `<method>@start`."""
+        start = self._start(self.trained[name])
+        if start is None:
+            return None
+        spec = start.model_dump_json(exclude={"description"})
+        return next((n for n, v in self.trained.items()
+                     if v.model_dump_json(exclude={"description"}) == spec),
+                    variant_name(name.split("@")[0], "start"))
 
     def training_job(self, name: str) -> str:
         """The training job that makes variant `name`'s models: one job per kind of work and
@@ -272,22 +325,28 @@ class Study(Strict):
         as few batched passes as their parts allow, and waits only for its own feature passes.
 
         kind: `heads` (the study's head, no pool), `shared` (an earlier variant's models,
-        evaluated on other features), `pseudo-labels`, or the pool trainer's name
-        (mcc, coral, im, dann); e.g. `pseudo-labels.aligned.adabn`.
+        evaluated on other features), `pseudo-labels`, `bridged`, or the pool trainer's name
+        (mcc, coral, im, dann); e.g. `pseudo-labels.aligned.adabn`, `bridged.block.block`.
+        The budget track's variants have jobs of their own (`budget-` first), so that the
+        study's summary never waits for them.
         """
-        v = self.variants[name]
+        v = self.trained[name]
         if self.trained_as(name) != name:
             kind = "shared"
         elif v.pseudo_labels is not None:
             kind = "pseudo-labels"
+        elif self.started_from(name):
+            kind = "bridged"
         else:
             kind = "heads" if v.trainer.kind == "head" else v.trainer.kind
-        return f"{kind}.{v.source.features}.{v.target}"
+        kinds = v.feature_kinds
+        track = "budget-" if "@" in name else ""
+        return f"{track}{kind}.{kinds['source']}.{kinds['pool']}"
 
     def training_jobs(self) -> dict[str, list[str]]:
         """Training job -> its variants (in variant order); jobs in order of their first variant."""
         jobs: dict[str, list[str]] = {}
-        for name in self.variants:
+        for name in self.trained:
             jobs.setdefault(self.training_job(name), []).append(name)
         return jobs
 

@@ -17,14 +17,17 @@ Parts, in the order a variant applies them (`synth2real.adapt.engine` runs them)
                    target resolution first)
     target         feature kind of the real target images: plain | adabn (BatchNorm
                    statistics of the pool)
-    labels         synthetic (the source labels) | target (the labeled target photos of the
-                   oracle split: the upper bound, never a deployable candidate)
+    target_labels  labeled real target photos of the oracle split, b per class (the labeled-budget
+                   track, `budgets`; all of them: the oracle): only | pooled (with the synthetic
+                   set) | bridged (stage 2 on the photos, from a label-free variant's models)
     reject         drop the pool images that look least like any class first: energy | entropy
     pseudo_labels  pseudo-label selection on the pool: threshold | balanced
     rounds         self-training rounds, and how the reported round is chosen
     mixing         a fixed real:synthetic ratio in every minibatch instead of concatenation
     trainer        the study's head, or a bottleneck net fitted with the unlabeled pool:
                    dann | mcc | coral | im
+    trainable      what trains above the frozen part of the backbone: head (the study's) |
+                   last_block (MobileNetV2's last 1x1 conv + BN + ReLU6 too, on cached block inputs)
 
 A part is one settings model here plus one function in `synth2real.adapt.engine`,
 registered in that module's tables. Every setting has its default here, once;
@@ -41,7 +44,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from synth2real.config.base import Strict
 
-FeatureKind = Literal["plain", "aligned", "adabn"]
+FeatureKind = Literal["plain", "aligned", "adabn", "block"]
 
 
 class Source(Strict):
@@ -187,9 +190,75 @@ class Dann(Bottleneck):
 PoolObjective = Mcc | Coral | Im
 Trainer = Annotated[Head | Mcc | Coral | Im | Dann, Field(discriminator="kind")]
 
+
+class TargetLabels(Strict):
+    """Labeled real target photos of the oracle split in training (never test or target-val
+    photos): `per_class` of each class, or all of them. Seed s's model reads draw s of the
+    budget draws (`synth2real.data.budgets`): which photos are drawn varies with the seed, so
+    the seed intervals carry both; and the draws are nested, b photos within any larger budget.
+
+    only     the photos alone (all of them: the oracle, the target-supervised upper bound)
+    pooled   the photos beside the synthetic training split (concatenated, or `mixing`)
+    bridged  bridged transfer (Li et al., 2024): stage 2 on the photos alone, starting from the
+             same seed's model of the label-free variant `start` (stage 1, on synthetic
+             images; trained once, shared with any study variant of the same parts)
+    """
+
+    use: Literal["only", "pooled", "bridged"]
+    # Photos per class; null = every photo of the oracle split. The `budgets` track sets it.
+    per_class: int | None = Field(None, ge=1)
+    # bridged: the parts of the label-free variant whose models stage 2 continues.
+    start: Variant | None = None
+
+    @model_validator(mode="after")
+    def _start(self) -> TargetLabels:
+        if (self.use == "bridged") != (self.start is not None):
+            raise ValueError("start gives the stage-1 parts of bridged transfer, and only its: "
+                             "give it with use: bridged and leave it out otherwise")
+        if self.start is not None and not self.start.label_free:
+            raise ValueError("start: stage 1 of bridged transfer trains on synthetic images only "
+                             "(no target_labels)")
+        return self
+
+    def describe(self) -> str:
+        n = "all" if self.per_class is None else f"{self.per_class}"
+        photos = f"{n} labeled real photos per class"
+        start = self.start.describe() if self.start is not None else ""
+        return {"only": f"{photos} alone", "pooled": f"{photos} with the synthetic set",
+                "bridged": f"bridged transfer: ({start}), then {photos}"}[self.use]
+
+
+class HeadOnly(Strict):
+    """The study's setting: the backbone is frozen, only the classifier trains."""
+
+    kind: Literal["head"] = "head"
+
+    def describe(self) -> str:
+        return ""
+
+
+class LastBlock(Strict):
+    """MobileNetV2's last block trains too: its 1x1 conv 320 -> 1280 + BatchNorm + ReLU6 on the
+    cached 7x7x320 block inputs (the BatchNorm, in eval mode, folded into the conv's weight and
+    bias: its statistics stay ImageNet's, as a few photos per minibatch could not estimate them)."""
+
+    kind: Literal["last_block"] = "last_block"
+    # null = train.epochs. A block step costs ~1000x a head step on a CPU: the offline config
+    # trains block models for fewer epochs.
+    epochs: int | None = Field(None, ge=1)
+    # The block's learning rate is this times train.lr: pretrained layers move slower than the
+    # fresh classifier (Transfer-Learning-Library fine-tunes the backbone at 0.1x).
+    lr_scale: float = Field(0.1, gt=0, le=1)
+
+    def describe(self) -> str:
+        return "last backbone block trained"
+
+
+Trainable = Annotated[HeadOnly | LastBlock, Field(discriminator="kind")]
+
 # A bare word or number stands for this setting of the part (`trainer: mcc` = {kind: mcc}).
 _SHORTHAND = {"source": "features", "reject": "score", "pseudo_labels": "kind", "rounds": "count",
-              "mixing": "ratio", "trainer": "kind"}
+              "mixing": "ratio", "trainer": "kind", "trainable": "kind", "target_labels": "use"}
 
 
 class Variant(Strict):
@@ -201,9 +270,10 @@ class Variant(Strict):
     # The parts below act on pseudo-labels or replace them; each checks what came before.
     reject: Rejection | None = None
     rounds: Rounds = Rounds()
-    mixing: Mixing | None = None
     trainer: Trainer = Head()
-    labels: Literal["synthetic", "target"] = "synthetic"
+    trainable: Trainable = HeadOnly()
+    target_labels: TargetLabels | None = None
+    mixing: Mixing | None = None
     # Free text for the paper's methods table; null = generated from the parts.
     description: str | None = None
 
@@ -215,12 +285,12 @@ class Variant(Strict):
                         and not isinstance(v, bool) else v) for k, v in data.items()}
         return data
 
-    @field_validator("reject", "mixing")
+    @field_validator("reject")
     @classmethod
     def _acts_on_pseudo_labels(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None and info.data.get("pseudo_labels", "failed") is None:
-            raise ValueError(f"acts on pseudo-labels: it needs pseudo_labels: threshold or "
-                             f"balanced (or no {info.field_name})")
+            raise ValueError("acts on pseudo-labels: it needs pseudo_labels: threshold or "
+                             "balanced (or no reject)")
         return value
 
     @field_validator("rounds")
@@ -239,18 +309,59 @@ class Variant(Strict):
                              "combine with pseudo_labels (leave that part out)")
         return value
 
-    @field_validator("labels")
+    @field_validator("trainable")
     @classmethod
-    def _target_labels_alone(cls, value: str, info: ValidationInfo) -> str:
+    def _block_inputs(cls, value: Any, info: ValidationInfo) -> Any:
         d = info.data
-        if value == "target" and (d.get("pseudo_labels") is not None or d.get("mixing") is not None
-                                  or getattr(d.get("trainer"), "kind", "head") != "head"
-                                  or getattr(d.get("source"), "features", "plain") != "plain"):
-            raise ValueError("target: the head trained on labeled target photos alone takes no "
-                             "pseudo_labels, mixing, pool trainer or aligned source")
+        if value.kind == "last_block" and (
+                getattr(d.get("source"), "features", "plain") != "plain"
+                or d.get("target", "plain") != "plain"):
+            raise ValueError("last_block trains on the plain backbone's cached block inputs: it "
+                             "takes no aligned source or AdaBN target (none is cached)")
+        return value
+
+    @field_validator("target_labels")
+    @classmethod
+    def _photos_alone(cls, value: TargetLabels | None, info: ValidationInfo) -> Any:
+        d = info.data
+        if value is not None and value.use != "pooled" and (
+                d.get("pseudo_labels") is not None or d.get("rounds", Rounds()).count > 1
+                or getattr(d.get("trainer"), "kind", "head") != "head"
+                or getattr(d.get("source"), "features", "plain") != "plain"):
+            raise ValueError(f"{value.use}: training on the labeled photos alone takes no "
+                             "pseudo_labels, rounds, pool trainer or aligned source")
+        if value is not None and value.start is not None:
+            part = d.get("trainable", HeadOnly())
+            if (value.start.trainer.kind, value.start.trainable.kind) != ("head", part.kind):
+                raise ValueError(
+                    f"start: stage 2 continues stage 1's model, so both need the study's head "
+                    f"trainer and the same trainable part (stage 1: {value.start.trainer.kind}/"
+                    f"{value.start.trainable.kind}, stage 2: head/{part.kind})")
+        return value
+
+    @field_validator("mixing")
+    @classmethod
+    def _mixes_real(cls, value: Any, info: ValidationInfo) -> Any:
+        labels = info.data.get("target_labels")
+        if value is not None and info.data.get("pseudo_labels", "failed") is None and (
+                labels is None or labels.use != "pooled"):
+            raise ValueError("mixes real images into the synthetic minibatches: it needs "
+                             "pseudo_labels or target_labels: pooled (or no mixing)")
         return value
 
     # -- what the engine and the workflow read --------------------------------
+
+    @property
+    def labels(self) -> Literal["synthetic", "target", "synthetic+target"]:
+        """Whose labels train the model: the synthetic set's, labeled real photos' (only, and
+        also bridged transfer's stage 2), or both (pooled, bridged)."""
+        use = None if self.target_labels is None else self.target_labels.use
+        return {None: "synthetic", "only": "target"}.get(use, "synthetic+target")
+
+    @property
+    def label_free(self) -> bool:
+        """Whether no real label trains the model (a candidate of model selection)."""
+        return self.target_labels is None
 
     @property
     def reads_pool(self) -> bool:
@@ -258,15 +369,24 @@ class Variant(Strict):
         return self.pseudo_labels is not None or self.trainer.kind != "head"
 
     @property
+    def reads_source(self) -> bool:
+        """Whether training reads the synthetic set (not: the photos alone)."""
+        return self.target_labels is None or self.target_labels.use == "pooled"
+
+    @property
     def feature_kinds(self) -> dict[str, FeatureKind]:
-        """Image set -> the feature kind this variant reads it in."""
+        """Image set -> the feature kind this variant reads it in (last_block: the block inputs)."""
+        if self.trainable.kind == "last_block":
+            return dict.fromkeys(("source", "pool", "real_test", "target_labeled"), "block")
         return {"source": self.source.features, "pool": self.target, "real_test": self.target,
                 "target_labeled": self.target}
 
     def fit(self) -> dict[str, Any]:
         """The parts that decide the trained weights: two variants with the same fit train
-        the same model. The target feature kind counts only when training reads the pool."""
-        skip = {"description"} | (set() if self.reads_pool else {"target"})
+        the same model. The target feature kind counts only when training reads the pool,
+        the source part only when it reads the synthetic set."""
+        skip = {"description"} | (set() if self.reads_pool else {"target"}) \
+            | (set() if self.reads_source else {"source"})
         return self.model_dump(mode="json", exclude=skip)
 
     def source_model(self) -> Variant:
@@ -277,7 +397,7 @@ class Variant(Strict):
         """This variant with the study's settings filled in where it says null, and its
         description generated from its parts when it has none."""
         update: dict[str, Any] = {}
-        if self.source.size is None and self.labels == "synthetic":
+        if self.source.size is None and self.reads_source:
             update["source"] = self.source.model_copy(update={"size": size})
         if self.pseudo_labels is not None and self.pseudo_labels.threshold is None:
             update["pseudo_labels"] = self.pseudo_labels.model_copy(update={"threshold": threshold})
@@ -289,17 +409,25 @@ class Variant(Strict):
         the plain features, one round, concatenated, the study's head, nothing else."""
         return (isinstance(self.pseudo_labels, Threshold) and self.reject is None
                 and self.rounds.count == 1 and self.mixing is None and self.trainer.kind == "head"
-                and self.source.features == "plain" and self.target == "plain")
+                and self.source.features == "plain" and self.target == "plain"
+                and self.trainable.kind == "head" and self.target_labels is None)
 
     def describe(self) -> str:
         """A one-line description from the parts, for tables and logs."""
-        if self.labels == "target":
-            return "the study's head on labeled real target photos (upper bound)"
+        if self.target_labels is not None and self.target_labels.use != "pooled":
+            upper = " (upper bound)" if self.target_labels == TargetLabels(use="only") else ""
+            return " + ".join(p for p in (self.target_labels.describe() + upper,
+                                          self.trainable.describe()) if p)
         parts = [self.source.describe(), "AdaBN target features" if self.target == "adabn" else "",
                  *(p.describe() for p in (self.reject, self.pseudo_labels) if p is not None),
-                 self.rounds.describe(), self.mixing.describe() if self.mixing else "",
-                 self.trainer.describe()]
+                 self.rounds.describe(),
+                 self.target_labels.describe() if self.target_labels else "",
+                 self.mixing.describe() if self.mixing else "",
+                 self.trainer.describe(), self.trainable.describe()]
         return " + ".join(p for p in parts if p) or "source-only head"
+
+
+TargetLabels.model_rebuild()
 
 
 def threshold_only(settings: dict[str, Any]) -> bool:
@@ -334,6 +462,8 @@ DEFAULT_VARIANTS: dict[str, Variant] = {
     **{f"mix-1to{r}": _v(**PL, mixing=r) for r in (1, 7, 15)},
     **{f"{a}{t}": _v(source=s, trainer=t) for t in ("mcc", "coral", "im")
        for a, s in (("", "plain"), ("align+", "aligned"))},
+    # The source-only model with the last block trained too: bridged transfer's stage 1.
+    "block": _v(trainable="last_block"),
 }
 
 
@@ -365,9 +495,12 @@ class Methods(Strict):
 
     @model_validator(mode="after")
     def _names(self) -> Methods:
-        for name in self.variants:
-            if name in RESERVED or name.startswith("synthetic-") or "/" in name:
+        for name, spec in self.variants.items():
+            if name in RESERVED or name.startswith("synthetic-") or "/" in name or "@" in name:
                 raise ValueError(f"variant name {name!r} is reserved for the published variants "
                                  "(synthetic-<size>, pseudo-label) and the oracle, or not a "
-                                 "valid folder name")
+                                 "valid folder name ('@' marks the budget track's variants)")
+            if not spec.label_free:
+                raise ValueError(f"variant {name!r}: target_labels belong to the labeled-budget "
+                                 "track: declare it under budgets.methods")
         return self

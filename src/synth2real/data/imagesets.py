@@ -9,7 +9,8 @@ name; `synth2real.smk.run` makes it an `ImageSet`.
 
 Features are cached once per (image set, kind): `plain` (the frozen backbone),
 `aligned` (source images at the target resolution first), `adabn` (the backbone
-with BatchNorm statistics of the pool). Each cache records its image set and
+with BatchNorm statistics of the pool), `block` (the input of MobileNetV2's last
+block, [N, 49, 320] float16, for models that train that block). Each cache records its image set and
 kind, so a stage that reads AdaBN pool features refuses a plain cache, or the
 test set's, even when the file names were swapped. Labels become class indices
 in one place, `class_indices`.
@@ -28,7 +29,7 @@ from synth2real.data.manifests import read_csv
 from synth2real.errors import DataError
 
 IMAGE_SETS = ("source", "pool", "real_test", "target_labeled")
-FEATURE_KINDS = ("plain", "aligned", "adabn")
+FEATURE_KINDS = ("plain", "aligned", "adabn", "block")
 
 
 def class_indices(labels: Sequence[str], classes: Sequence[str], where: str) -> np.ndarray:

@@ -7,6 +7,7 @@ ONNX deployers, demo) feeds the same `predict.preprocess` output.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,11 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+# MobileNetV2's last block, features[18]: 1x1 conv 320 -> 1280, BatchNorm, ReLU6. Its input is
+# what a trained last block (`synth2real.model.head.LastBlock`) reads from the cache.
+LAST_BLOCK = 18
+
+
 class Backbone(nn.Module):
     """[N, 3, S, S] in [0, 1] -> pooled features [N, 1280] (MobileNetV2 minus its classifier)."""
 
@@ -43,6 +49,52 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(self.normalize(x))  # [N, 1280, S/32, S/32]
         return x.mean(dim=(2, 3))  # global average pool, as torchvision does
+
+    def block_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's input [N, P, 320], P = (S/32)^2 positions, channels last."""
+        return channels_last(self.features[:LAST_BLOCK](self.normalize(x)))
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, H*W, C]: the layout a 1x1 conv as a Linear reads."""
+    return x.flatten(2).transpose(1, 2)
+
+
+class WithBlockInput(nn.Module):
+    """The backbone graph the feature caches are computed with: pooled features, and the last
+    block's input beside them (one pass gives both caches)."""
+
+    def __init__(self, backbone: Backbone) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.backbone.features[:LAST_BLOCK](self.backbone.normalize(x))
+        pooled = self.backbone.features[LAST_BLOCK:](h).mean(dim=(2, 3))
+        return pooled, channels_last(h)
+
+
+class BlockClassifier(nn.Module):
+    """Full model for deployment of a `BlockNet`: image -> frozen backbone up to the last block
+    -> the trained last block + classifier -> logits [N, C]."""
+
+    def __init__(self, backbone: Backbone, net: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.backbone.block_input(x))
+
+
+def last_block_weights(features: nn.Module) -> dict[str, torch.Tensor]:
+    """The pretrained last block as `LastBlock`'s state dict: its eval-mode BatchNorm folded into
+    the 1x1 conv, W' = W * g / sqrt(v + eps), b' = beta - mu * g / sqrt(v + eps)."""
+    conv, bn = features[LAST_BLOCK][0], features[LAST_BLOCK][1]
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        return {"linear.weight": (conv.weight[:, :, 0, 0] * scale[:, None]).clone(),
+                "linear.bias": (bn.bias - bn.running_mean * scale).clone()}
 
 
 class Classifier(nn.Module):
@@ -71,10 +123,11 @@ def load_backbone(weights_path: str | Path) -> Backbone:
 
 
 def export_onnx(
-    model: nn.Module, path: str | Path, image_size: int, output_name: str,
+    model: nn.Module, path: str | Path, image_size: int, output_name: str | Sequence[str],
     opset: int = 18, metadata: dict[str, str] | None = None, doc_string: str = "",
 ) -> Path:
-    """Export `model` (input `image` [N,3,S,S]) to one self-contained ONNX file, dynamic N.
+    """Export `model` (input `image` [N,3,S,S]) to one self-contained ONNX file, dynamic N;
+    one output per name of `output_name` (the model returns a tuple for several).
 
     The file is finished by `finish_onnx` (metadata, doc string, model version, full check).
     """
@@ -87,9 +140,10 @@ def export_onnx(
     model = model.eval()
     # The TorchScript exporter gives a plain, fully static-weight graph; the
     # dynamo exporter is the future default but needs no gain here.
+    names = [output_name] if isinstance(output_name, str) else list(output_name)
     torch.onnx.export(
-        model, (dummy,), str(tmp), input_names=["image"], output_names=[output_name],
-        dynamic_axes={"image": {0: "N"}, output_name: {0: "N"}}, opset_version=opset,
+        model, (dummy,), str(tmp), input_names=["image"], output_names=names,
+        dynamic_axes={"image": {0: "N"}, **{n: {0: "N"} for n in names}}, opset_version=opset,
         dynamo=False,
     )
     proto = onnx.load(str(tmp))
@@ -194,7 +248,8 @@ def export_backbone(onnx: str, info: str, *, backbone: config.Backbone,
     weights = resolve_weights(backbone.weights)
     bb = load_backbone(weights["path"])
     size = backbone.image_size
-    export_onnx(bb, onnx, size, "features", opset=export.opset)
+    # The last block's input as a second output: one pass caches both (model.features).
+    export_onnx(WithBlockInput(bb), onnx, size, ["features", "block_input"], opset=export.opset)
     batch = np.random.default_rng(0).random((4, 3, size, size), dtype=np.float32)
     diff = parity(bb, ort_session(onnx), batch)
     if diff > features.parity_tol:

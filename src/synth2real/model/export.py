@@ -9,7 +9,9 @@ backbone + trained head, ImageNet normalisation inside the graph.
 Which variant plays which role, and each one's accuracy with its interval, come
 from the deploy file written before export (`synth2real.report.model_card.
 deploy_selection`); this stage only reads it. A head on the plain features is
-exported as `Classifier(backbone, head)` (any net kind of `model.head`); a head
+exported as `Classifier(backbone, head)` (any net kind of `model.head`); a model
+that trained the last block (`head.BlockNet`) as `BlockClassifier`: the frozen
+backbone up to that block, then the trained block and head, one graph; a head
 on AdaBN features is the stored AdaBN backbone graph composed with the head's
 graph, since those BatchNorm statistics exist only in that graph.
 
@@ -24,7 +26,11 @@ images (max |Δlogit| <= export.parity_tol, identical top-1), otherwise no model
 is published. The math is the same -- the cache holds exactly the backbone's
 output for these images under the one preprocessing, parity-checked against
 torch when it was extracted -- so the torch side needs no backbone pass. It
-is also the model the reported accuracies were computed with.
+is also the model the reported accuracies were computed with. A block model's
+cache holds its block inputs in float16, so its torch reference runs on float32
+block inputs instead, from the backbone graph that computed the cache
+(`backbone_onnx`), image by image in the parity pass; how many top-1 predictions
+differ from the float16 cache's (the reported accuracy's) is reported beside it.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from synth2real.data.imagesets import ImageSet, class_indices, read_features
 from synth2real.errors import Synth2RealError
 from synth2real.model import head
 from synth2real.model.backbone import (
+    BlockClassifier,
     Classifier,
     export_onnx,
     finish_onnx,
@@ -146,13 +153,31 @@ def compose(backbone_onnx: str | Path, model: nn.Module, path: str | Path, opset
     return finish_onnx(merged, path, meta, doc)
 
 
+def deployable(backbone: nn.Module, model: nn.Module) -> nn.Module:
+    """The full torch model of a trained net: image -> logits."""
+    cls = BlockClassifier if isinstance(model, head.BlockNet) else Classifier
+    return cls(backbone, model).eval()
+
+
+def block_reference(model: nn.Module, trunk, paths: Sequence[str], size: int,
+                    batch_size: int) -> np.ndarray:
+    """A block model's torch logits [len(paths), C] on float32 block inputs of `paths`, from
+    the backbone graph `trunk` (an onnxruntime session with output block_input)."""
+    out = []
+    for batch in batches(paths, size, batch_size):
+        blocks = trunk.run(["block_input"], {INPUT_NAME: batch})[0]
+        out.append(head.logits(model, blocks))
+    return np.concatenate(out)
+
+
 def parity_check(reference: Mapping[str, np.ndarray], sessions: Mapping, paths: Sequence[str],
                  labels: np.ndarray, size: int, batch_size: int) -> dict[str, dict[str, object]]:
     """onnxruntime logits of every model on every image in `paths` vs `reference` logits.
 
-    `reference[r]` is [len(paths), C]: model r's PyTorch head on the cached backbone
-    features of `paths`, in order. Returns, per role: max |Δlogit| (and the image where
-    it is largest), top-1 mismatches, ONNX accuracy on `labels`.
+    `reference[r]` is [len(paths), C]: model r's PyTorch net on the cached backbone
+    features of `paths` (block models: on float32 block inputs), in order. Returns, per
+    role: max |Δlogit| (and the image where it is largest), top-1 mismatches, ONNX accuracy
+    on `labels`.
     """
     diff = {r: 0.0 for r in sessions}
     mismatches: dict[str, list[int]] = {r: [] for r in sessions}
@@ -187,16 +212,17 @@ def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
                   test_features: list[str], baseline: str, study: str, adapted: str, parity: str,
                   *, candidates: list[str], feature_kinds: dict[str, str], export: Export,
                   features: Features, classes: list[str], name: str,
-                  adabn_backbone: str | None = None) -> None:
+                  adabn_backbone: str | None = None, backbone_onnx: str | None = None) -> None:
     """Stage: export each role of the deploy file (`deploy`) to its ONNX file (`baseline`,
     `study`, `adapted`), check parity on the real test set (manifest `real_test`), report
     (`parity`).
 
     `heads`: the checkpoint of every variant of `candidates` (the roles pick among them);
-    `feature_kinds`: variant -> the feature kind of its target images ("plain", "adabn");
-    `test_features`: the real test set's feature cache of each of those kinds (each cache
-    records its kind); `adabn_backbone`: the AdaBN backbone graph, when a candidate uses it
-    (the plain backbone is rebuilt in torch from its weights).
+    `feature_kinds`: variant -> the feature kind of its target images ("plain", "adabn",
+    "block"); `test_features`: the real test set's feature cache of each of those kinds
+    (each cache records its kind); `adabn_backbone`: the AdaBN backbone graph, when a
+    candidate uses it (the plain backbone is rebuilt in torch from its weights);
+    `backbone_onnx`: the plain backbone graph, for a block model's reference.
     """
     onnx_files = {"baseline": baseline, "study": study, "adapted": adapted}
     head_of = dict(zip(candidates, heads, strict=True))
@@ -220,6 +246,7 @@ def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
     reference: dict[str, np.ndarray] = {}
     sessions = {}
     cached: dict[str, np.ndarray] = {}
+    cache_agreement: dict[str, int] = {}
     for role, entry in roles.items():
         variant, out = entry["variant"], onnx_files[role]
         model, model_classes = head.load(head_of[variant])
@@ -231,11 +258,19 @@ def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
         if kind not in cached:
             cached[kind] = ImageSet("real_test", real_test, npz_of[kind]).lookup(paths, kind)
         reference[role] = head.logits(model, cached[kind])
+        if kind == "block":  # float16 inputs in the cache: the reference reads float32 ones
+            if backbone_onnx is None:
+                raise Synth2RealError("a block model is deployed: the rule must name input "
+                                      "backbone_onnx (the plain backbone graph)")
+            on_cache = reference[role].argmax(1)
+            reference[role] = block_reference(model, ort_session(backbone_onnx), paths, size,
+                                              features.batch_size)
+            cache_agreement[role] = int((reference[role].argmax(1) != on_cache).sum())
         meta = metadata(role, entry, plan, size, info.get("sha256", ""), commit, config_hash, name)
-        if kind == "plain":
+        if kind in ("plain", "block"):
             if torch_backbone is None:
                 torch_backbone = load_backbone(info["path"])
-            export_onnx(Classifier(torch_backbone, model), out, size, OUTPUT_NAME,
+            export_onnx(deployable(torch_backbone, model), out, size, OUTPUT_NAME,
                         opset=export.opset, metadata=meta, doc_string=doc_string(meta))
         else:
             compose(graph_of[kind], model, out, export.opset, meta, doc_string(meta))
@@ -250,13 +285,17 @@ def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
         "git_commit": commit, "config_hash": config_hash,
         # The torch side: each head on these cached features (no backbone pass).
         "reference": "torch head on cached backbone features",
-        "reference_features": {r: npz_of[feature_kinds[e["variant"]]]
+        "reference_features": {r: npz_of[feature_kinds[e["variant"]]] if feature_kinds[
+            e["variant"]] != "block" else f"float32 block inputs from {backbone_onnx}"
                                for r, e in roles.items()},
         # Where the torch backbone came from, so `make bench` can rebuild the eager model.
         "backbone_weights": info["path"],
         "models": {
             role: {"onnx": onnx_files[role], "variant": e["variant"], "head": head_of[e["variant"]],
-                   "test_acc": e["test_accuracy"], **checks[role]}
+                   "test_acc": e["test_accuracy"], **checks[role],
+                   # Block models: top-1 predictions that differ from the float16 cache's.
+                   **({"cache_top1_differences": cache_agreement[role]}
+                      if role in cache_agreement else {})}
             for role, e in roles.items()
         },
     }

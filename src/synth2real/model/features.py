@@ -4,6 +4,10 @@ The backbone is frozen, so a head never needs the images again: every variant
 and seed trains on the cached features of its image sets in seconds. Extraction runs in
 onnxruntime (~10x eager torch on CPU, see `make bench`) after checking, on the
 first batch of every set, that its features match torch's to `parity_tol`.
+
+When the study trains MobileNetV2's last block (`trainable: last_block`), the same
+pass also caches the block's input (kind `block`: [N, 49, 320] at 224 px, float16,
+15,680 values = 31 KB per image; the backbone graph gives it as a second output).
 """
 
 from __future__ import annotations
@@ -66,21 +70,36 @@ class Extractor:
             return self.backbone(torch.from_numpy(batch)).numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.both(batch)[0]
+
+    def both(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(pooled features [B, 1280], last block inputs [B, P, 320]) of one pass."""
         if self.session is None:
-            return self.torch(batch)
-        return self.session.run(None, {"image": batch})[0]
+            with torch.inference_mode():
+                x = torch.from_numpy(batch)
+                return self.backbone(x).numpy(), self.backbone.block_input(x).numpy()
+        out = self.session.run(None, {"image": batch})
+        if len(out) < 2:
+            raise DataError("the backbone graph has no block_input output: rerun rule backbone "
+                            "(an older version exported pooled features only)")
+        return out[0], out[1]
 
 
 def extract(
     paths: Sequence[str], extractor: Extractor, image_size: int, batch_size: int,
-    parity_tol: float, transform: ImageTransform | None = None,
+    parity_tol: float, transform: ImageTransform | None = None, blocks: list | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """Features [N, 1280] float32 for `paths`, plus timing/parity stats."""
+    """Features [N, 1280] float32 for `paths`, plus timing/parity stats; with a list `blocks`,
+    each batch's last block inputs are appended to it too (float16)."""
     feats = []
     stats: dict[str, float] = {"images": float(len(paths))}
     t0 = time.perf_counter()
     for i, batch in enumerate(batches(paths, image_size, batch_size, transform)):
-        out = extractor(batch)
+        if blocks is None:
+            out = extractor(batch)
+        else:
+            out, block = extractor.both(batch)
+            blocks.append(block.astype(np.float16))
         if i == 0 and extractor.session is not None:
             diff = max_abs_diff(out, extractor.torch(batch))
             stats["parity_max_abs_diff"] = diff
@@ -101,12 +120,17 @@ def extract(
 
 def extract_to(paths: Sequence[str], extractor: Extractor, image_size: int, features: Features,
                out_npz: str | Path, imageset: str, kind: str,
-               transform: ImageTransform | None = None) -> dict[str, float]:
-    """Extract and cache the `kind` features of image set `imageset`'s `paths`; returns the
-    extraction stats."""
+               transform: ImageTransform | None = None,
+               block_npz: str | Path | None = None) -> dict[str, float]:
+    """Extract and cache the `kind` features of image set `imageset`'s `paths` (and, given
+    `block_npz`, their last block inputs, kind `block`); returns the extraction stats."""
+    blocks: list | None = None if block_npz is None else []
     feats, stats = extract(paths, extractor, image_size, features.batch_size, features.parity_tol,
-                           transform)
+                           transform, blocks)
     save_features(out_npz, feats, paths, imageset, kind)
+    if block_npz is not None:
+        save_features(block_npz, np.concatenate(blocks) if blocks else
+                      np.zeros((0, 0, 0), np.float16), paths, imageset, "block")
     return stats
 
 
@@ -115,10 +139,11 @@ def manifest_paths(manifest_csv: str | Path) -> list[str]:
 
 
 def extract_imageset(manifest: str, backbone: str, onnx: str, npz: str, stats: str, *,
-                     imageset: str, features: Features) -> None:
-    """Stage: the plain backbone features of every image of one manifest, cached in `npz`."""
+                     imageset: str, features: Features, block_npz: str | None = None) -> None:
+    """Stage: the plain backbone features of every image of one manifest, cached in `npz`
+    (and their last block inputs in `block_npz`, when the study trains the last block)."""
     info = read_json(backbone)
     ex = Extractor(load_backbone(info["path"]), features.engine, onnx)
     out = extract_to(manifest_paths(manifest), ex, int(info["image_size"]), features, npz,
-                     imageset, "plain")
+                     imageset, "plain", block_npz=block_npz)
     write_json({"engine": features.engine, **out}, stats)

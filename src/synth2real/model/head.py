@@ -4,8 +4,10 @@ Inputs are cached backbone features X [N, 1280]. Every trained model (the
 study's `Head`, the pool objectives' `BottleneckNet`, DANN's `DannNet`) maps
 features to logits, is saved with `save` and read back with `load` (one
 checkpoint format), and is scored through `predict_proba` (with the deploy
-predictor's softmax, the only one). Training is `synth2real.model.stacked`'s,
-which addresses every parameter by the names these modules give it.
+predictor's softmax, the only one). A `BlockNet` trains MobileNetV2's last block
+too: it reads the cached block inputs X [N, 49, 320] (the 7x7x320 map before the
+block, channels last) instead. Training is `synth2real.model.stacked`'s, which
+addresses every parameter by the names these modules give it.
 """
 
 from __future__ import annotations
@@ -77,19 +79,82 @@ class DannNet(BottleneckNet):
         self.domain_out = nn.Linear(hidden, 1)
 
 
-NETS: dict[str, type[nn.Module]] = {net.kind: net for net in (Head, BottleneckNet, DannNet)}
+BLOCK_IN, BLOCK_OUT = 320, FEATURE_DIM  # MobileNetV2's last block: 1x1 conv 320 -> 1280
+
+
+class LastBlock(nn.Module):
+    """MobileNetV2's last block, features[18] (1x1 conv 320 -> 1280, BatchNorm, ReLU6), and the
+    global average pool after it: block inputs x [N, P, 320] (P = 7x7 positions, channels
+    last) -> pooled features [N, 1280]. The BatchNorm, in eval mode, is an affine map folded
+    into the conv (`synth2real.model.backbone.last_block_weights`): a 1x1 conv over channels
+    last is a Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(BLOCK_IN, BLOCK_OUT)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.relu6(self.linear(x)).mean(-2)
+
+
+class BlockNet(nn.Module):
+    """A trained last block + any classifier net on its pooled features (`classifier`)."""
+
+    kind = "block"
+
+    def __init__(self, classifier: dict[str, Any]) -> None:
+        super().__init__()
+        self.args = {"classifier": classifier}
+        self.block = LastBlock()
+        self.classifier = NETS[classifier["kind"]](**classifier["args"])
+
+    @classmethod
+    def around(cls, net: nn.Module) -> BlockNet:
+        """A BlockNet whose classifier is a copy of `net`'s kind and arguments (fresh weights
+        for the block: load them with `block.load_state_dict`)."""
+        out = cls({"kind": net.kind, "args": dict(net.args)})
+        out.classifier.load_state_dict(net.state_dict())
+        return out
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.block(x)
+        return self.classifier.embed(f) if isinstance(self.classifier, BottleneckNet) else f
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.block(x))
+
+
+NETS: dict[str, type[nn.Module]] = {net.kind: net for net in (Head, BottleneckNet, DannNet, BlockNet)}
+
+# Images per inference call of a block model: its hidden map is 49 x 1280 floats per image.
+_CHUNK = 256
+
+
+def _apply(fn: Any, X: np.ndarray) -> np.ndarray:
+    """fn over X as float32 (block inputs [N, P, 320] in chunks; cached features at once)."""
+    def run(x: np.ndarray) -> np.ndarray:
+        return fn(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+
+    with torch.inference_mode():
+        if X.ndim == 2 or len(X) <= _CHUNK:
+            return run(X)
+        return np.concatenate([run(X[i:i + _CHUNK]) for i in range(0, len(X), _CHUNK)])
 
 
 def logits(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    """Logits [N, C] of any trained model on features X (eval mode: dropout off)."""
-    with torch.inference_mode():
-        return model.eval()(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
+    """Logits [N, C] of any trained model on its inputs X (cached features, or block inputs for
+    a `BlockNet`; eval mode: dropout off)."""
+    return _apply(model.eval(), X)
 
 
-def embed(net: BottleneckNet, X: np.ndarray) -> np.ndarray:
-    """The bottleneck features [N, B] of features X under a `BottleneckNet` (DANN's too; eval mode)."""
-    with torch.inference_mode():
-        return net.eval().embed(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
+def embed(net: nn.Module, X: np.ndarray) -> np.ndarray:
+    """The representation [N, B] a net's label classifier reads, of its inputs X: a learned
+    bottleneck's features (DANN's too), a BlockNet's (its pooled block output, then its
+    classifier's bottleneck if any); eval mode."""
+    return _apply(net.eval().embed, X)
 
 
 def predict_proba(model: nn.Module, X: np.ndarray) -> np.ndarray:

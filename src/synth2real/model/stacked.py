@@ -23,8 +23,9 @@ so the expected input of a layer is exactly unchanged.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -158,13 +159,18 @@ Loss = Callable[[dict[str, torch.Tensor], Batch], dict[str, torch.Tensor]]
 
 @dataclass(frozen=True)
 class Schedule:
-    """Adam at `lr` (L2 `weight_decay`), StepLR(`step_size`, `gamma`) per epoch, `epochs`."""
+    """Adam at `lr` (L2 `weight_decay`), StepLR(`step_size`, `gamma`) per epoch, `epochs`;
+    the parameters whose names start with a prefix of `lr_scale` at that multiple of the rate."""
 
     epochs: int
     lr: float
     step_size: int
     gamma: float
     weight_decay: float = 0.0
+    lr_scale: tuple[tuple[str, float], ...] = ()
+
+    def scale(self, name: str) -> float:
+        return next((f for prefix, f in self.lr_scale if name.startswith(prefix)), 1.0)
 
     @classmethod
     def of(cls, train: Train, **override: float) -> Schedule:
@@ -178,12 +184,15 @@ class Adam:
     """Adam (L2 `weight_decay`) on stacked parameters [M, ...], each model with its own step
     count: torch's fused kernel, the one `torch.optim.Adam(fused=True)` runs, called on each
     model's slice. (Constructing a `torch.optim` optimizer imports torch._dynamo: ~2.4 s in
-    every training job.) `step(models)` updates only those models."""
+    every training job.) `step(models)` updates only those models; parameter i moves at
+    `scales[i]` times the rate `lr`."""
 
     def __init__(self, params: dict[str, torch.Tensor], lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 scales: Sequence[float] | None = None) -> None:
         self.params = list(params.values())
         self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
+        self.scales = list(scales) if scales is not None else [1.0] * len(self.params)
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
         models = len(self.params[0])
@@ -192,16 +201,19 @@ class Adam:
 
     @torch.no_grad()
     def step(self, models: Sequence[int]) -> None:
-        def slices(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-            return [t[k] for k in models for t in tensors]
+        for scale in dict.fromkeys(self.scales):
+            group = [i for i, f in enumerate(self.scales) if f == scale]
 
-        steps = [s for k in models for s in self.steps[k]]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(slices(self.params), slices([p.grad for p in self.params]),
-                           slices(self.m), slices(self.v), [], steps, lr=self.lr,
-                           beta1=self.betas[0], beta2=self.betas[1],
-                           weight_decay=self.weight_decay, eps=self.eps, amsgrad=False,
-                           maximize=False)
+            def slices(tensors: list[torch.Tensor], group: list[int] = group) -> list[torch.Tensor]:
+                return [tensors[i][k] for k in models for i in group]
+
+            steps = [self.steps[k][i] for k in models for i in group]
+            torch._foreach_add_(steps, 1)
+            torch._fused_adam_(slices(self.params), slices([p.grad for p in self.params]),
+                               slices(self.m), slices(self.v), [], steps, lr=self.lr * scale,
+                               beta1=self.betas[0], beta2=self.betas[1],
+                               weight_decay=self.weight_decay, eps=self.eps, amsgrad=False,
+                               maximize=False)
 
 
 @dataclass
@@ -245,7 +257,8 @@ def fit(nets: Sequence[nn.Module], streams: Sequence[Stream], members: Sequence[
     names = [n for n, _ in nets[0].named_parameters()]
     params = {n: torch.stack([_layout(dict(net.named_parameters())[n].detach()) for net in nets])
               .contiguous().requires_grad_() for n in names}
-    opt = Adam(params, schedule.lr, schedule.weight_decay)
+    opt = Adam(params, schedule.lr, schedule.weight_decay,
+               scales=[schedule.scale(n) for n in names])
     hists = [History() for _ in nets]
     total = None
     for epoch in range(schedule.epochs):
@@ -280,6 +293,34 @@ def fit(nets: Sequence[nn.Module], streams: Sequence[Stream], members: Sequence[
     return hists
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of net trains: a fresh net (`make`, called right after the seed is set),
+    its loss, its schedule, and whether each minibatch draws as many pool rows beside it."""
+
+    make: Callable[[], nn.Module]
+    loss: Loss
+    schedule: Schedule
+    pool: bool = False
+
+
+def train(recipe: Recipe, table: torch.Tensor, members: Sequence[Members],
+          plans: Sequence[Plan], seeds: Sequence[int], pool_rows: np.ndarray,
+          init: Sequence[nn.Module | None] | None = None) -> tuple[list[nn.Module], list[History]]:
+    """Model k (of seed `seeds[k]`) on `members[k]` (rows of `table`), minibatches from
+    `plans[k]` (paired with random rows of `pool_rows` when the recipe reads the pool), all in
+    one pass of `fit`: a fresh net of the recipe, or a copy of `init[k]` where one is given
+    (e.g. bridged transfer's stage 2 continues a stage-1 model)."""
+    fresh = seeded(recipe.make, seeds)
+    nets = [copy.deepcopy(i) if i is not None else n
+            for n, i in zip(fresh, init or [None] * len(seeds), strict=True)]
+    if recipe.pool:
+        plans = [with_pool(p, pool_rows) for p in plans]
+    hists = fit(nets, [Stream(s) for s in seeds], members, plans, table, recipe.loss,
+                recipe.schedule)
+    return nets, hists
+
+
 def _layout(p: torch.Tensor) -> torch.Tensor:
     """A Linear weight [out, in] as stacked here, [in, out] (and back): the layout a batched
     matmul reads without a transpose, forward and backward (~30% faster on a CPU)."""
@@ -305,6 +346,27 @@ def _batch(steps: Sequence[Step | None], members: Sequence[Members], streams: Se
         pool = table[torch.from_numpy(np.stack([s.pool for s in steps]))]
     return Batch(table[torch.from_numpy(index)], torch.from_numpy(y), torch.from_numpy(weight),
                  rows, pool, streams, progress)
+
+
+def block(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Per-model `LastBlock` (1x1 conv as a Linear, ReLU6, mean over positions): block inputs
+    x [M, B, P, in] (any float type) -> pooled features [M, B, out]."""
+    m, n, pos, width = x.shape
+    h = torch.baddbmm(bias.unsqueeze(1), x.reshape(m, n * pos, width).float(), weight)
+    return F.relu6(h).view(m, n, pos, -1).mean(2)
+
+
+def with_block(loss: Loss) -> Loss:
+    """`loss` of a net behind a trained last block (`head.BlockNet`): the block turns the
+    minibatch's block inputs (and the pool's) into pooled features, then the net's loss reads
+    them with its own parameters (`classifier.*`)."""
+    def wrapped(p: dict[str, torch.Tensor], b: Batch) -> dict[str, torch.Tensor]:
+        w, bias = p["block.linear.weight"], p["block.linear.bias"]
+        inner = {k.removeprefix("classifier."): v for k, v in p.items()
+                 if k.startswith("classifier.")}
+        return loss(inner, replace(b, x=block(b.x, w, bias),
+                                   pool=None if b.pool is None else block(b.pool, w, bias)))
+    return wrapped
 
 
 def head_loss(dropout: float) -> Loss:

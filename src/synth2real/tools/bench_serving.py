@@ -200,7 +200,8 @@ def throughput(models_dir: Path, images: Sequence[Path],
     import torch
 
     from synth2real.model import head
-    from synth2real.model.backbone import Classifier, load_backbone, max_abs_diff, ort_session
+    from synth2real.model.backbone import load_backbone, max_abs_diff, ort_session
+    from synth2real.model.export import deployable
     from synth2real.predict import Predictor, load_image, preprocess
     from synth2real.store import read_json
 
@@ -211,7 +212,7 @@ def throughput(models_dir: Path, images: Sequence[Path],
     head_pt = Path(report["models"]["adapted"]["head"])
     if not head_pt.is_absolute():  # recorded relative to the workflow's working directory
         head_pt = models_dir.parent / head_pt
-    model = Classifier(load_backbone(report["backbone_weights"]), head.load(head_pt)[0]).eval()
+    model = deployable(load_backbone(report["backbone_weights"]), head.load(head_pt)[0])
     onnx_path = models_dir / "adapted.onnx"
     size = Predictor(onnx_path).input_size
     session = ort_session(onnx_path, threads=threads)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from synth2real.adapt import engine, pseudo_labels
-from synth2real.config import Rejection, Rounds, Source, Train, Variant
-from synth2real.config.variants import PseudoLabels, Trainer
+from synth2real.config import LastBlock, Rejection, Rounds, Source, TargetLabels, Train, Variant
+from synth2real.config.variants import PseudoLabels, Trainable, Trainer
 from synth2real.data.imagesets import FEATURE_KINDS, ImageSet, save_features
 from synth2real.data.manifests import (
     POOL_FIELDS,
@@ -34,7 +34,8 @@ SEEDS = [0, 1]
 PARTS = {
     "source": "Source.features: feature kinds (workflow); Source.size: Data.splits",
     "target": "feature kinds (workflow)",
-    "labels": "Data.splits",
+    "target_labels": "Data.splits (budget draws: data.budgets), bridged: fit_variants(starts)",
+    "trainable": "engine.trainable",
     "pseudo_labels": "engine.SELECTORS",
     "reject": "pseudo_labels.OOD_SCORES",
     "rounds": "engine.ROUND_CHOICE",
@@ -52,6 +53,10 @@ def test_every_part_is_known_and_every_kind_of_a_part_is_registered():
     assert set(Variant.model_fields) == set(PARTS)
     assert union_members(PseudoLabels) == set(engine.SELECTORS)
     assert union_members(Trainer) == set(engine.TRAINERS)
+    assert {c().kind if c is not LastBlock else "last_block" for c in union_members(Trainable)} \
+        == {"head", "last_block"}
+    assert set(typing.get_args(TargetLabels.model_fields["use"].annotation)) \
+        == {"only", "pooled", "bridged"}
     assert set(typing.get_args(Rejection.model_fields["score"].annotation)) == set(pseudo_labels.OOD_SCORES)
     assert set(typing.get_args(Rounds.model_fields["chosen_by"].annotation)) == set(engine.ROUND_CHOICE)
     kinds = {*typing.get_args(Source.model_fields["features"].annotation),
@@ -116,6 +121,7 @@ def run(root: Path, sets: dict, variants: dict[str, Variant], kind: str = "plain
 
 SOURCE_ONLY = Variant(source={"size": 20})
 PSEUDO = Variant(source={"size": 20}, pseudo_labels={"kind": "threshold", "threshold": 0.5})
+ORACLE = Variant(target_labels={"use": "only"})
 
 
 @pytest.fixture
@@ -124,7 +130,7 @@ def sets(tmp_path):
 
 
 def test_a_job_writes_every_models_files_and_scores(tmp_path, sets):
-    out = run(tmp_path, sets, {"src": SOURCE_ONLY, "oracle": Variant(labels="target")})
+    out = run(tmp_path, sets, {"src": SOURCE_ONLY, "oracle": ORACLE})
     m = read_json(out["metrics"][0])
     assert m["variant"] == "src" and m["seed"] == 0 and m["labels"] == "synthetic"
     assert m["n_train"] == 48 and m["val"]["n"] == 12 and m["test"]["n"] == 30
@@ -240,7 +246,7 @@ def test_the_oracle_beats_source_only_on_a_rotated_target(tmp_path):
     train = Train(epochs=30, lr=0.05, step_size=100, batch_size=16)
     out = outputs(tmp_path / "heads", ["src", "oracle"])
     engine.train_variants(**{n: s["plain"] for n, s in sets.items()}, **out,
-                          variants={"src": SOURCE_ONLY, "oracle": Variant(labels="target")},
+                          variants={"src": SOURCE_ONLY, "oracle": ORACLE},
                           train=train, domain_sample=20, data_seed=0, classes=CLASSES, seeds=SEEDS)
     for k in range(len(SEEDS)):
         src, orc = read_json(out["metrics"][k]), read_json(out["metrics"][len(SEEDS) + k])

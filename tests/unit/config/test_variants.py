@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from synth2real.config import Balanced, Coral, Dann, Im, Mcc, Variant, load_file
+from synth2real.config import Balanced, Coral, Dann, Im, LastBlock, Mcc, Variant, load_file
 from synth2real.config.variants import DEFAULT_VARIANTS, Methods, Threshold, threshold_only
 from synth2real.errors import ConfigError
 from tests.conftest import REPO
@@ -18,15 +18,17 @@ def offline(bundle, **methods):
         {"methods": methods} if methods else {})})
 
 
-def test_offline_config_declares_the_26_method_variants_in_order(bundle):
+def test_offline_config_declares_the_27_method_variants_in_order(bundle):
     cfg = offline(bundle)
     assert list(cfg.variants)[:3] == PUBLISHED and list(cfg.variants)[-1] == "oracle"
-    assert len(cfg.method_variants) == 26
+    assert len(cfg.method_variants) == 27
     assert {"threshold-0.95", "balanced", "self-training", "ood-energy", "adabn", "adabn+pl", "dann",
             "align", "align+adabn+pl", "mix-1to1", "mix-1to15", "mcc", "align+mcc", "coral",
             "align+coral", "im", "align+im"} <= set(cfg.variants)
-    # The config file spells out exactly the code's defaults (nothing hides in either).
-    assert dict(cfg.methods.variants) == DEFAULT_VARIANTS
+    # The config file spells out exactly the code's defaults (nothing hides in either), but
+    # for the CPU-sized epochs of the block model.
+    assert dict(cfg.methods.variants) == {**DEFAULT_VARIANTS, "block": Variant(
+        trainable=LastBlock(epochs=8))}
 
 
 def test_the_paper_config_declares_the_same_variants():
@@ -49,6 +51,7 @@ def test_the_published_variants_are_variants_like_any_other(bundle):
     assert v["synthetic-500"] == Variant(source={"size": 500}, description=v["synthetic-500"].description)
     assert v["pseudo-label"].pseudo_labels == Threshold(threshold=0.51)
     assert v["pseudo-label"].source.size == 1000 and v["oracle"].labels == "target"
+    assert not v["oracle"].label_free and v["oracle"].target_labels.per_class is None
     assert cfg.labelled_by("pseudo-label") == "synthetic-1000"
 
 
@@ -88,8 +91,8 @@ def test_a_new_combination_is_a_config_edit(bundle):
     ({"mixing": 7}, "mixing"),
     ({"rounds": 3}, "rounds"),
     ({"reject": "energy"}, "reject"),
-    ({"labels": "target", "pseudo_labels": "threshold"}, "labels"),
-    ({"labels": "target", "source": "aligned"}, "labels"),
+    ({"trainable": "last_block", "source": "aligned"}, "trainable"),
+    ({"trainable": "last_block", "target": "adabn"}, "trainable"),
 ])
 def test_impossible_combinations_name_the_variant_and_the_part(bundle, parts, part):
     with pytest.raises(ConfigError, match=rf"  - methods\.variants\.odd\.{part}: "):
@@ -163,7 +166,11 @@ def test_training_jobs_group_variants_by_work_and_feature_kinds(bundle):
     assert jobs["shared.plain.adabn"] == ["adabn"]
     assert "pseudo-label" in jobs["pseudo-labels.plain.plain"]
     assert jobs["dann.aligned.plain"] == ["align+dann"]
-    assert sorted(v for vs in jobs.values() for v in vs) == sorted(offline(bundle).variants)
+    assert jobs["heads.block.block"] == ["block"]
+    assert jobs["budget-bridged.block.block"] == [f"bridged@{b}" for b in (1, 3, 10, 30, 100, "all")]
+    # The oracle is real-only at every photo: that budget reuses its models.
+    assert jobs["budget-shared.plain.plain"] == ["real-only@all"]
+    assert sorted(v for vs in jobs.values() for v in vs) == sorted(offline(bundle).trained)
 
 
 def test_part_settings_have_their_published_defaults_once():
