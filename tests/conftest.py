@@ -72,9 +72,9 @@ def tiny_config(**overrides: object) -> dict:
     cfg["backbone"]["image_size"] = 64
     cfg["features"]["batch_size"] = 16
     # A few methods that exercise every extra rule (both extra feature passes, the
-    # threshold-sweep figure, the DANN t-SNE panel) and every way the engine gets a model
-    # (trained, pseudo-labelled from another variant's models, shared with another
-    # variant), sized for seconds.
+    # threshold-sweep figure, the DANN t-SNE panel, the block caches) and every way the engine
+    # gets a model (trained, pseudo-labelled from another variant's models, shared with another
+    # variant, with the last block trained), sized for seconds.
     cfg["methods"].update(variants={
         "threshold-0.34": {"pseudo_labels": {"kind": "threshold", "threshold": 0.34}},
         "adabn": {"target": "adabn"},
@@ -82,12 +82,13 @@ def tiny_config(**overrides: object) -> dict:
         "align+adabn+pl": {"source": "aligned", "target": "adabn", "pseudo_labels": "threshold"},
         "dann": {"trainer": {"kind": "dann", "epochs": 3, "bottleneck": 16, "hidden": 16}},
         "align+mcc": {"source": "aligned", "trainer": {"kind": "mcc", "bottleneck": 16}},
+        "block": {"trainable": {"kind": "last_block", "epochs": 2}},
     }, domain_sample=40)
     cfg["methods"]["adabn"].update(images=16, batch_size=8)
     # The labeled-budget track at one budget and all photos: real-only (its `all` is the
     # oracle's models) and bridged transfer with the last block trained, whose stage 1 no
-    # study variant trains (the track's own `bridged@start`).
-    block = {"kind": "last_block", "epochs": 2}
+    # study variant trains (the track's own `bridged@start`: 3 epochs, `block` has 2).
+    block = {"kind": "last_block", "epochs": 3}
     cfg["budgets"].update(per_class=[1, "all"], real_only="real-only", claims=None, methods={
         "real-only": {"target_labels": "only"},
         "bridged": {"target_labels": {"use": "bridged", "start": {"trainable": block}},

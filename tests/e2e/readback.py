@@ -11,6 +11,7 @@ caught. Run against an existing run:
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -194,6 +195,45 @@ def model_selection_table_problems(run: Path) -> list[str]:
     return out
 
 
+# -- the labeled-budget track -----------------------------------------------------------------
+
+def budgets_table_problems(run: Path) -> list[str]:
+    """paper/tables/budgets.{md,csv} against results/budgets.json: rows, headers, every mean and
+    bootstrap interval; nothing to check in a run without the track."""
+    path = run / "results" / "budgets.json"
+    if not path.is_file():
+        return []
+    b = json.loads(path.read_text())
+    text = _table(run, "budgets.md")
+    md = markdown_rows(text)
+    out = _rows("budgets.md", md, list(b["methods"]))
+    head = [c.strip() for c in text.splitlines()[0].strip("|").split("|")][1:]
+    want_head = [f"all ({b['photos_per_class']['all']})" if x == "all" else str(x)
+                 for x in b["per_class"]]
+    if head != want_head:
+        out.append(f"budgets.md: columns {head}, expected {want_head}")
+    for m, entry in b["methods"].items():
+        if m not in md:
+            continue
+        want = [_nums(t["mean"], *t["bootstrap"]["ci95"])
+                for t in (entry["budgets"][str(x)]["test_acc"] for x in b["per_class"])]
+        out += _cells(f"budgets.md {m}", [floats(c) for c in md[m][1:]], want)
+    rows = list(csv.DictReader(_table(run, "budgets.csv").splitlines()))
+    for r in rows:
+        if r["role"] != "method":
+            continue
+        t = b["methods"][r["method"]]["budgets"][r["per_class"]]["test_acc"]
+        got = [round(float(r[k]), 2) for k in ("test_mean", "boot_ci_lo", "boot_ci_hi")]
+        if got != _nums(t["mean"], *t["bootstrap"]["ci95"]):
+            out.append(f"budgets.csv {r['variant']}: {got}, budgets.json gives "
+                       f"{_nums(t['mean'], *t['bootstrap']['ci95'])}")
+    n = sum(len(e["budgets"]) for e in b["methods"].values())
+    if sum(r["role"] == "method" for r in rows) != n:
+        out.append(f"budgets.csv: {sum(r['role'] == 'method' for r in rows)} method rows, "
+                   f"expected {n}")
+    return out
+
+
 # -- the PDF --------------------------------------------------------------------------------
 
 def pdf_text(pdf: Path) -> str:
@@ -245,13 +285,30 @@ def pdf_problems(run: Path) -> list[str]:
         if not re.search(row, text, re.MULTILINE):
             out.append(f"PDF: claim {c['id']!r} row without {c['verdict']!r} "
                        f"({_pp(c['effect']['mean'], sign=True)} [{lo}, {hi}])")
+    return out + budgets_pdf_problems(run, text)
+
+
+def budgets_pdf_problems(run: Path, text: str) -> list[str]:
+    """The labeled-budget section: present with every method's row of means in a run with the
+    track, absent in one without."""
+    path = run / "results" / "budgets.json"
+    if not path.is_file():
+        return ["PDF: a 'Scarce real labels' section in a run without the track"] \
+            if "Scarce real labels" in text else []
+    b = json.loads(path.read_text())
+    out = [] if "Scarce real labels" in text else ["PDF: no 'Scarce real labels' section"]
+    for m, entry in b["methods"].items():
+        means = [_pp(entry["budgets"][str(x)]["test_acc"]["mean"]) for x in b["per_class"]]
+        if not re.search(r"^\s*" + r"\s+".join(map(re.escape, [m, *means])) + r"\s*$", text,
+                         re.MULTILINE):
+            out.append(f"PDF: no budget-table row '{m}  {'  '.join(means)}'")
     return out
 
 
 CHECKS: dict[str, Callable[[Path], list[str]]] = {
     "results": results_table_problems, "methods": methods_table_problems,
     "claims": claims_table_problems, "model_selection": model_selection_table_problems,
-    "pdf": pdf_problems,
+    "budgets": budgets_table_problems, "pdf": pdf_problems,
 }
 
 

@@ -82,7 +82,7 @@ TRAINING_RESOURCES = {"cpus_per_task": 4, "mem_mb": 8000, "runtime": 60}
 
 
 for JOB, MEMBERS in TRAINING_JOBS.items():
-    JOB_INPUTS, LABELLERS, SHARES, STARTS = training_inputs(MEMBERS)
+    JOB_INPUTS, NEED = training_inputs(MEMBERS)
 
     rule:
         name:
@@ -98,12 +98,12 @@ for JOB, MEMBERS in TRAINING_JOBS.items():
         params:
             # Each variant's parts with all their settings: the job's rerun trigger.
             variants={v: TRAINED[v].model_dump(mode="json") for v in MEMBERS},
-            labellers=LABELLERS,
-            shares=SHARES,
-            starts=STARTS,
+            labellers=NEED.labellers,
+            shares=NEED.shares,
+            starts=NEED.starts,
             train=config["train"],
             # The budget track measures no proxy A-distance (a few photos vs the pool).
-            domain_sample=0 if JOB.startswith("budget-") else config["methods"]["domain_sample"],
+            domain_sample=0 if NEED.budget_track else config["methods"]["domain_sample"],
             data_seed=config["data_seed"],
             classes=config["classes"],
             seeds=SEEDS,

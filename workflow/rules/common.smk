@@ -57,23 +57,21 @@ def real_inputs(wildcards):
 
 
 def training_inputs(members):
-    """A job's image sets in its feature kinds; for each pseudo-labelling variant, the
-    checkpoints its first labels come from; for each shared variant, the checkpoints of the
-    variant that trains its model; for each bridged variant, its stage-1 checkpoints; the
-    budget draws when a variant reads labeled photos, the backbone for block inputs."""
+    """A job's image sets in its feature kinds and the checkpoints and files it reads beyond
+    them (synth2real.config.Study.job_inputs): for each pseudo-labelling variant, the models
+    its first labels come from; for each shared variant, the models of the variant that trains
+    it; for each bridged variant, its stage-1 models; the budget draws when a variant reads
+    labeled photos, the backbone's info file for block inputs."""
+    need = CFG.job_inputs(members)
     kinds = TRAINED[members[0]].feature_kinds
-    labellers = {v: CFG.labelled_by(v) for v in members if CFG.labelled_by(v)}
-    shares = {v: CFG.trained_as(v) for v in members if CFG.trained_as(v) != v}
-    starts = {v: CFG.started_from(v) for v in members if CFG.started_from(v)}
-    budget = any(TRAINED[v].target_labels and TRAINED[v].target_labels.per_class for v in members)
     return {
         **{s: image_set(s, kind) for s, kind in kinds.items()},
-        "labelling_models": [f for v in labellers.values() for f in per_seed(v, "head.pt")],
-        "shared_models": [f for v in shares.values() for f in per_seed(v, "head.pt")],
-        "start_models": [f for v in starts.values() for f in per_seed(v, "head.pt")],
-        **({"draws": BUDGET_DRAWS} if budget else {}),
-        **({"backbone": "results/backbone/backbone.json"} if kinds["source"] == "block" else {}),
-    }, labellers, shares, starts
+        "labelling_models": [f for v in need.labellers.values() for f in per_seed(v, "head.pt")],
+        "shared_models": [f for v in need.shares.values() for f in per_seed(v, "head.pt")],
+        "start_models": [f for v in need.starts.values() for f in per_seed(v, "head.pt")],
+        **({"draws": BUDGET_DRAWS} if need.draws else {}),
+        **({"backbone": "results/backbone/backbone.json"} if need.backbone else {}),
+    }, need
 
 
 def training_rule(job):

@@ -16,12 +16,18 @@ from synth2real.report.tables import TABLES
 
 # The data card describes generated images, so it exists only when images are generated.
 DATA_CARD = expand("paper/tables/data_card.{ext}", ext=["csv", "md", "tex"]) if GENERATE else []
+# The labeled-budget track's figure and table (rule budget_summary's results/budgets.json),
+# only in a run with the track; main.tex leaves its section out otherwise (\ifbudgets).
+BUDGET_OUTPUTS = ([*expand("paper/tables/budgets.{ext}", ext=["csv", "md", "tex"]),
+                   *expand("paper/figures/budgets.{ext}", ext=["pdf", "png"])]
+                  if CFG.budget_variants else [])
 
 REPORT_OUTPUTS = [
     *expand("paper/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
     *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
     *expand("paper/figures/domain_gap.{ext}", ext=["pdf", "png"]),
     *DATA_CARD,
+    *BUDGET_OUTPUTS,
     "paper/main.pdf",
 ]
 
@@ -114,6 +120,37 @@ rule figure_sample_grid:
         "../scripts/figure_sample_grid.py"
 
 
+if CFG.budget_variants:
+
+    # Every method at every budget of labeled real photos per class (mean, bootstrap interval).
+    rule budget_table:
+        input:
+            budgets=rules.budget_summary.output.budgets,
+        output:
+            csv="paper/tables/budgets.csv",
+            md="paper/tables/budgets.md",
+            tex="paper/tables/budgets.tex",
+        log:
+            "results/logs/report/budget_table.log",
+        conda:
+            "../../envs/report.yaml"
+        script:
+            "../scripts/budget_table.py"
+
+    rule figure_budgets:
+        input:
+            budgets=rules.budget_summary.output.budgets,
+        output:
+            pdf="paper/figures/budgets.pdf",
+            png=report("paper/figures/budgets.png", caption="../report/budgets.rst", category="Figures"),
+        log:
+            "results/logs/report/figure_budgets.log",
+        conda:
+            "../../envs/report.yaml"
+        script:
+            "../scripts/figure_budgets.py"
+
+
 # Stage -> benchmark files of its jobs in this configuration (the paper's run-time table).
 PAPER_BENCHMARKS = {
     stage: [str(f) for f in files]
@@ -142,6 +179,8 @@ rule paper_inputs:
         real_test=manifest("real_test"),
         pool=manifest("pool"),
         target_labeled=manifest("target_labeled"),
+        # The labeled-budget track's macros (and \budgetstrue), in a run with the track.
+        **({"budgets": rules.budget_summary.output.budgets} if CFG.budget_variants else {}),
     output:
         numbers="paper/tables/numbers.tex",
         reported="paper/tables/reported_vs_reproduced.tex",
@@ -165,6 +204,7 @@ rule paper:
         rules.paper_inputs.output,
         expand("paper/tables/{table}.tex", table=TABLES),
         expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
+        [f for f in BUDGET_OUTPUTS if f.endswith((".tex", ".pdf"))],
         tex=os.path.join(workflow.basedir, "paper", "main.tex"),
     output:
         pdf="paper/main.pdf",
@@ -185,6 +225,8 @@ rule deploy_selection:
     input:
         summary="results/summary.json",
         real_test=manifest("real_test"),
+        # Its validation photos: how many labeled real photos the deploy criterion read.
+        target_labeled=manifest("target_labeled"),
         metrics=of_seed(EXPORT_CANDIDATES, EXPORT_SEED, "metrics.json"),
     output:
         deploy="results/deploy/models.json",

@@ -37,6 +37,7 @@ feed only the diagnostics. Labeled real photos are read from the oracle split al
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -245,6 +246,13 @@ def plan_for(spec: Variant, members: stacked.Members, n_synthetic: int,
     return mixing.mixed(n_synthetic, len(members.rows) - n_synthetic, spec.mixing.ratio, batch_size)
 
 
+def _steps(spec: Variant, members: stacked.Members, n_synthetic: int, batch_size: int) -> int:
+    """Minibatches per epoch of `plan_for`'s plan."""
+    if spec.mixing is None:
+        return math.ceil(len(members.rows) / batch_size)
+    return math.ceil(n_synthetic / mixing.split_batch(batch_size, spec.mixing.ratio)[1])
+
+
 def _train_passes(specs: dict[str, Variant], data: Data, train: Train, seeds: Sequence[int],
                   starts: dict[str, Sequence[nn.Module]]) -> dict[str, list[Fitted]]:
     """Every seed of every variant without pseudo-labels, in as few passes as possible: the
@@ -256,7 +264,13 @@ def _train_passes(specs: dict[str, Variant], data: Data, train: Train, seeds: Se
         train_split, _, n_syn = splits[name][0]
         # Pool minibatches must line up across a pass: same steps, same rows per step.
         shape = ("mix", n_syn, spec.mixing.ratio) if spec.mixing else len(train_split.rows)
-        key = repr((spec.trainer, spec.trainable, None if spec.trainer.kind == "head" else shape))
+        # A model whose epoch has ended still computes (on padding) while the pass goes on:
+        # block models, and the budget track's hundreds, go in passes of equal epochs.
+        budget = spec.target_labels is not None and spec.target_labels.per_class is not None
+        steps = (_steps(spec, train_split, n_syn, train.batch_size)
+                 if budget or spec.trainable.kind != "head" else None)
+        key = repr((spec.trainer, spec.trainable,
+                    None if spec.trainer.kind == "head" else shape, steps))
         groups.setdefault(key, []).append(name)
     out: dict[str, list[Fitted]] = {}
     for names in groups.values():

@@ -27,20 +27,25 @@ def mixed(n_synthetic: int, n_real: int, ratio: int, batch_size: int) -> stacked
     The model's stream draws the first pass over the real images, then per epoch the
     synthetic order, and a new real pass whenever the current one runs out; the plan
     keeps its place among the real images across epochs (so use one plan per model).
+    Fewer real images than a minibatch's share (a budget of 1 photo per class) fill it
+    cycled: as many fresh passes back to back as it takes, so the ratio holds.
     """
     if n_real == 0:
-        raise ValueError("mixing needs at least one pseudo-labeled real image")
+        raise ValueError("mixing needs at least one real image (pseudo-labeled or labeled)")
     n_r, n_s = split_batch(batch_size, ratio)
     state: dict[str, object] = {}
 
+    def passes(stream: stacked.Stream) -> np.ndarray:
+        return np.concatenate([stream.permutation(n_real) for _ in range(-(-n_r // n_real))])
+
     def plan(stream: stacked.Stream) -> list[stacked.Step]:
         if not state:
-            state.update(order=stream.permutation(n_real), pos=0)
+            state.update(order=passes(stream), pos=0)
         order = stream.permutation(n_synthetic)
         steps = []
         for i in range(0, n_synthetic, n_s):
-            if state["pos"] + n_r > n_real:  # type: ignore[operator]
-                state.update(order=stream.permutation(n_real), pos=0)
+            if state["pos"] + n_r > len(state["order"]):  # type: ignore[arg-type,operator]
+                state.update(order=passes(stream), pos=0)
             pos = state["pos"]
             real = state["order"][pos:pos + n_r] + n_synthetic  # type: ignore[index]
             steps.append(stacked.Step(np.concatenate([order[i:i + n_s], real])))

@@ -140,6 +140,26 @@ class Roles(Strict):
     oracle: str | None
 
 
+class JobInputs(Strict):
+    """What one training job reads beyond its image sets (`Study.job_inputs`)."""
+
+    # Variant -> the variant whose models give its first pseudo-labels / train its model
+    # (shared) / start its bridged transfer; each of those variants' checkpoints per seed.
+    labellers: dict[str, str]
+    shares: dict[str, str]
+    starts: dict[str, str]
+    # The budget draws of labeled photos; the backbone (the pretrained last block).
+    draws: bool
+    backbone: bool
+    # A job of the labeled-budget track (no proxy A-distance).
+    budget_track: bool
+
+    @property
+    def upstream(self) -> list[str]:
+        """The variants whose checkpoints the job reads."""
+        return [*self.labellers.values(), *self.shares.values(), *self.starts.values()]
+
+
 class Study(Strict):
     """The whole configuration (one YAML file + command-line overrides)."""
 
@@ -342,6 +362,19 @@ class Study(Strict):
         kinds = v.feature_kinds
         track = "budget-" if "@" in name else ""
         return f"{track}{kind}.{kinds['source']}.{kinds['pool']}"
+
+    def job_inputs(self, members: list[str]) -> JobInputs:
+        """What a training job of `members` reads beyond its image sets (the rule's inputs)."""
+        labellers = {v: self.labelled_by(v) for v in members if self.labelled_by(v)}
+        shares = {v: self.trained_as(v) for v in members if self.trained_as(v) != v}
+        starts = {v: self.started_from(v) for v in members if self.started_from(v)}
+        variants = [self.trained[v] for v in members]
+        return JobInputs(
+            labellers=labellers, shares=shares, starts=starts,
+            draws=any(v.target_labels is not None and v.target_labels.per_class is not None
+                      for v in variants),
+            backbone=variants[0].feature_kinds["source"] == "block",
+            budget_track=all("@" in v for v in members))
 
     def training_jobs(self) -> dict[str, list[str]]:
         """Training job -> its variants (in variant order); jobs in order of their first variant."""

@@ -27,10 +27,11 @@ is published. The math is the same -- the cache holds exactly the backbone's
 output for these images under the one preprocessing, parity-checked against
 torch when it was extracted -- so the torch side needs no backbone pass. It
 is also the model the reported accuracies were computed with. A block model's
-cache holds its block inputs in float16, so its torch reference runs on float32
-block inputs instead, from the backbone graph that computed the cache
-(`backbone_onnx`), image by image in the parity pass; how many top-1 predictions
-differ from the float16 cache's (the reported accuracy's) is reported beside it.
+cache holds its block inputs in float16 and its block was scored in bfloat16, so
+its torch reference is the float32 model on float32 block inputs instead, from
+the backbone graph that computed the cache (`backbone_onnx`); how many top-1
+predictions differ from the scored ones (the reported accuracy's) is reported
+beside it (`cache_top1_differences`).
 """
 
 from __future__ import annotations
@@ -154,9 +155,12 @@ def compose(backbone_onnx: str | Path, model: nn.Module, path: str | Path, opset
 
 
 def deployable(backbone: nn.Module, model: nn.Module) -> nn.Module:
-    """The full torch model of a trained net: image -> logits."""
-    cls = BlockClassifier if isinstance(model, head.BlockNet) else Classifier
-    return cls(backbone, model).eval()
+    """The full torch model of a trained net: image -> logits, in float32 throughout (a
+    block model's block included, which training and scoring ran in bfloat16)."""
+    if isinstance(model, head.BlockNet):
+        model.block.bfloat16 = False
+        return BlockClassifier(backbone, model).eval()
+    return Classifier(backbone, model).eval()
 
 
 def block_reference(model: nn.Module, trunk, paths: Sequence[str], size: int,
@@ -258,11 +262,13 @@ def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
         if kind not in cached:
             cached[kind] = ImageSet("real_test", real_test, npz_of[kind]).lookup(paths, kind)
         reference[role] = head.logits(model, cached[kind])
-        if kind == "block":  # float16 inputs in the cache: the reference reads float32 ones
+        if kind == "block":  # float16 inputs in the cache, a bfloat16 block in scoring: the
+            # reference is the float32 model on float32 block inputs
             if backbone_onnx is None:
                 raise Synth2RealError("a block model is deployed: the rule must name input "
                                       "backbone_onnx (the plain backbone graph)")
             on_cache = reference[role].argmax(1)
+            model.block.bfloat16 = False
             reference[role] = block_reference(model, ort_session(backbone_onnx), paths, size,
                                               features.batch_size)
             cache_agreement[role] = int((reference[role].argmax(1) != on_cache).sum())

@@ -349,11 +349,14 @@ def _batch(steps: Sequence[Step | None], members: Sequence[Members], streams: Se
 
 
 def block(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Per-model `LastBlock` (1x1 conv as a Linear, ReLU6, mean over positions): block inputs
-    x [M, B, P, in] (any float type) -> pooled features [M, B, out]."""
+    """Per-model `head.LastBlock` (1x1 conv as a Linear, ReLU6, mean over positions): block
+    inputs x [M, B, P, in] (float16 from the cache) -> pooled features [M, B, out], float32.
+    The matmul runs in bfloat16 with float32 accumulation, as `LastBlock` scores (~2x float32
+    on a CPU, forward and backward; the parameters and their Adam state stay float32)."""
     m, n, pos, width = x.shape
-    h = torch.baddbmm(bias.unsqueeze(1), x.reshape(m, n * pos, width).float(), weight)
-    return F.relu6(h).view(m, n, pos, -1).mean(2)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=x.device.type == "cpu"):
+        h = F.relu6(torch.baddbmm(bias.unsqueeze(1), x.reshape(m, n * pos, width), weight))
+    return h.float().view(m, n, pos, -1).mean(2)
 
 
 def with_block(loss: Loss) -> Loss:

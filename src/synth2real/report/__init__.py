@@ -9,9 +9,13 @@ tables                 rule table: one of the tables below, as CSV, Markdown and
   methods_table        every variant with both intervals, paired difference, gap closure
   claims_table         each claim's reproduced effect, interval and verdict
   model_selection_table  each label-free criterion's pick, gap closure and regret
-figures/               one module per figure (rules figure, figure_domain_gap, figure_sample_grid)
-numbers/               the `\\Num{key}` macros of numbers.tex: the study's (__init__) and the
+  budgets_table        every labeled-budget method at every budget (rule budget_table, from
+                       results/budgets.json)
+figures/               one module per figure (rules figure, figure_domain_gap, figure_sample_grid,
+                       figure_budgets)
+numbers/               the `\\Num{key}` macros of numbers.tex: the study's (__init__), the
                        evaluation's (evaluation: intervals, oracle, gap closure, selection, claims)
+                       and the labeled-budget track's (budgets)
 paper_tables           the reported-vs-reproduced, setup and run-time tables
 paper_inputs           rule paper_inputs: numbers.tex and those three tables
 data_card              rule data_card: how the synthetic images were generated

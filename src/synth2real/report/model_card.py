@@ -11,14 +11,18 @@ Two stages, around the export:
 
 * `deploy_selection` (before export): roles -> variants, and for the export seed's
   model of each role its real-test accuracy with a 95% bootstrap interval over test
-  images, plus the paired differences adapted - baseline and study - baseline.
+  images, plus the paired differences adapted - baseline and study - baseline, and how
+  many labeled real photos each used: in training (`real_labels`, from its metrics: 0,
+  every deployed model is label-free) and to be chosen (`selection_real_labels`: the
+  target-validation photos when the deploy criterion reads them, else 0).
   The export embeds these in each file's metadata. Only test images are resampled
   (one trained model per role): `analysis.bootstrap` with a single seed, the same
   resampling code as every other interval of the study, so this stays in the
   report layer, which may import analysis (the model layer may not).
 * `model_card` (after export passed parity): `models/card.json`, read by the demo
-  (keys: classes, target_domain, image_size, deploy_criterion, models, differences,
-  adaptation_helps), and `models/README.md`, the model card, both from the run.
+  (keys: classes, target_domain, image_size, deploy_criterion, models (each with
+  real_labels and selection_real_labels), differences, adaptation_helps), and
+  `models/README.md`, the model card, both from the run.
 """
 
 from __future__ import annotations
@@ -29,7 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from synth2real.analysis import bootstrap
-from synth2real.config import VARIANT_PSEUDO, Backbone, Evaluation, Export, RealData, SyntheticData
+from synth2real.analysis.budgets import real_labels
+from synth2real.config import (
+    CRITERIA,
+    VARIANT_PSEUDO,
+    Backbone,
+    Evaluation,
+    Export,
+    RealData,
+    SyntheticData,
+)
 from synth2real.data.imagesets import class_indices
 from synth2real.data.manifests import read_csv, typical_side
 from synth2real.errors import DataError
@@ -76,11 +89,20 @@ def _diff(d: Mapping) -> dict[str, object]:
     return {"diff": float(d["mean"]), "ci": list(d["ci95"]), "p_value": d["p_value"]}
 
 
-def deploy_selection(summary: str, real_test: str, metrics: list[str], deploy: str, *,
-                     candidates: list[str], baseline: str, classes: list[str], real: RealData,
-                     evaluation: Evaluation, export: Export) -> None:
+def selection_labels(criterion: str, target_labeled: str) -> int:
+    """Labeled real photos a model-selection criterion reads: the target-validation split of
+    the `target_labeled` manifest for a criterion on labeled target photos, else none."""
+    if not CRITERIA[criterion][1].startswith("labeled target"):
+        return 0
+    return sum(1 for r in read_csv(target_labeled) if r["split"] == "val")
+
+
+def deploy_selection(summary: str, real_test: str, target_labeled: str, metrics: list[str],
+                     deploy: str, *, candidates: list[str], baseline: str, classes: list[str],
+                     real: RealData, evaluation: Evaluation, export: Export) -> None:
     """Stage: the three deployed roles and their numbers (`metrics` in `candidates` order,
-    each the export seed's metrics.json of that variant)."""
+    each the export seed's metrics.json of that variant; `target_labeled` the manifest whose
+    validation photos the deploy criterion may read)."""
     summary_path, summary = summary, read_json(summary)
     if summary["model_selection"]["deploy_criterion"] != evaluation.deploy_criterion:
         raise DataError(f"{summary_path} was built with deploy criterion "
@@ -90,7 +112,7 @@ def deploy_selection(summary: str, real_test: str, metrics: list[str], deploy: s
     by_variant = dict(zip(candidates, metrics, strict=True))
     rows = read_csv(real_test)
     y = class_indices([r["label"] for r in rows], classes, real_test)
-    correct = {}
+    correct, labels = {}, {}
     for role, entry in roles.items():
         if entry["variant"] not in by_variant:
             raise DataError(f"the {role} model's variant {entry['variant']!r} is not among the "
@@ -102,13 +124,16 @@ def deploy_selection(summary: str, real_test: str, metrics: list[str], deploy: s
                             f"test predictions; expected seed {export.seed} and {len(y)} "
                             f"(rows of {real_test}); rerun its training rule")
         correct[role] = (pred == y)[None, :]
+        labels[role] = real_labels([m], [by_variant[entry["variant"]]])
+    crit = summary["model_selection"]["deploy_criterion"]
+    chosen_on = {"baseline": 0, "study": 0, "adapted": selection_labels(crit, target_labeled)}
     boot = evaluation.bootstrap
     nums = role_numbers(correct, bootstrap.draw(1, len(y), boot))
     models = {role: {**entry, "seed": export.seed,
                      "test_accuracy": nums["accuracy"][role]["mean"],
-                     "test_accuracy_ci": nums["accuracy"][role]["ci95"], "test_images": len(y)}
+                     "test_accuracy_ci": nums["accuracy"][role]["ci95"], "test_images": len(y),
+                     "real_labels": labels[role], "selection_real_labels": chosen_on[role]}
               for role, entry in roles.items()}
-    crit = summary["model_selection"]["deploy_criterion"]
     side = typical_side([r["path"] for r in rows])["median_side"]
     write_json({
         "study": summary["study"], "classes": list(classes),
@@ -163,6 +188,30 @@ def data_terms(synthetic: SyntheticData) -> str:
             f"only as far as these terms allow.")
 
 
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
+
+
+def labels_sentence(c: Mapping) -> str:
+    """How many labeled real photos the deployed models used, in training and to be chosen."""
+    m = c["models"]
+    train = {r: e.get("real_labels") for r, e in m.items()}
+    if any(n is None for n in train.values()):
+        return ("This card predates the count of labeled real photos per model: re-export the "
+                "models to see it.")
+    trained = ("None of the three was trained on a labeled real photo (0 real labels each): "
+               "they learned from the labeled source images and, where the method adapts, from "
+               "unlabeled real photos." if not any(train.values()) else
+               "Labeled real photos in training: " + ", ".join(f"{r} {n}" for r, n in train.items())
+               + ".")
+    chosen = m["adapted"].get("selection_real_labels") or 0
+    choice = (f" To choose the adapted model, `{c['deploy_criterion']}` read the labels of "
+              f"{chosen} labeled real target-validation photos (disjoint from the test photos), "
+              "for choosing only, never for training." if chosen else
+              " The adapted model was chosen without reading any real label.")
+    return trained + choice
+
+
 def _interval(ci: Sequence[float]) -> str:
     return f"[{pct(ci[0])}, {pct(ci[1])}]"
 
@@ -172,6 +221,7 @@ def model_card_readme(c: Mapping, synthetic: SyntheticData, backbone: Backbone) 
     classes, size, m = c["classes"], c["image_size"], c["models"]
     rows = "\n".join(
         f"| {role} | `{e['onnx']}` | `{e['variant']}` | {e['selection_criterion']} | "
+        f"{_count(e.get('real_labels'))} / {_count(e.get('selection_real_labels'))} | "
         f"{pct(e['test_accuracy'])}% | {_interval(e['test_accuracy_ci'])} |"
         for role, e in m.items())
     d_ad, d_st = c["differences"]["adapted"], c["differences"]["study"]
@@ -198,13 +248,13 @@ with adapted ones. Not for decisions about people, animals' welfare or safety.
 
 ## Models
 
-| role | file | variant | chosen as | real-test accuracy | 95% interval |
-|---|---|---|---|---|---|
+| role | file | variant | chosen as | real labels (training / choice) | real-test accuracy | 95% interval |
+|---|---|---|---|---|---|---|
 {rows}
 
 Intervals: {c['interval']}. The adapted model is the variant picked by the
-label-free criterion `{c['deploy_criterion']}` ({c['deploy_criterion_description']}), never
-by test accuracy. Differences to the baseline (paired): adapted {100 * d_ad['diff']:+.2f}
+criterion `{c['deploy_criterion']}` ({c['deploy_criterion_description']}), never
+by test accuracy. {labels_sentence(c)} Differences to the baseline (paired): adapted {100 * d_ad['diff']:+.2f}
 points {_interval(d_ad['ci'])}, study {100 * d_st['diff']:+.2f} points {_interval(d_st['ci'])}.
 {verdict}
 

@@ -1,7 +1,8 @@
 """Rule paper_inputs: everything the paper quotes, generated from the finished run.
 
 Reads the summary, the run's provenance (resolved config, commit, versions,
-hardware), the manifests (image counts) and the benchmark files (run times),
+hardware), the manifests (image counts), the benchmark files (run times) and, in a run
+with the labeled-budget track, its results/budgets.json,
 and writes the macros (`numbers`) and the three small tables of `paper_tables`.
 The settings come from the config recorded in the provenance, so the paper
 describes the run that produced its numbers.
@@ -17,6 +18,7 @@ from synth2real.data import manifests
 from synth2real.report import paper_tables
 from synth2real.report.numbers import numbers as macros
 from synth2real.report.numbers import numbers_tex, offline_notice
+from synth2real.report.numbers.budgets import budget_numbers
 from synth2real.report.text import write_texts
 from synth2real.store import read_json
 
@@ -59,12 +61,15 @@ def command_line(configfiles: Sequence[str], bundle: str | None, repo: Path) -> 
 
 def write(summary: str, provenance: str, source: str, real_test: str, pool: str,
           target_labeled: str, numbers: str, reported: str, setup: str, runtimes: str, *,
-          benchmarks: dict[str, list[str]], configfiles: list[str], repo: str) -> None:
+          benchmarks: dict[str, list[str]], configfiles: list[str], repo: str,
+          budgets: str | None = None) -> None:
     """numbers.tex, reported_vs_reproduced.tex, setup.tex and runtimes.tex of one run.
 
     `benchmarks`: pipeline stage -> its jobs' benchmark files; `configfiles`: the
     run's config files (the last one names the config in the reproduce command);
-    `repo`: the checkout, which that config path is made relative to.
+    `repo`: the checkout, which that config path is made relative to; `budgets`: the
+    labeled-budget track's results/budgets.json, for a run with the track (its macros and
+    `\\budgetstrue`; without it the paper leaves the track's section out).
     """
     results, prov = read_json(summary), read_json(provenance)
     cfg = prov["config"]
@@ -73,8 +78,11 @@ def write(summary: str, provenance: str, source: str, real_test: str, pool: str,
                              sizes=cfg["synthetic"]["sizes"])
     n = macros(results, prov, secs, counts,
                command_line(configfiles, cfg.get("bundle"), Path(repo)))
+    if budgets is not None:
+        n.update(budget_numbers(read_json(budgets)))
     write_texts({
-        numbers: numbers_tex(n, bool(results["offline"]), offline_notice(cfg)),
+        numbers: numbers_tex(n, bool(results["offline"]), offline_notice(cfg),
+                             budgets=budgets is not None),
         reported: paper_tables.reported_vs_reproduced_tex(results),
         setup: paper_tables.setup_tex(cfg),
         runtimes: paper_tables.runtimes_tex(secs),

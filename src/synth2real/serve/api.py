@@ -61,7 +61,8 @@ def create_api(comparer: Comparer) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         info = comparer.describe()
-        models = {r: {k: m[k] for k in ("variant", "onnx", "providers", "test_accuracy")}
+        models = {r: {k: m[k] for k in ("variant", "onnx", "providers", "test_accuracy",
+                                        "real_labels")}
                   for r, m in info["models"].items()}
         return {"status": "ok", "models": models, "classes": info["classes"],
                 "limits": info["limits"], "versions": versions()}

@@ -83,6 +83,29 @@ def points(x: float) -> str:
     return f"{x * 100:+.2f}"
 
 
+def _on(m: dict[str, Any]) -> str:
+    n = m.get("selection_real_labels")
+    return f" on {n} labeled real photos" if n else ""
+
+
+def real_labels_words(models: dict[str, Any]) -> str:
+    """How many labeled real photos the models trained on (escaped HTML); '' for a card
+    from before the count."""
+    counts = {r: models[r].get("real_labels") for r in ROLES}
+    if any(n is None for n in counts.values()):
+        return ""
+    if not any(counts.values()):
+        words = "None of the three was trained on a labeled real photo (0 real labels each)"
+    else:
+        words = "Labeled real photos in training: " + ", ".join(
+            f"{TITLES[r].lower()} {n}" for r, n in counts.items())
+    chosen = models["adapted"].get("selection_real_labels")
+    if chosen:
+        words += (f"; the adapted model's choice read {chosen} labeled real photos, never the "
+                  "test photos")
+    return e(words) + "."
+
+
 def render_header(info: dict[str, Any]) -> str:
     """What the three models are and how well each did on the run's real test photos, the
     differences with their intervals, the target domain: said once, above every card."""
@@ -91,7 +114,7 @@ def render_header(info: dict[str, Any]) -> str:
     for role in ROLES:
         m = info["models"][role]
         lo, hi = m["test_accuracy_ci"]
-        chosen = (f" · chosen by {e(m['selection_criterion'])}"
+        chosen = (f" · chosen by {e(m['selection_criterion'])}{_on(m)}"
                   if role == "adapted" and m.get("selection_criterion") else "")
         rows.append(f'<div class="s2r-mrow" data-role="{role}"><b>{TITLES[role]}</b>'
                     f'<span class="s2r-what">{e(WHAT[role])} (<code>{e(m["variant"])}</code>'
@@ -114,6 +137,9 @@ def render_header(info: dict[str, Any]) -> str:
         f'<div class="s2r-models">{"".join(rows)}</div>',
         f"<p>{'<br>'.join(diffs)}</p>",
     ]
+    labels = real_labels_words(info["models"])
+    if labels:
+        parts.append(f'<p class="s2r-small" data-real-labels>{labels}</p>')
     if info.get("interval"):
         parts.append(f'<p class="s2r-small">Intervals: {e(info["interval"])}.</p>')
     if not info["adaptation_helps"]:

@@ -1,7 +1,8 @@
 """The three exported models a demo serves, described by the run's model card (`card.json`).
 
 `load_models(models_dir)` reads `card.json` (which model is which role, its
-accuracy with interval, the target domain, whether adaptation helps) and opens
+accuracy with interval, how many labeled real photos it trained on and was chosen
+on, the target domain, whether adaptation helps) and opens
 the three ONNX files it names with the deploy-side `Predictor`.
 """
 
@@ -43,6 +44,10 @@ class ModelInfo:
     test_images: int | None
     onnx: str
     providers: list[str]
+    # Labeled real photos the model trained on, and those read to choose it (None: a card
+    # from before the count).
+    real_labels: int | None = None
+    selection_real_labels: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(vars(self))
@@ -104,7 +109,8 @@ def load_models(models_dir: str | Path, providers: Sequence[str] | None = None,
         lo, hi = m["test_accuracy_ci"]
         info[r] = ModelInfo(r, m["variant"], m.get("seed"), m.get("selection_criterion"),
                             float(m["test_accuracy"]), (float(lo), float(hi)),
-                            m.get("test_images"), files[r].name, list(predictors[r].providers))
+                            m.get("test_images"), files[r].name, list(predictors[r].providers),
+                            m.get("real_labels"), m.get("selection_real_labels"))
     return Models(predictors, info, list(card["classes"]), str(card["target_domain"]),
                   round(card["target_side_px"]), card.get("deploy_criterion"),
                   dict(card["differences"]), bool(card["adaptation_helps"]), card.get("interval"))

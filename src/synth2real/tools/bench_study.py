@@ -36,6 +36,7 @@ import torch
 
 from synth2real.adapt import engine, objectives
 from synth2real.config import Mcc, Study
+from synth2real.data import budgets
 from synth2real.data.imagesets import ImageSet, save_features
 from synth2real.data.manifests import (
     POOL_FIELDS,
@@ -43,9 +44,12 @@ from synth2real.data.manifests import (
     TARGET_FIELDS,
     TEST_FIELDS,
     list_class_images,
+    read_csv,
     write_csv,
 )
 from synth2real.model import stacked
+from synth2real.model.head import BLOCK_IN
+from synth2real.store import write_json
 
 DIM = 1280
 
@@ -87,9 +91,13 @@ def counts(cfg: Study) -> Counts:
 
 
 def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, dict[str, ImageSet]]:
-    """Manifests and feature caches (every kind) of the study's shapes: image set -> kind -> set."""
+    """Manifests and feature caches (every kind) of the study's shapes: image set -> kind -> set;
+    with block models, their block inputs (random, float16), a backbone of random weights
+    (`root`/backbone.json) and the budget draws (`root`/target_budgets.csv)."""
     rng = np.random.default_rng(seed)
     classes, c = list(cfg.classes), len(cfg.classes)
+    block = any(v.trainable.kind == "last_block" for v in cfg.trained.values())
+    positions = (cfg.backbone.image_size // 32) ** 2
     means = rng.normal(0, 1, (c, DIM)).astype(np.float32)
     shift = rng.normal(0, 0.7, DIM).astype(np.float32)  # the real domain's offset
     out: dict[str, dict[str, ImageSet]] = {}
@@ -105,6 +113,11 @@ def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, 
         for kind in ("plain", "aligned", "adabn"):
             save_features(root / kind / f"{name}.npz", X.astype(np.float32), paths, name, kind)
             out[name][kind] = ImageSet(name, str(root / f"{name}.csv"), str(root / kind / f"{name}.npz"))
+        if block:
+            B = rng.normal(0, 0.5, (len(labels), positions, BLOCK_IN)).astype(np.float16)
+            save_features(root / "block" / f"{name}.npz", B, paths, name, "block")
+            out[name]["block"] = ImageSet(name, str(root / f"{name}.csv"),
+                                          str(root / "block" / f"{name}.npz"))
 
     per = cfg.max_size
     y = np.repeat(np.arange(c), per)
@@ -122,36 +135,51 @@ def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, 
     write("target_labeled", y, True, [
         {"label": classes[k], "split": "val" if i % (n.target_val + n.oracle) < n.target_val
          else "oracle"} for i, k in enumerate(y)], TARGET_FIELDS)
+    write_csv(root / "target_budgets.csv", budgets.draw(
+        read_csv(root / "target_labeled.csv"), classes, cfg.seeds, cfg.data_seed), budgets.FIELDS)
+    if block:
+        from torchvision.models import mobilenet_v2
+
+        torch.save(mobilenet_v2(weights=None).state_dict(), root / "weights.pth")
+        write_json({"path": str(root / "weights.pth")}, root / "backbone.json")
     return out
 
 
-def jobs(root: Path, cfg: Study, sets: dict[str, dict[str, ImageSet]]) -> dict[str, Callable[[], None]]:
-    """Every training job of the study, as the workflow calls its stage, in an order where each
-    job's labelling and shared models exist before it runs."""
+def jobs(root: Path, cfg: Study, sets: dict[str, dict[str, ImageSet]], draws: Path | None = None,
+         backbone: Path | None = None) -> dict[str, Callable[[], None]]:
+    """Every training job of the study and its budget track, as the workflow calls its stage
+    (the inputs of `Study.job_inputs`), in an order where each job's labelling, shared and
+    stage-1 models exist before it runs. `draws`: the budget draws; `backbone`: the
+    backbone's info file (jobs of block models)."""
     seeds = list(cfg.seeds)
 
     def files(variants: Sequence[str], name: str) -> list[str]:
         return [str(root / v / f"seed{s}" / name) for v in variants for s in seeds]
 
     def call(members: list[str]) -> Callable[[], None]:
-        kinds = cfg.variants[members[0]].feature_kinds
-        labellers = {v: cfg.labelled_by(v) for v in members if cfg.labelled_by(v)}
-        shares = {v: cfg.trained_as(v) for v in members if cfg.trained_as(v) != v}
+        need = cfg.job_inputs(members)
+        kinds = cfg.trained[members[0]].feature_kinds
+        extra = {}
+        if need.draws:
+            extra["draws"] = str(draws)
+        if need.backbone:
+            extra["backbone"] = str(backbone)
         return lambda: engine.train_variants(
             **{s: sets[s][k] for s, k in kinds.items()},
             heads=files(members, "head.pt"), metrics=files(members, "metrics.json"),
             provenance=files(members, "provenance.json"),
             accepted=files(members, "pseudo_labels.csv"),
-            variants={v: cfg.variants[v] for v in members}, train=cfg.train,
-            domain_sample=cfg.methods.domain_sample, data_seed=cfg.data_seed,
-            classes=list(cfg.classes), seeds=seeds, labellers=labellers,
-            labelling_models=files(list(labellers.values()), "head.pt"), shares=shares,
-            shared_models=files(list(shares.values()), "head.pt"))
+            variants={v: cfg.trained[v] for v in members}, train=cfg.train,
+            domain_sample=0 if need.budget_track else cfg.methods.domain_sample,
+            data_seed=cfg.data_seed, classes=list(cfg.classes), seeds=seeds,
+            labellers=need.labellers, labelling_models=files(list(need.labellers.values()), "head.pt"),
+            shares=need.shares, shared_models=files(list(need.shares.values()), "head.pt"),
+            starts=need.starts, start_models=files(list(need.starts.values()), "head.pt"), **extra)
 
     todo, out, done = dict(cfg.training_jobs()), {}, set()
     while todo:
         ready = [j for j, members in todo.items()
-                 if all({cfg.labelled_by(v), cfg.trained_as(v)} - {None, v} <= done for v in members)]
+                 if all(set(cfg.job_inputs([v]).upstream) <= done for v in members)]
         if not ready:
             raise ValueError(f"training jobs {list(todo)} wait for each other")
         for j in ready:
@@ -283,7 +311,8 @@ def measure(cfg: Study, ort_ips: float, tmp: Path,
     if n.oracle == 0:  # the bundle leaves no labeled photo for an oracle: the study has none
         cfg = cfg.model_copy(update={"real": cfg.real.model_copy(update={"oracle_per_class": 0})})
     sets = write_inputs(tmp / "inputs", cfg, n)
-    todo = jobs(tmp / "heads", cfg, sets)
+    todo = jobs(tmp / "heads", cfg, sets, tmp / "inputs" / "target_budgets.csv",
+                tmp / "inputs" / "backbone.json")
     if quick:  # the pseudo-label job needs its labelling models first
         todo = dict(list(todo.items())[:2])
     before = torch.get_num_threads()

@@ -24,6 +24,7 @@ from synth2real.report import figures
 from synth2real.report.figures import (
     accuracy_bars,
     all_methods,
+    budgets,
     confusion_matrices,
     domain_gap,
     pseudo_label_diagnostics,
@@ -31,6 +32,7 @@ from synth2real.report.figures import (
     threshold_sweep,
 )
 from tests.conftest import REPO
+from tests.unit.analysis.budget_fakes import make_budgets
 from tests.unit.report.fakes import add_evaluation, fake_summary
 
 # Smallest text on paper, in points (the caption beneath a figure is 9 pt).
@@ -258,7 +260,7 @@ SUMMARY_FIGURES = {
     "pseudo_label_diagnostics": pseudo_label_diagnostics.plot,
     "threshold_sweep": threshold_sweep.plot,
 }
-OTHER_FIGURES = {"domain_gap", "sample_grid"}
+OTHER_FIGURES = {"domain_gap", "sample_grid", "budgets"}
 
 
 def test_every_figure_of_the_paper_is_checked_here():
@@ -280,6 +282,26 @@ def test_summary_figures_are_legible_in_print(name, run):
 def test_domain_gap_is_legible_in_print(n):
     fig = domain_gap.plot(tsne_panels(n))
     assert problems(fig, printed_fractions()["domain_gap"]) == []
+    plt.close(fig)
+
+
+def budget_tracks() -> dict[str, dict]:
+    """Labeled-budget tracks to draw: the default eight methods over six budgets (the longest
+    legend, crossing marked), and the smallest (two budgets, two methods, no oracle)."""
+    from synth2real.config.budgets import DEFAULT_METHODS
+
+    rise = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    eight = {m: list(0.38 + 0.03 * k + rise * (1 - 0.05 * k))
+             for k, m in enumerate(DEFAULT_METHODS)}
+    return {"eight methods": {"curves": eight},
+            "two budgets": {"per_class": [1, "all"], "oracle": False, "claims": [],
+                            "curves": {"real-only": [0.40, 0.90], "bridged": [0.62, 0.90]}}}
+
+
+@pytest.mark.parametrize("track", ["eight methods", "two budgets"])
+def test_budgets_is_legible_in_print(tmp_path, track):
+    fig = budgets.plot(make_budgets(tmp_path, **budget_tracks()[track]))
+    assert problems(fig, printed_fractions()["budgets"]) == []
     plt.close(fig)
 
 

@@ -18,7 +18,7 @@ N = 60  # test images: 20 per class
 
 
 def _run(tmp_path: Path, preds: dict[str, list[int]], pick: str = "balanced",
-         evaluation: Evaluation | None = None) -> dict:
+         evaluation: Evaluation | None = None, criterion: str = "target_val_acc") -> dict:
     """A fake run: test photos (32x24 px), summary selection, export-seed metrics -> deploy file."""
     rows = ["path,label"]
     y = [i % 3 for i in range(N)]
@@ -30,16 +30,21 @@ def _run(tmp_path: Path, preds: dict[str, list[int]], pick: str = "balanced",
     (tmp_path / "test.csv").write_text("\n".join(rows) + "\n")
     # The test-best variant is another one: the deployed pick is the criterion's, never it.
     summary = {"study": "toy", "model_selection": {
-        "deploy_criterion": "target_val_acc", "test_best": {"variant": "dann", "test_acc": 0.99},
-        "criteria": {"target_val_acc": {"variant": pick, "description": "accuracy on target val"}}}}
+        "deploy_criterion": criterion, "test_best": {"variant": "dann", "test_acc": 0.99},
+        "criteria": {criterion: {"variant": pick, "description": f"the criterion {criterion}"}}}}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     metrics = []
     for v, pred in preds.items():
         f = tmp_path / f"{v}.json"
-        f.write_text(json.dumps({"seed": 0, "test": {"pred": pred}}))
+        f.write_text(json.dumps({"seed": 0, "labels": "synthetic", "real_labels": 0,
+                                 "test": {"pred": pred}}))
         metrics.append(str(f))
+    # 4 target-validation photos (what target_val_acc reads) beside 5 of the oracle split.
+    (tmp_path / "target.csv").write_text("path,label,split\n" + "".join(
+        f"l{i}.png,dog,{'val' if i < 4 else 'oracle'}\n" for i in range(9)))
     out = tmp_path / "deploy.json"
-    mc.deploy_selection(str(tmp_path / "summary.json"), str(tmp_path / "test.csv"), metrics,
+    mc.deploy_selection(str(tmp_path / "summary.json"), str(tmp_path / "test.csv"),
+                        str(tmp_path / "target.csv"), metrics,
                         str(out), candidates=list(preds), baseline="synthetic-1000",
                         classes=CLASSES, real=RealData(source={"kind": "folder",
                                                                "root": "/data/photos-x"}),
@@ -72,6 +77,37 @@ def test_roles_accuracies_and_a_clear_gain(tmp_path):
     assert d["differences"]["adapted"]["diff"] == pytest.approx(0.5)
     assert d["adaptation_helps"] is True
     assert "'photos-x'" in d["target_domain"] and "24 px" in d["target_domain"]
+    # Label-free models all; the adapted one was chosen on the 4 target-validation photos.
+    assert {r: (e["real_labels"], e["selection_real_labels"]) for r, e in m.items()} == {
+        "baseline": (0, 0), "study": (0, 0), "adapted": (0, 4)}
+
+
+def test_a_criterion_without_labels_chooses_on_no_real_photo(tmp_path):
+    ones = _pred(np.ones(N, bool))
+    d = _run(tmp_path, {"synthetic-1000": ones, "pseudo-label": ones, "im": ones}, pick="im",
+             evaluation=Evaluation(deploy_criterion="snd"), criterion="snd")
+    assert d["models"]["adapted"]["selection_real_labels"] == 0
+
+
+def test_a_deployed_model_without_a_label_count_is_named(tmp_path):
+    """Metrics that predate the count pass for a model on synthetic labels (0), never for one
+    whose labels are real."""
+    ones = _pred(np.ones(N, bool))
+    d = _run(tmp_path, {"synthetic-1000": ones, "pseudo-label": ones, "balanced": ones})
+    assert d["models"]["baseline"]["real_labels"] == 0
+    m = json.loads((tmp_path / "balanced.json").read_text())
+    m.pop("real_labels")
+    (tmp_path / "balanced.json").write_text(json.dumps({**m, "labels": "target"}))
+    summary, test = tmp_path / "summary.json", tmp_path / "test.csv"
+    with pytest.raises(DataError, match=r"balanced.json: no key real_labels"):
+        mc.deploy_selection(str(summary), str(test), str(tmp_path / "target.csv"),
+                            [str(tmp_path / f"{v}.json") for v in ("synthetic-1000", "pseudo-label",
+                                                                   "balanced")],
+                            str(tmp_path / "d.json"), candidates=["synthetic-1000", "pseudo-label",
+                                                                  "balanced"],
+                            baseline="synthetic-1000", classes=CLASSES,
+                            real=RealData(source={"kind": "folder", "root": "/x"}),
+                            evaluation=Evaluation(), export=Export())
 
 
 def test_equal_accuracy_different_errors_is_not_a_gain(tmp_path):
@@ -116,6 +152,11 @@ def test_card_and_readme(tmp_path):
         row = next(line for line in text.splitlines() if line.startswith(f"| {role} |"))
         assert f"{100 * e['test_accuracy']:.2f}%" in row and e["variant"] in row
     assert "NOT shown to be better" in text
+    assert all(line.count("| 0 / 4 |" if role == "adapted" else "| 0 / 0 |") == 1
+               for role in mc.ROLES
+               for line in text.splitlines() if line.startswith(f"| {role} |"))
+    assert "None of the three was trained on a labeled real photo (0 real labels each)" in text
+    assert "read the labels of 4 labeled real target-validation photos" in text
     assert "CreativeML OpenRAIL-M" in text and "BSD-3-Clause" in text and "Tiny-ImageNet" in text
     parity["passed"] = False
     (tmp_path / "parity.json").write_text(json.dumps(parity))

@@ -17,7 +17,10 @@ from synth2real.report import paper_inputs
 from tests.unit.report.fakes import fake_summary
 
 
-def test_write_paper_inputs(tmp_path, prov):
+def write_inputs(tmp_path: Path, prov: dict, **kw) -> list[Path]:
+    """Rule paper_inputs on a fake run under `tmp_path` (`kw`: more of its arguments); returns
+    numbers.tex, reported.tex, setup.tex, runtimes.tex."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "summary.json").write_text(json.dumps(fake_summary()))
     (tmp_path / "provenance.json").write_text(json.dumps(prov))
     write_csv(tmp_path / "source.csv", [{"path": f"s{i}", "label": "dog", "rank": i,
@@ -35,7 +38,12 @@ def test_write_paper_inputs(tmp_path, prov):
                                                        "test.csv", "pool.csv", "target.csv")),
                         *map(str, out), benchmarks={"features": [str(tmp_path / "f.tsv")]},
                         configfiles=[str(tmp_path / "repo" / "config" / "x.yaml")],
-                        repo=str(tmp_path / "repo"))
+                        repo=str(tmp_path / "repo"), **kw)
+    return out
+
+
+def test_write_paper_inputs(tmp_path, prov):
+    out = write_inputs(tmp_path, prov)
     numbers_tex, reported, setup, runtimes = (p.read_text() for p in out)
     assert r"\@namedef{s2r@count/pool/ood}{2}" in numbers_tex and r"\offlinetrue" in numbers_tex
     assert r"\@namedef{s2r@count/target-val}{3}" in numbers_tex

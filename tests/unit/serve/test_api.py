@@ -63,6 +63,7 @@ def test_bad_requests_get_a_json_error_and_status(client, kwargs, status, messag
 def test_healthz_names_models_and_versions(client):
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["models"]["adapted"]["variant"] == "balanced"
+    assert h["models"]["adapted"]["real_labels"] == 0
     assert h["versions"]["onnxruntime"] and h["limits"]["max_files"] == MAX_FILES
 
 

@@ -22,7 +22,8 @@ CLASSES = ["red", "green", "blue"]
 def write_card(d: Path, helps: bool = True, **extra) -> None:
     """A models/card.json as the export writes it, for the three toy models."""
     models = {r: {"variant": v, "seed": 0, "selection_criterion": c, "test_accuracy": a,
-                  "test_accuracy_ci": [a - 0.02, a + 0.02], "test_images": 96, "onnx": f"{r}.onnx"}
+                  "test_accuracy_ci": [a - 0.02, a + 0.02], "test_images": 96, "onnx": f"{r}.onnx",
+                  "real_labels": 0, "selection_real_labels": 90 if r == "adapted" else 0}
               for r, v, c, a in (("baseline", "synthetic-1000", "source-only", 0.8125),
                                  ("study", "pseudo-label", "published method", 0.8229),
                                  ("adapted", "balanced", "target_val_acc", 0.9375))}
@@ -93,9 +94,25 @@ def test_header_states_accuracies_differences_and_domain_once(models):
     assert "81.25%" in head and "93.75%" in head and "95% CI 91.75%–95.75%" in head
     assert "+12.50 points" in head and "+5.00 to +20.00" in head and "+1.04 points" in head
     assert "small photos (16x16 px)" in head and "does not help" not in head
-    assert "chosen by target_val_acc" in head and head.count("chosen by") == 1
+    assert "chosen by target_val_acc on 90 labeled real photos" in head
+    assert head.count("chosen by") == 1
+    assert ("None of the three was trained on a labeled real photo (0 real labels each); the "
+            "adapted model&#x27;s choice read 90 labeled real photos, never the test photos."
+            in head)
+    assert info["models"]["adapted"]["real_labels"] == 0
     info["adaptation_helps"] = False
     assert "On this run, adaptation does not help" in render_header(info)
+
+
+def test_a_card_without_label_counts_says_nothing_of_them(tmp_path):
+    """A card exported before the count: the page says nothing rather than a wrong 0."""
+    d = toy_models(tmp_path / "m")
+    card = json.loads((d / "card.json").read_text())
+    for m in card["models"].values():
+        del m["real_labels"], m["selection_real_labels"]
+    (d / "card.json").write_text(json.dumps(card))
+    head = render_header(Comparer(d, Demo()).describe())
+    assert "data-real-labels" not in head and "chosen by target_val_acc)" in head
 
 
 def test_errors_are_one_line_per_file_and_escaped(models, tmp_path):
