@@ -70,7 +70,9 @@ class Extractor:
             return self.backbone(torch.from_numpy(batch)).numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.both(batch)[0]
+        if self.session is None:
+            return self.torch(batch)
+        return self.session.run(None, {"image": batch})[0]
 
     def both(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(pooled features [B, 1280], last block inputs [B, P, 320]) of one pass."""
