@@ -162,6 +162,10 @@ PAPER_BENCHMARKS = {
         # The training jobs of the published variants (with the other variants of those jobs).
         "train": [f"results/benchmarks/train/{CFG.training_job(CFG.roles.source_only)}.tsv"],
         "adapt": [f"results/benchmarks/train/{CFG.training_job(CFG.roles.published)}.tsv"],
+        # The labeled-budget track's training jobs (their wall times summed: they run side
+        # by side with each other and with the study's).
+        "budgets": [f"results/benchmarks/train/{job}.tsv" for job in TRAINING_JOBS
+                    if job.startswith("budget-")],
     }.items()
     if files
 }

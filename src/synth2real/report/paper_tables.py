@@ -25,6 +25,7 @@ STAGE_LABEL = {
     "features": "backbone features (all image sets)",
     "train": "source-only heads (all sizes and seeds, with the oracle)",
     "adapt": "pseudo-labels and adapted heads (all seeds, every threshold variant)",
+    "budgets": "labeled-budget track (every method, budget and seed; job time, summed)",
 }
 
 
