@@ -116,7 +116,8 @@ def methods_numbers(s: Summary, v: str) -> tuple[list[list[float]], bool | None]
         cols.append([100.0])
     else:
         g = s["gap_closure"][v]
-        cols.append(_nums(g["mean"], *g["ci95"], digits=1))
+        # An unbounded ratio (too many resamples without a gap) has no interval: "–".
+        cols.append(_nums(g["mean"], *(g["ci95"] or []), digits=1))
     pad = x.get("proxy_a_distance")
     cols.append([] if pad is None else [float(f"{pad['mean']:.2f}")])
     return cols, (None if d is None else bool(d["significant"]))
@@ -182,7 +183,7 @@ def model_selection_table_problems(run: Path) -> list[str]:
             out.append(f"model_selection.md {name}: direction arrow wrong in {row[0]!r}")
         g = c.get("gap_closure")
         # The source-only pick sits at 0 of the gap scale (the summary leaves it null).
-        gap = _nums(g["mean"], *g["ci95"], digits=1) if g else [0.0]
+        gap = _nums(g["mean"], *(g["ci95"] or []), digits=1) if g else [0.0]
         out += _cells(f"model_selection.md {name}", [floats(x) for x in row[3:]],
                       [_nums(c["test_acc"]["mean"], *c["test_acc"]["ci95"]), gap,
                        _nums(c["regret"]["mean"], *c["regret"]["ci95"])])
