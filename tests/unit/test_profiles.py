@@ -35,7 +35,7 @@ DOCUMENTED = {"slurm_partition", "slurm_account", "runtime", "constraint", "mem"
 MUST_BE_LOCAL = {"real_download", "generator_model", "backbone", "paper"}
 GPU_RULES = {"generate_shard", "features"}
 REPORT_RULES = {"table", "data_card", "figure", "figure_domain_gap", "figure_sample_grid",
-                "paper_inputs"}
+                "paper_inputs", "budget_table", "figure_budgets"}
 # The training jobs' rules (one per training job of the config, defined in a loop in
 # workflow/rules/adapt.smk) carry their own resources.
 TRAINING = re.compile(r"train_\w+")
@@ -44,7 +44,8 @@ TRAINING = re.compile(r"train_\w+")
 def _rules() -> set[str]:
     names: set[str] = set()
     for smk in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
-        names |= set(re.findall(r"^rule (\w+):", smk.read_text(), flags=re.MULTILINE))
+        # Indented too: a rule inside an `if` (the budget track's) is sized like any other.
+        names |= set(re.findall(r"^\s*rule (\w+):", smk.read_text(), flags=re.MULTILINE))
     return names
 
 
