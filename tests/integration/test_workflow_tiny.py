@@ -12,7 +12,7 @@ def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
     assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label",
                                          "threshold-0.34", "adabn", "align", "align+adabn+pl", "dann",
-                                         "align+mcc", "oracle"]
+                                         "align+mcc", "block", "oracle"]
     assert summary["core_variants"] == ["synthetic-10", "synthetic-20", "pseudo-label"]
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
     assert {("synthetic-20", "synthetic-10"), ("pseudo-label", "synthetic-20"),
@@ -101,7 +101,43 @@ def test_tiny_run_trains_each_model_once_and_writes_its_pseudo_labels(tiny_run):
     assert "heads.plain.plain.log" in logs and "shared.plain.adabn.log" in logs
 
 
-@pytest.mark.parametrize("check", ["results", "methods", "claims", "model_selection", "pdf"])
+def test_tiny_run_budget_track_reads_its_draw_and_starts_from_its_stage_one(tiny_run):
+    """Each budget model reads exactly its seed's first b photos per class of the oracle split;
+    bridged transfer starts from the track's own stage-1 models, whose last block it trains
+    on; real-only@all is the oracle's model; results/budgets.json has every method x budget."""
+    import torch
+
+    from synth2real.data.manifests import read_csv
+
+    heads = tiny_run / "results" / "heads"
+    draws = read_csv(tiny_run / "results" / "data" / "target_budgets.csv")
+    oracle = {r["path"] for r in read_csv(tiny_run / "results/data/target_labeled.csv")
+              if r["split"] == "oracle"}
+    assert {r["path"] for r in draws} == oracle and {r["draw"] for r in draws} == {"0", "1"}
+    first = {s: {r["path"] for r in draws if r["draw"] == s and r["rank"] == "0"} for s in "01"}
+    assert first["0"] != first["1"] and all(len(f) == 3 for f in first.values())
+    for seed in (0, 1):
+        for v in ("real-only@1", "bridged@1"):
+            m = json.loads((heads / f"{v}/seed{seed}/metrics.json").read_text())
+            assert m["real_labels"] == m["n_train"] == 3 and "criteria" not in m, v
+            assert m["target_labels"]["photos_per_class"] == 1 and m["target_labels"]["draw"] == seed
+        bridged = json.loads((heads / f"bridged@1/seed{seed}/metrics.json").read_text())
+        assert bridged["start"]["variant"] == "bridged@start"
+        start = json.loads((heads / f"bridged@start/seed{seed}/metrics.json").read_text())
+        assert start["real_labels"] == 0 and start["n_train"] > 3
+        a = torch.load(heads / f"bridged@start/seed{seed}/head.pt", weights_only=True)["state_dict"]
+        b = torch.load(heads / f"bridged@1/seed{seed}/head.pt", weights_only=True)["state_dict"]
+        assert a.keys() == b.keys() and any(k.startswith("block.") for k in a)
+        assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("block."))
+        full = json.loads((heads / f"real-only@all/seed{seed}/metrics.json").read_text())
+        assert full["real_labels"] == 3 * 13 and full["test"] == json.loads(
+            (heads / f"oracle/seed{seed}/metrics.json").read_text())["test"]
+    b = json.loads((tiny_run / "results" / "budgets.json").read_text())
+    assert b["per_class"] == [1, "all"] and set(b["methods"]) == {"real-only", "bridged"}
+
+
+@pytest.mark.parametrize("check", ["results", "methods", "claims", "model_selection", "budgets",
+                                   "pdf"])
 def test_tiny_run_tables_and_pdf_read_back_to_the_summary(tiny_run, check):
     """Every cell of every table the tiny run's paper prints equals its source in the summary
     (the end-to-end test's readers); the PDF's text has the notice, Table I and the verdicts."""
