@@ -1,7 +1,8 @@
 """The offline study's committed reference: every variant's real-test accuracy per seed.
 
 `reference.json` (next to this file) holds, for each variant of `config/offline.yaml`
-and each training seed, the test accuracy with the counts it is read from (correct
+(the study's, then the labeled-budget track's `<method>@<b>`, read from their
+metrics files beside the summary) and each training seed, the test accuracy with the counts it is read from (correct
 predictions out of `n` test images, the trace and the total of that seed's confusion
 matrix). The end-to-end test compares a fresh offline run with it.
 
@@ -57,6 +58,26 @@ def per_seed(summary: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]
                                  f"matrix's {correct}/{n}")
             out[name][seed] = {"test_acc": round(acc, DECIMALS), "correct": correct, "n": n}
     return out
+
+
+def with_budget_track(summary: Mapping[str, Any], results: Path) -> dict[str, Any]:
+    """The summary with the budget track's variants added (`results`: the run's results/
+    folder): each seed's test accuracy and confusion from its metrics.json, the variants
+    named by results/budgets.json. Unchanged for a run without the track."""
+    path = results / "budgets.json"
+    if not path.is_file():
+        return dict(summary)
+    variants = dict(summary["variants"])
+    for method in json.loads(path.read_text())["methods"].values():
+        for b in method["budgets"].values():
+            tests = {str(seed): json.loads((results / "heads" / b["variant"] / f"seed{seed}"
+                                            / "metrics.json").read_text())["test"]
+                     for seed in summary["seeds"]}
+            accs = {s: t["acc"] for s, t in tests.items()}
+            variants[b["variant"]] = {
+                "test_acc": {"per_seed": accs, "mean": float(np.mean(list(accs.values())))},
+                "confusion": {"per_seed": {s: t["confusion"] for s, t in tests.items()}}}
+    return {**summary, "variants": variants}
 
 
 def reference(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,16 +193,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     --stream-change, print old vs new means instead (and exit 1 if they disagree)."""
     p = argparse.ArgumentParser(prog="python -m tests.e2e.reference", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("summary", type=Path, help="results/summary.json of a finished offline run")
+    p.add_argument("summary", type=Path, help="results/summary.json of a finished offline run "
+                   "(the budget track's models are read from the results/ folder around it)")
     p.add_argument("--out", type=Path, default=REFERENCE, help="default: %(default)s")
     p.add_argument("--stream-change", action="store_true",
                    help="compare the run's means with the reference's (see stream_change)")
     args = p.parse_args(argv)
+    summary = with_budget_track(json.loads(args.summary.read_text()), args.summary.parent)
     if args.stream_change:
-        rows, ok = stream_change(load(args.out), json.loads(args.summary.read_text()))
+        rows, ok = stream_change(load(args.out), summary)
         print(stream_change_table(rows))
         return 0 if ok else 1
-    text = dumps(reference(json.loads(args.summary.read_text())))
+    text = dumps(reference(summary))
     args.out.write_text(text)
     print(f"wrote {args.out} ({len(json.loads(text)['variants'])} variants)")
     return 0

@@ -148,13 +148,42 @@ def test_every_variant_and_seed_matches_the_committed_reference(offline_run):
     """Per variant and seed, real-test accuracy within reference.TOLERANCE_IMAGES test images
     of tests/e2e/reference.json; same variants, same seeds. A change meant to move numbers
     regenerates the reference (README, "Tests") and shows up as its diff."""
-    s = json.loads((offline_run / "results" / "summary.json").read_text())
+    s = reference.with_budget_track(
+        json.loads((offline_run / "results" / "summary.json").read_text()), offline_run / "results")
     problems = reference.compare(reference.load(), s)
     assert not problems, ("real-test accuracy differs from tests/e2e/reference.json "
                           f"({len(problems)}):\n" + "\n".join(problems))
 
 
-@pytest.mark.parametrize("check", ["results", "methods", "claims", "model_selection", "pdf"])
+def test_budget_track_every_method_and_budget_with_its_references(offline_run, bundle):
+    """results/budgets.json: every method of the offline config at every budget, five seeds,
+    intervals around the means; more photos never cost the photos alone much (nested draws);
+    the track's references are the summary's own models; every claim has a verdict."""
+    cfg = load_file(REPO / "config" / "offline.yaml", {"bundle": str(bundle)})
+    b = json.loads((offline_run / "results" / "budgets.json").read_text())
+    s = json.loads((offline_run / "results" / "summary.json").read_text())
+    assert list(b["methods"]) == list(cfg.budgets.methods) and b["seeds"] == [0, 1, 2, 3, 4]
+    for name, m in b["methods"].items():
+        assert [str(k) for k in m["budgets"]] == [str(k) for k in b["per_class"]], name
+        for budget, x in m["budgets"].items():
+            acc = x["test_acc"]
+            assert len(acc["per_seed"]) == 5 and finite_fraction(acc["mean"]), (name, budget)
+            lo, hi = acc["bootstrap"]["ci95"]
+            assert lo <= acc["bootstrap"]["mean"] <= hi, (name, budget)
+    curve = [x["test_acc"]["mean"] for x in b["methods"][b["real_only"]]["budgets"].values()]
+    assert curve[-1] - curve[0] > 0.2 and all(b2 > a - 0.01 for a, b2 in zip(curve, curve[1:]))
+    for role, variant in (("source_only", "synthetic-1000"), ("oracle", "oracle")):
+        ref = b["references"][role]
+        assert ref["variant"] == variant
+        assert ref["test_acc"]["mean"] == pytest.approx(s["variants"][variant]["test_acc"]["mean"])
+    sel = s["model_selection"]
+    assert b["references"]["zero_label"]["variant"] == sel["criteria"][sel["deploy_criterion"]]["variant"]
+    assert {c["verdict"] for c in b["claims"]} <= {"reproduced", "not reproduced", "inconclusive"}
+    assert len(b["claims"]) == 4
+
+
+@pytest.mark.parametrize("check", ["results", "methods", "claims", "model_selection", "budgets",
+                                   "pdf"])
 def test_tables_and_pdf_read_back_to_the_summary(offline_run, check):
     """Every cell of Table I and of the methods, claims and selection tables equals its
     source in summary.json; the PDF's text has the offline notice, Table I, every

@@ -41,7 +41,9 @@ def swap_true_labels(summary: dict, variant: str) -> dict:
 def test_committed_reference_covers_every_variant_and_seed(tmp_path):
     cfg = load_file(REPO / "config" / "offline.yaml", {"bundle": str(tmp_path)})
     ref = reference.load()
-    assert sorted(ref["variants"]) == sorted(cfg.variants) and len(cfg.variants) >= 30
+    # The study's variants and the budget track's (every method at every budget).
+    assert sorted(ref["variants"]) == sorted([*cfg.variants, *cfg.budgets.variants()])
+    assert len(cfg.variants) >= 30 and len(cfg.budgets.variants()) >= 40
     assert (ref["study"], ref["classes"], ref["seeds"]) == (cfg.name, cfg.classes, cfg.seeds)
     n = cfg.real.test_per_class * len(cfg.classes)
     for name, seeds in ref["variants"].items():
