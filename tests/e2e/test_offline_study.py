@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -171,7 +172,7 @@ def test_budget_track_every_method_and_budget_with_its_references(offline_run, b
             lo, hi = acc["bootstrap"]["ci95"]
             assert lo <= acc["bootstrap"]["mean"] <= hi, (name, budget)
     curve = [x["test_acc"]["mean"] for x in b["methods"][b["real_only"]]["budgets"].values()]
-    assert curve[-1] - curve[0] > 0.2 and all(b2 > a - 0.01 for a, b2 in zip(curve, curve[1:]))
+    assert curve[-1] - curve[0] > 0.2 and all(b2 > a - 0.01 for a, b2 in itertools.pairwise(curve))
     for role, variant in (("source_only", "synthetic-1000"), ("oracle", "oracle")):
         ref = b["references"][role]
         assert ref["variant"] == variant

@@ -271,4 +271,8 @@ def test_export_reads_any_variants_checkpoint(tiny_run, tiny_bundle, tmp_path, r
         flips = report["models"][role].get("cache_top1_differences", 0)
         assert report["models"][role]["onnx_test_acc"] == pytest.approx(
             metrics["test"]["acc"], abs=flips / metrics["test"]["n"] + 1e-12)
-        onnx.checker.check_model(onnx.load(str(tmp_path / f"{role}.onnx")), full_check=True)
+        proto = onnx.load(str(tmp_path / f"{role}.onnx"))
+        onnx.checker.check_model(proto, full_check=True)
+        trained = {p.key: p.value for p in proto.metadata_props}["trained"]
+        assert trained == ("last_block+head" if variant == "block" else "head"), role
+        assert ("but for its last block" in proto.doc_string) == (variant == "block"), role

@@ -73,8 +73,10 @@ FEATURES_NAME = "features"  # the backbone graphs' output, the head graph's inpu
 METADATA_KEYS = (
     "class_names", "input_size", "input_format", "resize_policy", "variant", "role", "seed",
     "selection_criterion", "test_accuracy", "test_accuracy_ci", "test_images", "target_domain",
-    "git_commit", "config_hash", "study", "backbone_sha256",
+    "git_commit", "config_hash", "study", "backbone_sha256", "trained",
 )
+# `trained`: what of the network the variant trained (the rest is ImageNet's, frozen).
+TRAINED = {"head": "head", "block": "last_block+head"}
 INPUT_FORMAT = (
     "input 'image': float32 [N, 3, S, S], RGB scaled to [0, 1], S = input_size; "
     "ImageNet mean/std normalisation is inside the graph. output 'logits': float32 [N, C], "
@@ -87,9 +89,9 @@ class ParityError(Synth2RealError):
 
 
 def metadata(role: str, entry: Mapping, deploy: Mapping, image_size: int, backbone_sha256: str,
-             commit: str, config_hash: str, study: str) -> dict[str, str]:
+             commit: str, config_hash: str, study: str, trained: str = "head") -> dict[str, str]:
     """`metadata_props` of one exported file (see `METADATA_KEYS`); `entry` is the role's
-    record in the deploy file, `deploy` the whole file."""
+    record in the deploy file, `deploy` the whole file, `trained` a value of `TRAINED`."""
     return {
         "class_names": json.dumps(list(deploy["classes"])),
         "input_size": str(image_size),
@@ -107,6 +109,7 @@ def metadata(role: str, entry: Mapping, deploy: Mapping, image_size: int, backbo
         "config_hash": config_hash,
         "study": study,
         "backbone_sha256": backbone_sha256,
+        "trained": trained,
     }
 
 
@@ -114,9 +117,10 @@ def doc_string(meta: Mapping[str, str]) -> str:
     """The ONNX `doc_string`: one paragraph on what the file is, its contract and its domain."""
     lo, hi = json.loads(meta["test_accuracy_ci"])
     classes = ", ".join(json.loads(meta["class_names"]))
+    frozen = "" if meta.get("trained", "head") == "head" else " but for its last block, trained too"
     return (
         f"synth2real {meta['role']} model of study '{meta['study']}': MobileNetV2 (ImageNet "
-        f"weights, frozen) with the head of variant '{meta['variant']}' (seed {meta['seed']}, "
+        f"weights, frozen{frozen}) with the head of variant '{meta['variant']}' (seed {meta['seed']}, "
         f"chosen as: {meta['selection_criterion']}), classifying photos as one of: {classes}. "
         f"Input 'image' float32 [N, 3, {meta['input_size']}, {meta['input_size']}], RGB in "
         f"[0, 1] after resizing the shorter side and centre-cropping; normalisation is inside "
@@ -272,7 +276,8 @@ def export_models(backbone: str, real_test: str, deploy: str, heads: list[str],
             reference[role] = block_reference(model, ort_session(backbone_onnx), paths, size,
                                               features.batch_size)
             cache_agreement[role] = int((reference[role].argmax(1) != on_cache).sum())
-        meta = metadata(role, entry, plan, size, info.get("sha256", ""), commit, config_hash, name)
+        meta = metadata(role, entry, plan, size, info.get("sha256", ""), commit, config_hash, name,
+                        TRAINED.get(kind, "head"))
         if kind in ("plain", "block"):
             if torch_backbone is None:
                 torch_backbone = load_backbone(info["path"])

@@ -56,7 +56,7 @@ def test_draws_do_not_depend_on_the_manifests_row_order():
     rows = manifest()
     a = budgets.draw(rows, CLASSES, [0], 0)
     b = budgets.draw(rows[::-1], CLASSES, [0], 0)
-    key = lambda d: (d["label"], d["rank"])  # noqa: E731
+    key = lambda d: (d["label"], d["rank"])
     assert sorted(a, key=key) == sorted(b, key=key)
 
 

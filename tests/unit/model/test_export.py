@@ -45,6 +45,9 @@ def test_metadata_carries_every_key_as_a_string():
     assert meta["target_domain"] == DEPLOY["target_domain"]
     doc = export.doc_string(meta)
     assert "balanced" in doc and "[0.6380, 0.6720]" in doc and DEPLOY["target_domain"] in doc
+    assert meta["trained"] == "head" and "frozen)" in doc
+    block = export.doc_string({**meta, "trained": export.TRAINED["block"]})
+    assert "frozen but for its last block, trained too)" in block
 
 
 def test_exported_file_passes_the_full_checker_with_doc_and_version(tmp_path):
