@@ -83,7 +83,21 @@ def tiny_config(**overrides: object) -> dict:
         "dann": {"trainer": {"kind": "dann", "epochs": 3, "bottleneck": 16, "hidden": 16}},
         "align+mcc": {"source": "aligned", "trainer": {"kind": "mcc", "bottleneck": 16}},
         "block": {"trainable": {"kind": "last_block", "epochs": 2}},
+        # SHOT (both stages), the label-shift corrections, an ensemble with a prior, and SHOT
+        # on the last block: every part of a label-free model worth deploying.
+        "align+shot": {"source": "aligned", "trainer": {"kind": "shot", "bottleneck": 16,
+                                                         "adapt_epochs": 2}},
+        "align+mcc+bbse": {"source": "aligned", "trainer": {"kind": "mcc", "bottleneck": 16},
+                           "prior": "bbse"},
+        "align+ens+em": {"source": "aligned", "ensemble": {"members": ["align", "align+mcc",
+                                                                        "align+shot"]},
+                         "prior": "em"},
+        "block+shot": {"trainer": {"kind": "shot", "bottleneck": 16, "adapt_epochs": 1},
+                       "trainable": {"kind": "last_block", "epochs": 1}},
     }, domain_sample=40)
+    # Model selection among the feature-level methods and the ensemble, by EnsV (as offline).
+    cfg["evaluation"]["candidates"] = ["dann", "align+mcc", "align+shot", "align+mcc+bbse",
+                                       "align+ens+em", "block+shot"]
     cfg["methods"]["adabn"].update(images=16, batch_size=8)
     # The labeled-budget track at one budget and all photos: real-only (its `all` is the
     # oracle's models) and bridged transfer with the last block trained, whose stage 1 no

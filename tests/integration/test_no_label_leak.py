@@ -35,7 +35,9 @@ pytestmark = pytest.mark.timeout(900)
 
 # Parts the tiny config's variants leave out, each a different way of choosing
 # pseudo-labels or a round: class balance, out-of-domain rejection, per-minibatch
-# mixing and self-training (three rounds, so the chosen round is a real choice).
+# mixing and self-training (three rounds, so the chosen round is a real choice). The tiny
+# config itself has SHOT (stage 2 picks its own centroid pseudo-labels), both label-shift
+# corrections (which read the pool and, BBSE, the source val split) and an ensemble.
 EXTRA_VARIANTS = {
     "leak-balanced": {"pseudo_labels": "balanced"},
     "leak-ood-energy": {"pseudo_labels": "threshold", "reject": "energy"},
@@ -163,6 +165,13 @@ def without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in keys}
 
 
+def masked_prior(m: dict[str, Any]) -> dict[str, Any]:
+    """A metrics record with the label-shift diagnostic that reads the pool labels masked."""
+    if "prior" not in m:
+        return m
+    return {**m, "prior": without(m["prior"], "pool_true_in_domain")}
+
+
 def test_real_case_reproduces_the_workflow_checkpoints(trained: dict[str, Path], tiny_run: Path):
     """The in-process calls are the workflow's stages: same checkpoints, same pseudo-labels."""
     ours, theirs = checkpoints(trained["real"]), checkpoints(tiny_run / "results")
@@ -240,14 +249,18 @@ def test_the_pools_own_labels_move_only_the_pseudo_label_diagnostics(trained: di
                                                                       tiny_run: Path):
     real, tampered = trained["real"], trained["pool-labels-one-class"]
     m_real, m_tamp = same_models_and_pseudo_labels(real, tampered)
-    moved = False
+    moved, prior_moved = False, False
     for name in m_real:
-        a, b = m_real[name], m_tamp[name]
+        a, b = (masked_prior(m) for m in (m_real[name], m_tamp[name]))
         assert without(a, "pseudo_label", "self_training") == without(
             b, "pseudo_label", "self_training"), name
         if "pseudo_label" in a:
             moved |= a["pseudo_label"]["pseudo_label_acc"] != b["pseudo_label"]["pseudo_label_acc"]
+        if "prior" in a:  # the estimate is the same; only the true pool prior beside it moved
+            prior_moved |= (m_real[name]["prior"]["pool_true_in_domain"]
+                            != m_tamp[name]["prior"]["pool_true_in_domain"])
     assert moved, "the tampered pool labels reached no diagnostic: the test proves nothing"
+    assert prior_moved, "no label-shift correction ran, or its diagnostic ignores the pool labels"
     study = study_of(tiny_run)
     test_csv = tiny_run / "results" / "data" / "real_test.csv"
     assert picks(summary(study, real, test_csv)) == picks(summary(study, tampered, test_csv))

@@ -101,6 +101,7 @@ for JOB, MEMBERS in TRAINING_JOBS.items():
             labellers=NEED.labellers,
             shares=NEED.shares,
             starts=NEED.starts,
+            ensembles=NEED.ensembles,
             train=config["train"],
             # The budget track measures no proxy A-distance (a few photos vs the pool).
             domain_sample=0 if NEED.budget_track else config["methods"]["domain_sample"],

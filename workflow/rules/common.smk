@@ -60,7 +60,7 @@ def training_inputs(members):
     """A job's image sets in its feature kinds and the checkpoints and files it reads beyond
     them (synth2real.config.Study.job_inputs): for each pseudo-labelling variant, the models
     its first labels come from; for each shared variant, the models of the variant that trains
-    it; for each bridged variant, its stage-1 models; the budget draws when a variant reads
+    it; for each bridged variant, its stage-1 models; for each ensemble, its members'; the budget draws when a variant reads
     labeled photos, the backbone's info file for block inputs."""
     need = CFG.job_inputs(members)
     kinds = TRAINED[members[0]].feature_kinds
@@ -69,6 +69,8 @@ def training_inputs(members):
         "labelling_models": [f for v in need.labellers.values() for f in per_seed(v, "head.pt")],
         "shared_models": [f for v in need.shares.values() for f in per_seed(v, "head.pt")],
         "start_models": [f for v in need.starts.values() for f in per_seed(v, "head.pt")],
+        "ensemble_models": [f for ms in need.ensembles.values() for v in ms
+                            for f in per_seed(v, "head.pt")],
         **({"draws": BUDGET_DRAWS} if need.draws else {}),
         **({"backbone": "results/backbone/backbone.json"} if need.backbone else {}),
     }, need

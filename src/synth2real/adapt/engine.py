@@ -40,6 +40,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -47,8 +48,8 @@ import torch
 from torch import nn
 
 from synth2real import provenance as prov
-from synth2real.adapt import dann, mixing, objectives, pseudo_labels
-from synth2real.analysis.domain import proxy_a_distance
+from synth2real.adapt import dann, mixing, objectives, prior, pseudo_labels, shot
+from synth2real.analysis.domain import density_ratio, proxy_a_distance
 from synth2real.config import (
     Balanced,
     Coral,
@@ -58,6 +59,8 @@ from synth2real.config import (
     Im,
     LastBlock,
     Mcc,
+    Prior,
+    Shot,
     Threshold,
     Train,
     Variant,
@@ -72,6 +75,9 @@ from synth2real.store import read_json, write_json
 
 log = logging.getLogger(__name__)
 
+# Source and pool rows of DEV's domain classifier in a job that measures no proxy A-distance.
+DEV_SAMPLE = 1000
+
 # Pseudo-label selection: (pool probabilities [P, C], settings, candidate rows or None)
 # -> (selected pool rows, their class indices).
 Selector = Callable[[np.ndarray, Any, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
@@ -79,6 +85,23 @@ SELECTORS: dict[type, Selector] = {
     Threshold: lambda probs, s, cand: pseudo_labels.threshold(probs, s.threshold, cand),
     Balanced: lambda probs, s, cand: pseudo_labels.balanced(probs, s.share, s.threshold, cand),
 }
+
+def _em(part: Prior, model: nn.Module, probs: np.ndarray, source: np.ndarray,
+        val: Labeled) -> tuple[np.ndarray, dict[str, Any]]:
+    estimated, rounds = prior.em(probs, source, part.tol, part.max_iter)
+    return estimated, {"iterations": rounds}
+
+
+def _bbse(part: Prior, model: nn.Module, probs: np.ndarray, source: np.ndarray,
+          val: Labeled) -> tuple[np.ndarray, dict[str, Any]]:
+    return prior.bbse(head.predict_proba(model, val.X), val.y, probs, source), {}
+
+
+# The `prior` part, by kind: (settings, model, its pool probabilities, the training labels'
+# class frequencies, the labeled source val split) -> (the target prior estimated on the pool,
+# what the model's record of it adds).
+PRIOR_ESTIMATES: dict[str, Callable[..., tuple[np.ndarray, dict[str, Any]]]] = {
+    "em": _em, "bbse": _bbse}
 
 # `rounds.chosen_by`: a round's record -> its sort key (the smallest is kept; ties: earliest).
 ROUND_CHOICE: dict[str, Callable[[dict[str, Any]], float]] = {
@@ -198,6 +221,7 @@ TRAINERS: dict[type, Callable[[Any, int, int, Train], stacked.Recipe]] = {
     Head: lambda s, c, d, train: head_recipe(c, d, train),
     **dict.fromkeys((Mcc, Coral, Im), objectives.recipe),
     Dann: dann.recipe,
+    Shot: shot.source_recipe,  # stage 1; `_shot_stage2` adapts its nets
 }
 
 
@@ -282,12 +306,27 @@ def _train_passes(specs: dict[str, Variant], data: Data, train: Train, seeds: Se
         plans = [plan_for(specs[n], splits[n][k][0], splits[n][k][2], train.batch_size)
                  for n in names for k in range(len(seeds))]
         init = [starts[n][k] if n in starts else None for n in names for k in range(len(seeds))]
-        fitted = iter(fit_models(recipe, data.table, members, plans,
-                                 [s for _ in names for s in seeds], data.pool_rows, init))
+        all_seeds = [s for _ in names for s in seeds]
+        fits = fit_models(recipe, data.table, members, plans, all_seeds, data.pool_rows, init)
+        if isinstance(spec.trainer, Shot):
+            fits = _shot_stage2(spec, recipe, data, train, all_seeds, fits)
+        fitted = iter(fits)
         for n in names:
             out[n] = [Fitted(net, splits[n][k][0], {"history": h})
                       for k, (net, h) in zip(range(len(seeds)), fitted)]
     return out
+
+
+def _shot_stage2(spec: Variant, source: stacked.Recipe, data: Data, train: Train,
+                 seeds: Sequence[int], fits: list[tuple[nn.Module, dict]]) -> list[tuple[nn.Module, dict]]:
+    """SHOT's adaptation of the source models `fits` on the pool alone (`shot`); each model's
+    history gets the stage's as `adaptation`."""
+    recipe = shot.adapt_recipe(spec.trainer, source, train, spec.trainable.kind == "last_block")
+    pool = stacked.Members(data.pool_rows, np.zeros(len(data.pool_rows), np.int64))
+    plan = stacked.shuffled(len(data.pool_rows), train.batch_size)
+    adapted = fit_models(recipe, data.table, [pool] * len(fits), [plan] * len(fits), seeds,
+                         np.zeros(0, np.int64), [net for net, _ in fits])
+    return [(net, {**h, "adaptation": h2}) for (_, h), (net, h2) in zip(fits, adapted, strict=True)]
 
 
 def label_pool(spec: Variant, model: nn.Module, data: Data) -> tuple[np.ndarray, np.ndarray,
@@ -456,41 +495,124 @@ def _load(checkpoints: Sequence[str], classes: Sequence[str]) -> list[nn.Module]
     return models
 
 
-def _per_variant(files: Sequence[str], names: Sequence[str], n: int) -> dict[str, list[str]]:
+def _per_variant(files: Sequence[str], names: Sequence[Any], n: int) -> dict[Any, list[str]]:
     """`files` laid out variant by variant (`names`), `n` per variant -> variant -> its files."""
     if len(files) != len(names) * n:
         raise ValueError(f"{len(files)} files for {len(names)} variants x {n} seeds")
     return {name: list(files[i * n:(i + 1) * n]) for i, name in enumerate(names)}
 
 
-def write_seed(fitted: Fitted, data: Data, val: Labeled, out: dict[str, str],
-               metrics: dict[str, Any], config: prov.Config) -> dict[str, Any]:
-    """Score one model on its training split, `val` and the test set (per-image test
-    predictions kept for the summary's bootstrap) and, when no real label trained it, on the
-    model-selection criteria; write its checkpoint, metrics, provenance and accepted
-    pseudo-labels (`out`: file kind -> path)."""
-    model, classes = fitted.model, data.classes
-    train = Labeled(data.features(fitted.train.rows), fitted.train.labels)
-    for name, split in (("train", train), ("val", val), ("test", data.test)):
+def correct_prior(part: Prior, fit: Fitted, data: Data, val: Labeled) -> dict[str, Any]:
+    """Fold the label-shift correction of `part` into `fit.model` (`prior`): the target prior
+    estimated on the pool's predictions against the training labels' class frequencies;
+    returns the record of its metrics, with the in-domain pool's true prior (diagnostic only:
+    never read by the estimate)."""
+    c = len(data.classes)
+    source = np.bincount(fit.train.labels, minlength=c).astype(np.float64)
+    if (source == 0).any():
+        raise ValueError("a label-shift correction needs every class among the training labels")
+    source /= source.sum()
+    probs = head.predict_proba(fit.model, data.pool)
+    estimated, record = PRIOR_ESTIMATES[part.kind](part, fit.model, probs, source, val)
+    head.shift_logits(fit.model, prior.log_ratio(estimated, source))
+    true = [t for t, d in zip(data.pool_true, data.pool_in_domain, strict=True) if d]
+    counts = np.array([true.count(k) for k in data.classes], np.float64)
+    return {"kind": part.kind, **record, "source": source.tolist(), "estimated": estimated.tolist(),
+                     "pool_true_in_domain": (counts / max(counts.sum(), 1)).tolist()}
+
+
+class View:
+    """One model's inputs, in the space its classifier reads (`model`): the cached features, or
+    for a block model its trained block's pooled output -- every image goes through the block
+    once, however many scores read it (the block is ~1000x the classifier)."""
+
+    def __init__(self, model: nn.Module, data: Data) -> None:
+        block = isinstance(model, head.BlockNet)
+        self.model = model.classifier if block else model
+        self.data = data
+        self._map = (lambda X: head.pooled(model, X)) if block else (lambda X: X)
+        self._rows: dict[bytes, np.ndarray] = {}
+        self.test = self.labeled(data.test)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """Table rows in the view (each distinct set of rows mapped once)."""
+        key = rows.tobytes()
+        if key not in self._rows:
+            self._rows[key] = self._map(self.data.features(rows))
+        return self._rows[key]
+
+    def labeled(self, split: Labeled) -> Labeled:
+        return Labeled(self._map(split.X), split.y)
+
+    @cached_property
+    def pool(self) -> np.ndarray:
+        return self._map(self.data.pool)
+
+    @cached_property
+    def target_val(self) -> Labeled:
+        return self.labeled(self.data.target_val)
+
+    def representation(self, X: np.ndarray) -> np.ndarray:
+        """What the label classifier's last layer reads, of the view's inputs X."""
+        return representation(self.model, X)
+
+
+def write_seed(fitted: Fitted, view: View, val: Labeled, out: dict[str, str],
+               metrics: dict[str, Any], config: prov.Config,
+               dev_weights: np.ndarray | None = None, mix_seed: int = 0) -> dict[str, Any]:
+    """Score one model (in its `view`) on its training split, `val` (in the view) and the test
+    set (per-image test predictions kept for the summary's bootstrap) and, when no real label
+    trained it, on the model-selection criteria (DEV with the val rows' density ratios
+    `dev_weights`; MixVal mixes the view's pool inputs, pairs drawn from `mix_seed`; its pool
+    predictions kept for EnsV, which compares the candidates in the summary); write its
+    checkpoint, metrics, provenance and accepted pseudo-labels (`out`: file kind -> path)."""
+    model, classes = view.model, view.data.classes
+    train = Labeled(view.rows(fitted.train.rows), fitted.train.labels)
+    val_probs = None
+    for name, split in (("train", train), ("val", val), ("test", view.test)):
         probs = head.predict_proba(model, split.X)
         metrics[name] = head.scores(split.y, probs, classes)
+        val_probs = probs if name == "val" else val_probs
     metrics["test"]["pred"] = probs.argmax(1).tolist()
     if metrics["labels"] == "synthetic":  # a candidate of label-free model selection
+        pool = head.predict_proba(model, view.pool)
+        val_loss = -np.log(np.clip(val_probs[np.arange(len(val.y)), val.y], 1e-15, None))
+        if dev_weights is None:
+            raise ValueError("a label-free model's DEV needs its val rows' density ratios")
         metrics["criteria"] = {"source_val_acc": metrics["val"]["acc"],
-                                "target_val_acc": _accuracy(model, data.target_val),
-                                **criteria.pool_scores(head.predict_proba(model, data.pool))}
-    head.save(model, out["heads"], classes)
+                                "target_val_acc": _accuracy(model, view.target_val),
+                                **criteria.pool_scores(pool),
+                                "mixval": criteria.mixval(lambda X: head.predict_proba(model, X),
+                                                          view.pool, mix_seed),
+                                "dev": criteria.dev(val_loss, dev_weights)}
+        metrics["pool_probs"] = np.round(pool, 5).tolist()  # EnsV (summary)
+    head.save(fitted.model, out["heads"], classes)
     write_json(metrics, out["metrics"])
     write_csv(out["accepted"], fitted.accepted, ["path", "label", "confidence", "round"])
     prov.write(out["provenance"], config, seed=metrics["seed"], variant=metrics["variant"])
     return metrics
 
 
-def _distance(model: nn.Module, data: Data, split: stacked.Members, domain_sample: int,
-              data_seed: int) -> float:
-    """Proxy A-distance between a training split and the pool, in `model`'s representation."""
-    return proxy_a_distance(representation(model, data.features(split.rows)),
-                            representation(model, data.pool), domain_sample, data_seed)
+def _distance(view: View, split: stacked.Members, domain_sample: int, data_seed: int) -> float:
+    """Proxy A-distance between a training split and the pool, in the model's representation."""
+    return proxy_a_distance(view.representation(view.rows(split.rows)),
+                            view.representation(view.pool), domain_sample, data_seed)
+
+
+def _density_ratio(view: View, val: Labeled, split: stacked.Members, per_domain: int,
+                   data_seed: int) -> np.ndarray:
+    """DEV's density ratios of the val rows, in the model's representation."""
+    return density_ratio(*(view.representation(X) for X in (val.X, view.rows(split.rows),
+                                                              view.pool)), data_seed, per_domain)
+
+
+def _once(store: dict[bytes, Any], key: bytes | None, compute: Callable[[], Any]) -> Any:
+    """`compute()`, kept in `store` under `key` (None: not kept)."""
+    if key is None:
+        return compute()
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
 def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target_labeled: ImageSet,
@@ -500,6 +622,7 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
                    labellers: dict[str, str] | None = None, labelling_models: list[str] = (),
                    shares: dict[str, str] | None = None, shared_models: list[str] = (),
                    starts: dict[str, str] | None = None, start_models: list[str] = (),
+                   ensembles: dict[str, list[str]] | None = None, ensemble_models: list[str] = (),
                    draws: str | None = None, backbone: str | None = None) -> None:
     """Stage: every seed of every variant of one training job (`variants`: name -> parts,
     all of one pair of feature kinds).
@@ -510,7 +633,10 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
     `labelling_models` (per entry of `labellers`, per seed); `shares`: variant -> the
     variant that trains its model, whose checkpoints are `shared_models`; `starts`:
     variant -> the stage-1 variant its bridged transfer continues, checkpoints in
-    `start_models` (likewise). `draws`: the budget draws of labeled photos; `backbone`:
+    `start_models` (likewise); `ensembles`: ensemble variant -> its members, their
+    checkpoints in `ensemble_models` (per ensemble, per member, per seed). A variant with a
+    `prior` part gets its label-shift correction last (`correct_prior`). `draws`: the budget
+    draws of labeled photos; `backbone`:
     the backbone's info file, for the pretrained last block of block-input jobs.
 
     The proxy A-distance between the training split and the pool (`domain_sample` images
@@ -523,12 +649,32 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
         raise ValueError("a training job's variants must read the same feature kinds")
     data = load_data(source, pool, real_test, target_labeled, kinds, classes, draws, backbone)
     labellers, shares, starts = labellers or {}, shares or {}, starts or {}
+    ensembles = ensembles or {}
     labelling = _per_variant(labelling_models, list(labellers), len(seeds))
     sharing = _per_variant(shared_models, list(shares), len(seeds))
     starting = _per_variant(start_models, list(starts), len(seeds))
-    fitted = fit_variants({n: v for n, v in variants.items() if n not in shares}, data, train,
+    members = _per_variant(ensemble_models, [(e, m) for e, ms in ensembles.items() for m in ms],
+                           len(seeds))
+    fitted = fit_variants({n: v for n, v in variants.items()
+                           if n not in shares and n not in ensembles}, data, train,
                           seeds, {n: _load(labelling[n], classes) for n in labellers},
                           {n: _load(starting[n], classes) for n in starts})
+    for name, ms in ensembles.items():
+        nets = {m: _load(members[name, m], classes) for m in ms}
+        every_seed = variants[name].ensemble.seeds
+        fitted[name] = []
+        for k, s in enumerate(seeds):
+            ks = range(len(seeds)) if every_seed else [k]
+            fitted[name].append(Fitted(
+                head.Ensemble.of([nets[m][j] for m in ms for j in ks]),
+                data.splits(variants[name], s)[0],
+                {"ensemble": {"members": ms, "seeds": [seeds[j] for j in ks],
+                              "checkpoints": [members[name, m][j] for m in ms for j in ks]}}))
+    for name, spec in variants.items():
+        if spec.prior is not None:
+            for s, fit in zip(seeds, fitted[name], strict=True):
+                fit.extra["prior"] = correct_prior(spec.prior, fit, data,
+                                                   data.splits(spec, s)[1])
     for name, paths in sharing.items():
         fitted[name] = [Fitted(m, data.splits(variants[name], s)[0],
                                {"shared_with": {"variant": shares[name], "checkpoint": path}})
@@ -539,32 +685,37 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
     outs = {kind: _per_variant(files, list(variants), len(seeds))
             for kind, files in (("heads", heads), ("metrics", metrics),
                                 ("provenance", provenance), ("accepted", accepted))}
-    pads: dict[bytes, float] = {}
+    pads: dict[bytes, Any] = {}
+    weights: dict[bytes, Any] = {}
     for name, spec in variants.items():
         config = {"spec": spec, "train": train, "domain_sample": domain_sample,
                   "data_seed": data_seed, "classes": classes}
         for k, (seed, fit) in enumerate(zip(seeds, fitted[name], strict=True)):
             split, val, n_synthetic = data.splits(spec, seed)
+            view = View(fit.model, data)
+            val = view.labeled(val)
+            # A bottleneck or block model has a representation of its own; the cached
+            # features are one per training split, measured once.
+            own = isinstance(fit.model, head.BottleneckNet | head.BlockNet)
+            key = split.rows.tobytes()
             extra: dict[str, Any] = {}
             if domain_sample:
-                if isinstance(fit.model, head.BottleneckNet | head.BlockNet):  # its own
-                    distance = _distance(fit.model, data, split, domain_sample, data_seed)
-                else:  # the cached features: one distance per training split
-                    key = split.rows.tobytes()
-                    if key not in pads:
-                        pads[key] = _distance(fit.model, data, split, domain_sample, data_seed)
-                    distance = pads[key]
-                extra["proxy_a_distance"] = distance
+                extra["proxy_a_distance"] = _once(pads, None if own else key, partial(
+                    _distance, view, split, domain_sample, data_seed))
+            dev_weights = None
+            if spec.label_free:  # DEV's density ratio of the val rows
+                dev_weights = _once(weights, None if own else key, partial(
+                    _density_ratio, view, val, split, domain_sample or DEV_SAMPLE, data_seed))
             real = len(split.rows) - n_synthetic  # labeled real photos (pseudo-labels are not)
             labels = spec.target_labels
-            m = write_seed(fit, data, val, {kind: files[name][k] for kind, files in outs.items()},
+            m = write_seed(fit, view, val, {kind: files[name][k] for kind, files in outs.items()},
                            {"seed": seed, "variant": name, "labels": spec.labels,
                             "n_train": len(fit.train.rows), "real_labels": real,
                             "target_labels": None if labels is None else {
                                 "use": labels.use, "per_class": labels.per_class,
                                 "photos_per_class": real / len(classes), "draw": seed},
                             "method": spec.model_dump(mode="json"), **extra, **fit.extra},
-                           config)
+                           config, dev_weights, data_seed)
             log.info("%s seed %d: train %.4f val %.4f test %.4f%s", name, seed,
                      m["train"]["acc"], m["val"]["acc"], m["test"]["acc"],
                      f" PAD {extra['proxy_a_distance']:.3f}" if extra else "")

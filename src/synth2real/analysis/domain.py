@@ -65,6 +65,25 @@ def proxy_a_distance(source: np.ndarray, target: np.ndarray, n: int = 1000, seed
     return 2.0 * (1.0 - 2.0 * min(err, 0.5))
 
 
+def density_ratio(val_features: np.ndarray, source_features: np.ndarray,
+                  pool_features: np.ndarray, seed: int, per_domain: int = 1000) -> np.ndarray:
+    """DEV's importance weights of the source val rows, w(x) = p_target(x) / p_source(x) in a
+    representation: a logistic domain classifier (`domain.logistic_fit`, standardised
+    features) separates up to `per_domain` source-train rows from as many pool rows (drawn
+    from `seed`); w = (n_s / n_t) P(pool | x) / P(source | x)."""
+    rng = np.random.default_rng(seed)
+    S = source_features[rng.permutation(len(source_features))[:per_domain]]
+    T = pool_features[rng.permutation(len(pool_features))[:per_domain]]
+    X = np.concatenate([S, T]).astype(np.float64)
+    mean, std = X.mean(0), X.std(0)
+    std[std == 0] = 1.0
+    w, b = logistic_fit((X - mean) / std, np.r_[np.zeros(len(S)), np.ones(len(T))])
+    # P(pool | x) / P(source | x) = e^z; z clipped where the domains separate completely
+    # (exp overflows beyond ~709), which leaves such a row's weight huge but finite.
+    z = np.clip(((val_features.astype(np.float64) - mean) / std) @ w + b, -50, 50)
+    return len(S) / len(T) * np.exp(z)
+
+
 def tsne_2d(source: np.ndarray, target: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A joint 2-D t-SNE of `n` source and `n` target rows: (points [2m, 2], domain [2m] 0/1).
 

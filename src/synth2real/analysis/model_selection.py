@@ -12,11 +12,14 @@ as regret's reference point and is never selectable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from synth2real.analysis import bootstrap
+from synth2real.analysis.claims import rule_sentence, verdict
 from synth2real.config import CRITERIA
+from synth2real.config.evaluation import Claims
 
 
 def pick(scores: Mapping[str, float], higher_is_better: bool) -> str:
@@ -44,3 +47,26 @@ def select(variants: Mapping[str, Mapping], candidates: Sequence[str],
         }
     return {"candidates": tested, "test_best": {"variant": best, "test_acc": test_means[best]},
             "deploy_criterion": deploy, "criteria": out}
+
+
+def deploy_claim(selection: Mapping[str, Any], share: float, claims: Claims,
+                 level: float) -> dict[str, object]:
+    """The claim "the deployed label-free choice closes at least `share` of the gap", in the
+    claims' format: its effect is the pick's gap closure minus `share` (positive = claimed
+    direction), judged on its interval by the claims' rule. Without a gap (no oracle, or
+    one that does not beat source-only) or an interval, it is inconclusive."""
+    pick = selection["criteria"][selection["deploy_criterion"]]
+    closure = pick["gap_closure"] or {}
+    ci = closure.get("ci95")
+    effect_ci = None if ci is None else [ci[0] - share, ci[1] - share]
+    outcome = verdict(effect_ci, claims.margin)
+    mean = closure.get("mean")
+    return {"id": "deployed-choice", "metric": "gap_closure", "a": pick["variant"], "b": "oracle",
+            "text": (f"the adapted model picked by {selection['deploy_criterion']} closes at "
+                     f"least {share:.0%} of the source-only to oracle gap"),
+            "effect": {"mean": None if mean is None else mean - share, "ci95": effect_ci,
+                       "p_value": None, "seed_ci95": None, "level": level},
+            "interval": "bootstrap", "margin": claims.margin, "verdict": outcome,
+            # Gap closure has a bootstrap interval only: the rule reads that one.
+            "rule": rule_sentence(claims.model_copy(update={"interval": "bootstrap"}), effect_ci,
+                                  level, outcome)}

@@ -39,11 +39,12 @@ import numpy as np
 
 from synth2real import provenance
 from synth2real.analysis import bootstrap, claims
-from synth2real.analysis.model_selection import select
+from synth2real.analysis.model_selection import deploy_claim, select
 from synth2real.analysis.stats import describe, paired
 from synth2real.config import CRITERIA, Claim, Evaluation, Roles, Study
 from synth2real.data.imagesets import class_indices
 from synth2real.data.manifests import read_csv
+from synth2real.model.criteria import ensv
 from synth2real.store import read_json, write_json
 
 # The published single-run numbers of the study (no error bars were reported), as fractions.
@@ -106,6 +107,12 @@ def variant_summary(metrics: Sequence[Mapping], classes: Sequence[str]) -> dict[
             "per_seed": {str(s): {k: v for k, v in d.items() if k != "source_model"}
                          for s, d in diags.items()},
         }
+    priors = {s: m["prior"] for s, m in by_seed.items() if "prior" in m}
+    if priors:  # the label-shift correction: estimated vs the pool's true prior (diagnostic)
+        first_prior = next(iter(priors.values()))
+        out["prior"] = {"kind": first_prior["kind"], **{
+            k: np.mean([p[k] for p in priors.values()], 0).tolist()
+            for k in ("source", "estimated", "pool_true_in_domain")}}
     pads = {s: m["proxy_a_distance"] for s, m in by_seed.items() if "proxy_a_distance" in m}
     if pads:
         out["proxy_a_distance"] = stat(pads)
@@ -185,8 +192,38 @@ def correctness(metrics: Sequence[Mapping], seeds: Sequence[int], y: np.ndarray)
     return np.stack([by_seed[s] == y for s in seeds])
 
 
+def candidates_of(cfg: Setup, metrics_by_variant: Mapping[str, Sequence[Mapping]]) -> list[str]:
+    """The variants model selection chooses among: `evaluation.candidates`, else every variant
+    scored on the criteria (every label-free one)."""
+    scored = [v for v, ms in metrics_by_variant.items() if "criteria" in ms[0]]
+    chosen = cfg.evaluation.candidates
+    if chosen is None:
+        return scored
+    missing = [v for v in chosen if v not in scored]
+    if missing:
+        raise ValueError(f"evaluation.candidates: {missing} are not label-free variants of this "
+                         f"study; candidates must be among {scored}")
+    return list(chosen)
+
+
+def add_ensv(metrics_by_variant: Mapping[str, Sequence[Mapping]], candidates: Sequence[str],
+             seeds: Sequence[int]) -> None:
+    """Each candidate's EnsV score per seed (`criteria.ensv` over the candidates' models of
+    that seed), written into its metrics' criteria; a label-free variant outside the candidate
+    set is scored against the same ensemble."""
+    by_seed = {v: {int(m["seed"]): m for m in ms} for v, ms in metrics_by_variant.items()
+               if "criteria" in ms[0]}
+    for s in seeds:
+        probs = {v: np.asarray(by_seed[v][s]["pool_probs"]) for v in by_seed}
+        scores = ensv(probs, candidates)
+        for v in by_seed:
+            by_seed[v][s]["criteria"]["ensv"] = scores[v]
+
+
 def build(cfg: Setup, metrics_by_variant: Mapping[str, Sequence[Mapping]],
           y_test: np.ndarray) -> dict[str, object]:
+    candidates = candidates_of(cfg, metrics_by_variant)
+    add_ensv(metrics_by_variant, candidates, cfg.seeds)
     variants = {v: variant_summary(ms, cfg.classes) for v, ms in metrics_by_variant.items()}
     correct = {v: correctness(ms, cfg.seeds, y_test) for v, ms in metrics_by_variant.items()}
     boot = cfg.evaluation.bootstrap
@@ -198,7 +235,10 @@ def build(cfg: Setup, metrics_by_variant: Mapping[str, Sequence[Mapping]],
     if oracle in variants and correct[oracle].mean() > correct[source].mean():
         gap = {v: bootstrap.gap_closure(correct[v], correct[source], correct[oracle], rs)
                for v in variants if v != oracle}
-    candidates = [v for v in variants if v != oracle]
+    selection = select(variants, candidates, correct, rs, cfg.evaluation.deploy_criterion, gap)
+    share = cfg.evaluation.deploy_gap_share
+    deployed = [] if share is None or gap is None else [
+        deploy_claim(selection, share, cfg.evaluation.claims, boot.level)]
     return {
         "study": cfg.study,
         "classes": list(cfg.classes),
@@ -217,11 +257,11 @@ def build(cfg: Setup, metrics_by_variant: Mapping[str, Sequence[Mapping]],
         "comparisons": comparisons(cfg, variants, correct, rs),
         "intervals": {**{k: t.format(resamples=boot.resamples) for k, t in INTERVALS.items()},
                       "resamples": boot.resamples, "level": boot.level},
-        "model_selection": select(variants, candidates, correct, rs, cfg.evaluation.deploy_criterion, gap),
+        "model_selection": selection,
         "claims": claims.evaluate(cfg.evaluation.claims, correct,
                                   {v: s["train_acc"]["per_seed"] for v, s in variants.items()},
                                   {v: s["test_acc"]["per_seed"] for v, s in variants.items()}, rs,
-                                  items=cfg.claims),
+                                  items=cfg.claims) + deployed,
         "no_test_labels": NO_TEST_LABELS,
     }
 

@@ -52,6 +52,7 @@ from synth2real.config.variants import (
     Bottleneck,
     Coral,
     Dann,
+    Ensemble,
     Head,
     HeadOnly,
     Im,
@@ -60,8 +61,10 @@ from synth2real.config.variants import (
     Methods,
     Mixing,
     PoolObjective,
+    Prior,
     Rejection,
     Rounds,
+    Shot,
     Source,
     TargetLabels,
     Threshold,
@@ -88,6 +91,7 @@ __all__ = [
     "Dann",
     "Demo",
     "DiffusersGenerator",
+    "Ensemble",
     "Evaluation",
     "Export",
     "Features",
@@ -102,11 +106,13 @@ __all__ = [
     "Mixing",
     "PathWeights",
     "PoolObjective",
+    "Prior",
     "PseudoLabel",
     "RealData",
     "Rejection",
     "Roles",
     "Rounds",
+    "Shot",
     "Source",
     "Study",
     "SyntheticData",
@@ -148,6 +154,8 @@ class JobInputs(Strict):
     labellers: dict[str, str]
     shares: dict[str, str]
     starts: dict[str, str]
+    # Ensemble variant -> its member variants (their checkpoints per member, per seed).
+    ensembles: dict[str, list[str]]
     # The budget draws of labeled photos; the backbone (the pretrained last block).
     draws: bool
     backbone: bool
@@ -157,7 +165,8 @@ class JobInputs(Strict):
     @property
     def upstream(self) -> list[str]:
         """The variants whose checkpoints the job reads."""
-        return [*self.labellers.values(), *self.shares.values(), *self.starts.values()]
+        return [*self.labellers.values(), *self.shares.values(), *self.starts.values(),
+                *(m for ms in self.ensembles.values() for m in ms)]
 
 
 class Study(Strict):
@@ -200,6 +209,11 @@ class Study(Strict):
                 if v not in self.variants:
                     raise ValueError(f"evaluation.claims: claim {claim.id!r} names variant {v!r}, "
                                      f"which this study does not run; variants: {list(self.variants)}")
+        free = [v for v, spec in self.variants.items() if spec.label_free]
+        wrong = [v for v in self.evaluation.candidates or [] if v not in free]
+        if wrong:
+            raise ValueError(f"evaluation.candidates: {wrong} are not label-free variants of this "
+                             f"study; candidates are among {free}")
         if self.export.seed not in self.seeds:
             raise ValueError(f"export.seed={self.export.seed} is not one of seeds={self.seeds}")
         return self
@@ -220,6 +234,8 @@ class Study(Strict):
                 raise ValueError(f"{key} has every part equal to variant {seen[spec]!r}: the "
                                  "same model under two names; remove one")
             seen.setdefault(spec, name)
+            if v.ensemble is not None:
+                self._check_ensemble(key, v)
             if v.pseudo_labels is not None and self.labelled_by(name) is None:
                 src = v.source_model()
                 raise ValueError(
@@ -227,6 +243,24 @@ class Study(Strict):
                     f"model on {src.source.features} source features ({src.source.size} per "
                     f"class), which this study does not train; declare it, e.g. "
                     f"`{src.source.features}: {{source: {src.source.features}}}`")
+
+    def _check_ensemble(self, key: str, v: Variant) -> None:
+        """An ensemble's members are label-free study variants, no ensembles, training no
+        block, reading the feature kinds the ensemble reads."""
+        for m in v.ensemble.members:
+            u = self.variants.get(m)
+            if u is None or not u.label_free:
+                raise ValueError(f"{key}.ensemble.members: {m!r} is not a label-free variant of "
+                                 f"this study; variants: {list(self.variants)}")
+            if u.ensemble is not None or u.trainable.kind != "head":
+                raise ValueError(f"{key}.ensemble.members: {m!r} is an ensemble or trains the "
+                                 "last block; members are models over the cached features")
+            if u.feature_kinds != v.feature_kinds:
+                raise ValueError(
+                    f"{key}: member {m!r} reads source/target features "
+                    f"{u.source.features}/{u.target}, the ensemble {v.source.features}/"
+                    f"{v.target}: give the ensemble source: {u.source.features} and target: "
+                    f"{u.target} (one backbone for every member)")
 
     # -- derived names, used by the Snakefile and the report -------------------
 
@@ -357,6 +391,8 @@ class Study(Strict):
             kind = "pseudo-labels"
         elif self.started_from(name):
             kind = "bridged"
+        elif v.ensemble is not None:
+            kind = "ensemble"
         else:
             kind = "heads" if v.trainer.kind == "head" else v.trainer.kind
         kinds = v.feature_kinds
@@ -369,8 +405,10 @@ class Study(Strict):
         shares = {v: self.trained_as(v) for v in members if self.trained_as(v) != v}
         starts = {v: self.started_from(v) for v in members if self.started_from(v)}
         variants = [self.trained[v] for v in members]
+        ensembles = {v: list(self.trained[v].ensemble.members) for v in members
+                     if self.trained[v].ensemble is not None}
         return JobInputs(
-            labellers=labellers, shares=shares, starts=starts,
+            labellers=labellers, shares=shares, starts=starts, ensembles=ensembles,
             draws=any(v.target_labels is not None and v.target_labels.per_class is not None
                       for v in variants),
             backbone=variants[0].feature_kinds["source"] == "block",

@@ -31,10 +31,22 @@ CRITERIA: dict[str, tuple[bool, str, str]] = {
     "snd": (True, "unlabeled pool",
             ("soft neighbourhood density (Saito et al. 2021) of the pool's predictions, "
             "temperature 0.05")),
+    "ensv": (True, "unlabeled pool",
+             ("EnsV (Hu et al. 2024): agreement of the candidate's pool predictions with the "
+              "averaged prediction of every candidate")),
+    "mixval": (True, "unlabeled pool",
+               ("MixVal (Hu et al. 2023): accuracy on pool inputs mixed 0.55:0.45 in the cached "
+                "feature space (features mixed, not pixels) against the first image's "
+                "pseudo-label, mean of intra- and inter-class pairs")),
+    "dev": (False, "labeled source val + unlabeled pool",
+            ("DEV (You et al. 2019): source val loss weighted by the pool/source density "
+             "ratio of a logistic domain classifier in the model's representation, with its "
+             "control variate (lower is better)")),
     "target_val_acc": (True, "labeled target val",
                        "accuracy on the small labeled target-validation split"),
 }
-Criterion = Literal["source_val_acc", "pool_entropy", "pool_im", "snd", "target_val_acc"]
+Criterion = Literal["source_val_acc", "pool_entropy", "pool_im", "snd", "ensv", "mixval", "dev",
+                    "target_val_acc"]
 
 
 class Bootstrap(Strict):
@@ -94,4 +106,11 @@ class Evaluation(Strict):
     bootstrap: Bootstrap = Bootstrap()
     # The criterion that picks the deployed adapted model (never test accuracy).
     deploy_criterion: Criterion = "target_val_acc"
+    # The variants model selection chooses among (and EnsV averages); null = every label-free
+    # variant of the study.
+    candidates: list[str] | None = Field(None, min_length=2)
+    # The claim on the deployed adapted model: it closes at least this share of the
+    # source-only -> oracle gap (judged by the claims' rule on its gap-closure interval);
+    # null = no such claim.
+    deploy_gap_share: float | None = Field(0.7, gt=0, le=1)
     claims: Claims = Claims()

@@ -170,6 +170,29 @@ class Im(Bottleneck):
                 f"{self.diversity:g}), bottleneck on the frozen features")
 
 
+class Shot(Bottleneck):
+    # SHOT (Liang et al., 2020), the full recipe on the frozen features: stage 1 a source model
+    # (bottleneck + classifier, cross-entropy with label smoothing 0.1); stage 2 on the pool
+    # alone, the source classifier frozen, the bottleneck (and a trained last block) adapted by
+    # information maximisation (entropy 1, diversity 1) plus `centroid_weight` (0.3, SHOT's
+    # cls_par) x cross-entropy with centroid pseudo-labels, recomputed before every epoch:
+    # softmax-weighted class centroids of the pool's bottleneck features, each image labelled
+    # by the nearest centroid in cosine distance, then the centroids recomputed from those
+    # labels and the pool relabelled (`centroid_rounds`: 2 computations, SHOT's code).
+    kind: Literal["shot"] = "shot"
+    entropy: float = Field(1.0, ge=0)
+    diversity: float = Field(1.0, ge=0)
+    centroid_weight: float = Field(0.3, ge=0)
+    centroid_rounds: int = Field(2, ge=1, le=10)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    # Stage-2 epochs over the pool; null = train.epochs (a last block: its epochs).
+    adapt_epochs: int | None = Field(None, ge=1)
+
+    def describe(self) -> str:
+        return (f"SHOT: source model, then IM + {self.centroid_weight:g} x centroid "
+                "pseudo-labels on the pool, source classifier frozen")
+
+
 class Dann(Bottleneck):
     # DANN (Ganin & Lempitsky, 2015): a domain classifier behind gradient reversal.
     kind: Literal["dann"] = "dann"
@@ -188,7 +211,7 @@ class Dann(Bottleneck):
 
 # Trainers that fit a bottleneck net with a loss on the unlabeled pool added to the source CE.
 PoolObjective = Mcc | Coral | Im
-Trainer = Annotated[Head | Mcc | Coral | Im | Dann, Field(discriminator="kind")]
+Trainer = Annotated[Head | Mcc | Coral | Im | Shot | Dann, Field(discriminator="kind")]
 
 
 class TargetLabels(Strict):
@@ -228,6 +251,51 @@ class TargetLabels(Strict):
                 "bridged": f"bridged transfer: ({start}), then {photos}"}[self.use]
 
 
+class Prior(Strict):
+    """Label-shift correction at inference: the target class prior pi_t estimated on the
+    unlabeled pool, and every prediction reweighted by pi_t / pi_s (pi_s: the training labels'
+    class frequencies), folded into the classifier's bias (log pi_t - log pi_s), so the deployed
+    model carries it. The pool's labels are never read (its true prior is a diagnostic only).
+
+    em    Saerens et al. (2002): alternate p_t(y|x) ~ p(y|x) pi_t / pi_s and pi_t = mean p_t(y|x)
+    bbse  black-box shift estimation (Lipton et al., 2018): pi_t = pi_s * w, w solving
+          C w = q, C the joint (prediction, label) frequencies on the labeled source val split,
+          q the pool's prediction frequencies (clipped at 0 and renormalised)
+    """
+
+    kind: Literal["em", "bbse"] = "em"
+    # EM: stop when no class prior moves more than this, or after max_iter rounds.
+    tol: float = Field(1e-6, gt=0)
+    max_iter: int = Field(1000, ge=1)
+
+    def describe(self) -> str:
+        return {"em": "class prior of the pool by EM (Saerens et al.)",
+                "bbse": "class prior of the pool by BBSE"}[self.kind]
+
+
+class Ensemble(Strict):
+    """Models of other label-free study variants, their softmax outputs averaged: one model over
+    one backbone (members read the same feature kinds and train no block; exported as one ONNX
+    graph). Over methods: seed s's model averages seed s's model of every member, so the
+    ensemble pairs with the other variants seed by seed. Over seeds (`seeds: true`): every
+    seed's model of every member, one model, reported for every seed (its seed spread is 0;
+    its bootstrap interval carries the test images)."""
+
+    members: list[str] = Field(min_length=1)
+    seeds: bool = False
+
+    @model_validator(mode="after")
+    def _two(self) -> Ensemble:
+        if len(self.members) < 2 and not self.seeds:
+            raise ValueError("an ensemble over methods needs two members or more (one member: "
+                             "give seeds: true for its seed ensemble)")
+        return self
+
+    def describe(self) -> str:
+        over = "every seed's models of " if self.seeds else ""
+        return f"ensemble of {over}" + ", ".join(self.members)
+
+
 class HeadOnly(Strict):
     """The study's setting: the backbone is frozen, only the classifier trains."""
 
@@ -258,7 +326,8 @@ Trainable = Annotated[HeadOnly | LastBlock, Field(discriminator="kind")]
 
 # A bare word or number stands for this setting of the part (`trainer: mcc` = {kind: mcc}).
 _SHORTHAND = {"source": "features", "reject": "score", "pseudo_labels": "kind", "rounds": "count",
-              "mixing": "ratio", "trainer": "kind", "trainable": "kind", "target_labels": "use"}
+              "mixing": "ratio", "trainer": "kind", "trainable": "kind", "target_labels": "use",
+              "prior": "kind"}
 
 
 class Variant(Strict):
@@ -274,6 +343,9 @@ class Variant(Strict):
     trainable: Trainable = HeadOnly()
     target_labels: TargetLabels | None = None
     mixing: Mixing | None = None
+    # Acts on the trained model: members averaged, then the label-shift correction.
+    ensemble: Ensemble | None = None
+    prior: Prior | None = None
     # Free text for the paper's methods table; null = generated from the parts.
     description: str | None = None
 
@@ -283,6 +355,8 @@ class Variant(Strict):
         if isinstance(data, dict):
             data = {k: ({_SHORTHAND[k]: v} if k in _SHORTHAND and isinstance(v, str | int | float)
                         and not isinstance(v, bool) else v) for k, v in data.items()}
+            if isinstance(data.get("ensemble"), list):  # `ensemble: [a, b]`: its members
+                data["ensemble"] = {"members": data["ensemble"]}
         return data
 
     @field_validator("reject")
@@ -339,6 +413,27 @@ class Variant(Strict):
                     f"{value.start.trainable.kind}, stage 2: head/{part.kind})")
         return value
 
+    @field_validator("ensemble")
+    @classmethod
+    def _ensemble_alone(cls, value: Ensemble | None, info: ValidationInfo) -> Any:
+        d = info.data
+        if value is not None and (
+                d.get("pseudo_labels") is not None or d.get("target_labels") is not None
+                or getattr(d.get("trainer"), "kind", "head") != "head"
+                or getattr(d.get("trainable"), "kind", "head") != "head"):
+            raise ValueError("an ensemble is made of its members' models: give it no "
+                             "pseudo_labels, target_labels, trainer or trainable of its own (only "
+                             "source / target, the feature kinds its members read, and prior)")
+        return value
+
+    @field_validator("prior")
+    @classmethod
+    def _prior_label_free(cls, value: Prior | None, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("target_labels") is not None:
+            raise ValueError("the label-shift correction is for label-free models: a model "
+                             "trained on labeled target photos takes no prior")
+        return value
+
     @field_validator("mixing")
     @classmethod
     def _mixes_real(cls, value: Any, info: ValidationInfo) -> Any:
@@ -366,7 +461,8 @@ class Variant(Strict):
     @property
     def reads_pool(self) -> bool:
         """Whether training reads the unlabeled pool (pseudo-labels, or a pool trainer)."""
-        return self.pseudo_labels is not None or self.trainer.kind != "head"
+        return (self.pseudo_labels is not None or self.trainer.kind != "head"
+                or self.prior is not None or self.ensemble is not None)
 
     @property
     def reads_source(self) -> bool:
@@ -423,7 +519,8 @@ class Variant(Strict):
                  self.rounds.describe(),
                  self.target_labels.describe() if self.target_labels else "",
                  self.mixing.describe() if self.mixing else "",
-                 self.trainer.describe(), self.trainable.describe()]
+                 self.trainer.describe(), self.trainable.describe(),
+                 *(p.describe() for p in (self.ensemble, self.prior) if p is not None)]
         return " + ".join(p for p in parts if p) or "source-only head"
 
 
@@ -440,6 +537,8 @@ def _v(**parts: Any) -> Variant:
 
 
 PL = {"pseudo_labels": "threshold"}
+# The ensemble over methods: the feature-level methods on the aligned source.
+ALIGNED_METHODS = ["align+im", "align+mcc", "align+dann", "align+coral", "align+shot"]
 # The variants run when the config names none. align+adabn+dann is left out:
 # AdaBN adds nothing to align+dann on the offline bundle (its BN statistics
 # already come from the target's dataset), and it would cost a DANN job.
@@ -464,6 +563,16 @@ DEFAULT_VARIANTS: dict[str, Variant] = {
        for a, s in (("", "plain"), ("align+", "aligned"))},
     # The source-only model with the last block trained too: bridged transfer's stage 1.
     "block": _v(trainable="last_block"),
+    # A label-free model worth deploying: SHOT's full recipe, label-shift corrections, the
+    # last block adapted by the pool trainers, ensembles over methods and over seeds.
+    "shot": _v(trainer="shot"),
+    "align+shot": _v(source="aligned", trainer="shot"),
+    **{f"align+shot+{p}": _v(source="aligned", trainer="shot", prior=p) for p in ("em", "bbse")},
+    **{f"block+{t}": _v(trainer=t, trainable="last_block") for t in ("im", "mcc", "dann", "shot")},
+    "ens-align": _v(source="aligned", ensemble=ALIGNED_METHODS),
+    "ens-align+em": _v(source="aligned", ensemble=ALIGNED_METHODS, prior="em"),
+    "ens-seeds-align+shot": _v(source="aligned", ensemble={"members": ["align+shot"],
+                                                           "seeds": True}),
 }
 
 

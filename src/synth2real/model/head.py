@@ -12,6 +12,7 @@ addresses every parameter by the names these modules give it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,48 @@ class BlockNet(nn.Module):
         return self.classifier(self.block(x))
 
 
-NETS: dict[str, type[nn.Module]] = {net.kind: net for net in (Head, BottleneckNet, DannNet, BlockNet)}
+class Ensemble(nn.Module):
+    """Several trained nets on the same inputs, their softmax outputs averaged: logits
+    log(mean_k softmax(member_k(f))) + `shift` (a label-shift correction, zero unless set),
+    so that the softmax of the output is the averaged prediction."""
+
+    kind = "ensemble"
+
+    def __init__(self, members: Sequence[dict[str, Any]]) -> None:
+        super().__init__()
+        self.args = {"members": [dict(m) for m in members]}
+        self.members = nn.ModuleList(NETS[m["kind"]](**m["args"]) for m in members)
+        num_classes = members[0]["args"]["num_classes"]
+        self.register_buffer("shift", torch.zeros(num_classes))
+
+    @classmethod
+    def of(cls, nets: Sequence[nn.Module]) -> Ensemble:
+        """An ensemble of copies of trained `nets` (every one a net kind of `NETS`)."""
+        out = cls([{"kind": n.kind, "args": dict(n.args)} for n in nets])
+        for member, net in zip(out.members, nets, strict=True):
+            member.load_state_dict(net.state_dict())
+        return out.eval()
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        logp = torch.stack([torch.log_softmax(m(f), -1) for m in self.members])
+        return torch.logsumexp(logp, 0) - math.log(len(self.members)) + self.shift
+
+
+NETS: dict[str, type[nn.Module]] = {net.kind: net for net in (Head, BottleneckNet, DannNet,
+                                                              BlockNet, Ensemble)}
+
+
+def shift_logits(model: nn.Module, delta: np.ndarray) -> None:
+    """Add `delta` [C] to every output logit of `model`, in place: to the bias of the linear
+    layer that makes its logits (an ensemble: to its `shift`)."""
+    d = torch.as_tensor(delta, dtype=torch.float32)
+    with torch.no_grad():
+        if isinstance(model, Ensemble):
+            model.shift += d
+        elif isinstance(model, BlockNet):
+            shift_logits(model.classifier, delta)
+        else:
+            (model.linear if isinstance(model, Head) else model.classifier).bias += d
 
 # Images per inference call of a block model: its hidden map is 49 x 1280 floats per image.
 _CHUNK = 256
@@ -156,6 +198,12 @@ def logits(model: nn.Module, X: np.ndarray) -> np.ndarray:
     """Logits [N, C] of any trained model on its inputs X (cached features, or block inputs for
     a `BlockNet`; eval mode: dropout off)."""
     return _apply(model.eval(), X)
+
+
+def pooled(net: BlockNet, X: np.ndarray) -> np.ndarray:
+    """A block model's pooled block output [N, 1280] of its block inputs X: what its classifier
+    reads (so `classifier` on it scores exactly as the whole net does on X)."""
+    return _apply(net.eval().block, X)
 
 
 def embed(net: nn.Module, X: np.ndarray) -> np.ndarray:

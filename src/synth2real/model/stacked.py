@@ -108,7 +108,8 @@ class Batch:
     `y` [M, B] their class indices, `weight` [M, B] 1/n_k on model k's n_k rows and 0 on
     padding (so `(loss * weight).sum(1)` is each model's mean; 0 for a model without a
     minibatch this step, n_k = 0), `pool` [M, B, D] pool rows beside them (pool trainers:
-    every model has the same rows), `progress` the share of all steps done before this one.
+    every model has the same rows), `progress` the share of all steps done before this one,
+    `index` [M, B] the table rows of `x` (a loss may look up per-row targets of its own).
     """
 
     x: torch.Tensor
@@ -118,6 +119,7 @@ class Batch:
     pool: torch.Tensor | None
     streams: Sequence[Stream]
     progress: float
+    index: torch.Tensor | None = None  # [M, B] the table rows of `x` (0 on padding)
 
     def dropped(self, width: int, dim: int, p: float) -> torch.Tensor:
         """A [M, width, dim] dropout mask, True where an element is dropped, each model's drawn
@@ -241,19 +243,28 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     return torch.baddbmm(bias.unsqueeze(1), x, weight, alpha=scale)
 
 
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Per-model weighted cross-entropy: logits [M, B, C], labels and row weights [M, B] -> [M]."""
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
+                  label_smoothing: float = 0.0) -> torch.Tensor:
+    """Per-model weighted cross-entropy: logits [M, B, C], labels and row weights [M, B] -> [M]
+    (with `label_smoothing`, torch's: the target puts that mass uniformly over the classes)."""
     m, b, c = logits.shape
-    ce = F.cross_entropy(logits.reshape(-1, c), y.reshape(-1), reduction="none").view(m, b)
+    ce = F.cross_entropy(logits.reshape(-1, c), y.reshape(-1), reduction="none",
+                         label_smoothing=label_smoothing).view(m, b)
     return (ce * weight).sum(1)
+
+
+# Called before every epoch with the stacked parameters (no gradient): a loss whose targets
+# depend on the current models (SHOT's centroid pseudo-labels) recomputes them here.
+Refresh = Callable[[dict[str, torch.Tensor]], None]
 
 
 def fit(nets: Sequence[nn.Module], streams: Sequence[Stream], members: Sequence[Members],
         plans: Sequence[Plan], table: torch.Tensor, loss: Loss,
-        schedule: Schedule) -> list[History]:
+        schedule: Schedule, refresh: Refresh | None = None) -> list[History]:
     """Train `nets[k]` on `members[k]` (rows of `table` [R, D]) with minibatches from
     `plans[k]`, drawing from `streams[k]`, all at once; the nets end up trained (in eval
-    mode). Every plan must give the same number of steps in every epoch."""
+    mode). Every plan must give the same number of steps in every epoch. `refresh` runs
+    before each epoch."""
     names = [n for n, _ in nets[0].named_parameters()]
     params = {n: torch.stack([_layout(dict(net.named_parameters())[n].detach()) for net in nets])
               .contiguous().requires_grad_() for n in names}
@@ -265,6 +276,9 @@ def fit(nets: Sequence[nn.Module], streams: Sequence[Stream], members: Sequence[
         # StepLR: the rate times gamma every step_size epochs, multiplied as torch's does.
         if epoch and epoch % schedule.step_size == 0:
             opt.lr = opt.lr * schedule.gamma
+        if refresh is not None:
+            with torch.no_grad():
+                refresh(params)
         epoch_steps = [plan(stream) for plan, stream in zip(plans, streams, strict=True)]
         width = max(len(s) for s in epoch_steps)
         total = total or schedule.epochs * width
@@ -302,6 +316,9 @@ class Recipe:
     loss: Loss
     schedule: Schedule
     pool: bool = False
+    # Builds the recipe's per-epoch hook for one pass, from the table and the models'
+    # members (see `Refresh`); None: the loss reads nothing but the minibatch.
+    refresh: Callable[[torch.Tensor, Sequence[Members]], Refresh] | None = None
 
 
 def train(recipe: Recipe, table: torch.Tensor, members: Sequence[Members],
@@ -317,7 +334,7 @@ def train(recipe: Recipe, table: torch.Tensor, members: Sequence[Members],
     if recipe.pool:
         plans = [with_pool(p, pool_rows) for p in plans]
     hists = fit(nets, [Stream(s) for s in seeds], members, plans, table, recipe.loss,
-                recipe.schedule)
+                recipe.schedule, recipe.refresh(table, members) if recipe.refresh else None)
     return nets, hists
 
 
@@ -344,8 +361,9 @@ def _batch(steps: Sequence[Step | None], members: Sequence[Members], streams: Se
         if len(set(rows)) != 1:
             raise ValueError("pool minibatches need the same number of rows in every model")
         pool = table[torch.from_numpy(np.stack([s.pool for s in steps]))]
-    return Batch(table[torch.from_numpy(index)], torch.from_numpy(y), torch.from_numpy(weight),
-                 rows, pool, streams, progress)
+    rows_t = torch.from_numpy(index)
+    return Batch(table[rows_t], torch.from_numpy(y), torch.from_numpy(weight),
+                 rows, pool, streams, progress, rows_t)
 
 
 def block(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

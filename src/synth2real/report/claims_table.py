@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from synth2real.report import cells
 from synth2real.report.text import csv_text, percent, tex, tt
 
-METRIC_WORDS = {"test_acc": "real-test accuracy", "overfit_gap": "train $-$ test gap (smaller)"}
+METRIC_WORDS = {"test_acc": "real-test accuracy", "overfit_gap": "train $-$ test gap (smaller)",
+                "gap_closure": r"gap closure $-$ the claimed share"}
 NONE = "this run judges no claim"
 
 

@@ -149,7 +149,7 @@ def jobs(root: Path, cfg: Study, sets: dict[str, dict[str, ImageSet]], draws: Pa
          backbone: Path | None = None) -> dict[str, Callable[[], None]]:
     """Every training job of the study and its budget track, as the workflow calls its stage
     (the inputs of `Study.job_inputs`), in an order where each job's labelling, shared and
-    stage-1 models exist before it runs. `draws`: the budget draws; `backbone`: the
+    stage-1 models and ensemble members exist before it runs. `draws`: the budget draws; `backbone`: the
     backbone's info file (jobs of block models)."""
     seeds = list(cfg.seeds)
 
@@ -174,7 +174,10 @@ def jobs(root: Path, cfg: Study, sets: dict[str, dict[str, ImageSet]], draws: Pa
             data_seed=cfg.data_seed, classes=list(cfg.classes), seeds=seeds,
             labellers=need.labellers, labelling_models=files(list(need.labellers.values()), "head.pt"),
             shares=need.shares, shared_models=files(list(need.shares.values()), "head.pt"),
-            starts=need.starts, start_models=files(list(need.starts.values()), "head.pt"), **extra)
+            starts=need.starts, start_models=files(list(need.starts.values()), "head.pt"),
+            ensembles=need.ensembles,
+            ensemble_models=files([m for ms in need.ensembles.values() for m in ms], "head.pt"),
+            **extra)
 
     todo, out, done = dict(cfg.training_jobs()), {}, set()
     while todo:

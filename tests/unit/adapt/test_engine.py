@@ -11,7 +11,16 @@ import pytest
 import torch
 
 from synth2real.adapt import engine, pseudo_labels
-from synth2real.config import LastBlock, Rejection, Rounds, Source, TargetLabels, Train, Variant
+from synth2real.config import (
+    LastBlock,
+    Prior,
+    Rejection,
+    Rounds,
+    Source,
+    TargetLabels,
+    Train,
+    Variant,
+)
 from synth2real.config.variants import PseudoLabels, Trainable, Trainer
 from synth2real.data.imagesets import FEATURE_KINDS, ImageSet, save_features
 from synth2real.data.manifests import (
@@ -41,6 +50,8 @@ PARTS = {
     "rounds": "engine.ROUND_CHOICE",
     "mixing": "mixing.mixed",
     "trainer": "engine.TRAINERS",
+    "ensemble": "train_variants(ensembles): head.Ensemble of the members' checkpoints",
+    "prior": "engine.PRIOR_ESTIMATES, folded in by head.shift_logits",
     "description": "Variant.describe",
 }
 
@@ -59,6 +70,7 @@ def test_every_part_is_known_and_every_kind_of_a_part_is_registered():
         == {"only", "pooled", "bridged"}
     assert set(typing.get_args(Rejection.model_fields["score"].annotation)) == set(pseudo_labels.OOD_SCORES)
     assert set(typing.get_args(Rounds.model_fields["chosen_by"].annotation)) == set(engine.ROUND_CHOICE)
+    assert set(typing.get_args(Prior.model_fields["kind"].annotation)) == set(engine.PRIOR_ESTIMATES)
     kinds = {*typing.get_args(Source.model_fields["features"].annotation),
              *typing.get_args(Variant.model_fields["target"].annotation)}
     assert kinds <= set(FEATURE_KINDS)
@@ -253,3 +265,32 @@ def test_the_oracle_beats_source_only_on_a_rotated_target(tmp_path):
         assert orc["test"]["acc"] > src["test"]["acc"] + 0.3
         assert src["test"]["acc"] == pytest.approx(np.mean(
             np.array(src["test"]["pred"]) == np.repeat(np.arange(3), 10)))
+
+
+def test_shot_ensembles_and_prior_corrections_train_from_their_parts(tmp_path, sets):
+    im = Variant(source={"size": 20}, trainer={"kind": "im", "bottleneck": 8})
+    first = run(tmp_path / "a", sets, {"src": SOURCE_ONLY, "im": im})
+    shot = Variant(source={"size": 20}, trainer={"kind": "shot", "bottleneck": 8}, prior="em")
+    out = run(tmp_path / "b", sets, {"shot": shot})
+    m = read_json(out["metrics"][0])
+    assert set(m["history"]) >= {"class_loss", "adaptation"}
+    assert set(m["history"]["adaptation"]) >= {"im_loss", "centroid_loss"}
+    est = m["prior"]["estimated"]
+    assert m["prior"]["kind"] == "em" and sum(est) == pytest.approx(1) and est != [1 / 3] * 3
+    assert set(m["criteria"]) >= {"mixval", "dev"} and len(m["pool_probs"]) == 60
+
+    ens = Variant(source={"size": 20}, ensemble={"members": ["src", "im"]}, prior="bbse")
+    out = run(tmp_path / "c", sets, {"ens": ens}, ensembles={"ens": ["src", "im"]},
+              ensemble_models=[first["heads"][0], first["heads"][1], first["heads"][2],
+                               first["heads"][3]])
+    model, _ = head.load(out["heads"][1])  # seed 1: members src seed 1 and im seed 1
+    assert isinstance(model, head.Ensemble)
+    members = [head.load(first["heads"][1])[0], head.load(first["heads"][3])[0]]
+    X = sets["real_test"]["plain"].labeled(sets["real_test"]["plain"].rows(), CLASSES, "plain").X
+    m = read_json(out["metrics"][1])
+    ratio = np.exp(np.log(m["prior"]["estimated"]) - np.log(m["prior"]["source"]))
+    mean = np.mean([head.predict_proba(n, X) for n in members], 0) * ratio
+    np.testing.assert_allclose(head.predict_proba(model, X), mean / mean.sum(1, keepdims=True),
+                               rtol=1e-4)
+    assert m["ensemble"]["members"] == ["src", "im"]
+    assert m["test"]["pred"] == head.predict_proba(model, X).argmax(1).tolist()

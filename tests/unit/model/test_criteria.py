@@ -48,4 +48,68 @@ def test_pool_scores_names_match_the_config_criteria():
     from synth2real.config import CRITERIA
 
     scores = criteria.pool_scores(onehot([0, 1, 2]))
-    assert set(scores) == {c for c, (_, reads, _) in CRITERIA.items() if reads == "unlabeled pool"}
+    # Besides these, MixVal (it runs the model on mixed inputs, at training time) and EnsV
+    # (it compares the candidates, in the summary) read the pool alone.
+    assert set(scores) | {"mixval", "ensv"} == {
+        c for c, (_, reads, _) in CRITERIA.items() if reads == "unlabeled pool"}
+
+
+def test_ensv_scores_agreement_with_the_candidates_average():
+    # Three candidates on 4 pool images; their average predicts [0, 1, 2, 0].
+    a = onehot([0, 1, 2, 0])  # agrees everywhere
+    b = onehot([0, 1, 1, 0])  # disagrees on image 2
+    c = onehot([1, 2, 2, 1], conf=0.4)  # unsure, outvoted on 0, 1, 3
+    scores = criteria.ensv({"a": a, "b": b, "c": c})
+    np.testing.assert_allclose(np.mean([a, b, c], 0).argmax(1), [0, 1, 2, 0])
+    assert scores == {"a": 1.0, "b": 0.75, "c": 0.25}
+    # A model outside the candidate set is scored against the candidates' average only.
+    outside = criteria.ensv({"a": a, "b": b, "x": onehot([2, 2, 2, 2])}, members=["a", "b"])
+    assert outside["x"] == pytest.approx(np.mean(np.mean([a, b], 0).argmax(1) == 2))
+
+
+def test_mixval_rewards_a_model_consistent_on_mixed_inputs():
+    rng = np.random.default_rng(0)
+    centers = np.eye(3) * 4
+    y = rng.integers(0, 3, 300)
+    X = centers[y] + rng.normal(0, 0.05, (300, 3))
+
+    def linear(x):  # nearest center: consistent under mixing (the 0.55 side wins)
+        return onehot(np.argmax(x, 1))
+
+    def threshold(x):  # the same labels on the pool, but only far from the others
+        out = linear(x)
+        out[np.max(x, 1) < 3.5] = onehot(np.zeros((np.max(x, 1) < 3.5).sum(), int))
+        return out
+
+    assert (linear(X).argmax(1) == threshold(X).argmax(1)).all()
+    assert criteria.mixval(linear, X, 0) == pytest.approx(1.0)
+    assert criteria.mixval(threshold, X, 0) < 0.8
+    # The pairs come from the seed: the same for every candidate scored with it.
+    assert criteria.mixval(threshold, X, 0) == criteria.mixval(threshold, X, 0)
+
+
+def test_mixval_averages_intra_and_inter_class_pairs():
+    X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+
+    def by_first(x):  # class 0 where the first coordinate dominates, as skada's scorer counts
+        return onehot((x[:, 1] > x[:, 0]).astype(int), n=2)
+
+    perm = np.random.default_rng(3).permutation(4)
+    labels = by_first(X).argmax(1)
+    same = labels == labels[perm]
+    mixed = 0.55 * X + 0.45 * X[perm]
+    hit = by_first(mixed).argmax(1) == labels
+    expected = np.mean([hit[m].mean() for m in (same, ~same) if m.any()])
+    assert criteria.mixval(by_first, X, 3) == pytest.approx(expected)
+
+
+def test_dev_with_equal_weights_is_the_mean_loss_and_weighs_target_like_rows():
+    loss = np.array([0.1, 0.2, 0.3, 2.0])
+    assert criteria.dev(loss, np.ones(4)) == pytest.approx(loss.mean())
+    # All weight on the row with the large loss: DEV is about that loss; the control variate
+    # (eta) removes the part of the weighted mean explained by the weights' own noise.
+    w = np.array([0.1, 0.1, 0.1, 3.7])
+    weighted = w * loss
+    eta = -np.cov(weighted, w)[0, 1] / np.var(w, ddof=1)
+    assert criteria.dev(loss, w) == pytest.approx(weighted.mean() + eta * w.mean() - eta)
+    assert criteria.dev(loss, w) > criteria.dev(loss, np.ones(4))

@@ -12,7 +12,7 @@ from torch import nn
 
 from synth2real.model import export
 from synth2real.model.backbone import export_onnx, graph_version, ort_session
-from synth2real.model.head import BottleneckNet, DannNet, Head
+from synth2real.model.head import BottleneckNet, DannNet, Ensemble, Head
 
 DEPLOY = {"classes": ["dog", "cat", "bird"], "target_domain": "Real photos from somewhere.",
           "models": {"adapted": {"variant": "balanced", "seed": 0,
@@ -71,7 +71,9 @@ def test_exported_file_passes_the_full_checker_with_doc_and_version(tmp_path):
 
 
 @pytest.mark.parametrize("net", [Head(3, in_dim=8), BottleneckNet(3, 8, 4, 0.1),
-                                 DannNet(3, 8, 4, 5, 0.1)], ids=lambda n: n.kind)
+                                 DannNet(3, 8, 4, 5, 0.1),
+                                 Ensemble.of([Head(3, in_dim=8), BottleneckNet(3, 8, 4, 0.1)])],
+                         ids=lambda n: n.kind)
 def test_composed_graph_equals_head_on_backbone(tmp_path, net):
     """A stored backbone graph + any head kind = one file computing head(backbone(x))."""
     bb = ToyBackbone().eval()

@@ -54,6 +54,8 @@ def test_scores_confusion_rows_are_true_classes():
 @pytest.mark.parametrize("make", [
     lambda: heads.Head(3, 0.2, in_dim=16),
     lambda: heads.DannNet(3, in_dim=16, bottleneck=8, hidden=4, dropout=0.2),
+    lambda: shifted(heads.Ensemble.of([heads.Head(3, 0.2, in_dim=16),
+                                       heads.BottleneckNet(3, 16, 8, 0.2)])),
 ])
 def test_every_model_round_trips_through_the_one_checkpoint_format(tmp_path, make):
     X, _ = separable(20)
@@ -72,3 +74,24 @@ def test_loading_a_foreign_file_says_what_to_do(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "old.pt")
     with pytest.raises(ValueError, match="retrain"):
         heads.load(tmp_path / "old.pt")
+
+
+def shifted(model):
+    heads.shift_logits(model, np.array([0.5, -0.25, 0.0]))
+    return model
+
+
+def test_an_ensemble_averages_its_members_softmax_and_carries_its_shift():
+    X, _ = separable(20)
+    torch.manual_seed(0)
+    members = [heads.Head(3, 0.2, in_dim=16).eval(), heads.BottleneckNet(3, 16, 8, 0.2).eval()]
+    ens = heads.Ensemble.of(members)
+    mean = np.mean([heads.predict_proba(m, X) for m in members], 0)
+    np.testing.assert_allclose(heads.predict_proba(ens, X), mean, rtol=1e-5)
+    delta = np.array([1.0, 0.0, -1.0], np.float32)
+    heads.shift_logits(ens, delta)
+    expected = mean * np.exp(delta)
+    np.testing.assert_allclose(heads.predict_proba(ens, X),
+                               expected / expected.sum(1, keepdims=True), rtol=1e-5)
+    # The members are copies: the ensemble's shift moved no member's bias.
+    assert np.allclose(heads.predict_proba(members[0], X), heads.predict_proba(ens.members[0], X))

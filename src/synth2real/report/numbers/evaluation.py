@@ -11,7 +11,7 @@ run, so the paper compiles for a run without an oracle or without selection.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from synth2real.report import cells
@@ -106,12 +106,33 @@ def _aim_sentence(gap: Mapping[str, Any] | None) -> str:
             f"{_share(mean)}\\,\\%.")
 
 
+def _prior_sentence(summary: Mapping[str, Any]) -> str:
+    """The label-shift corrections' estimates of the pool's class prior against the training
+    prior and the in-domain pool's true prior (read for this diagnostic only)."""
+    priors = {v: s["prior"] for v, s in summary["variants"].items() if "prior" in s}
+    if not priors:
+        return ""
+    classes = ", ".join(summary["classes"])
+
+    def shares(p: Sequence[float]) -> str:
+        return "(" + ", ".join(f"{100 * x:.1f}" for x in p) + ")"
+
+    listed = "; ".join(f"{tt(v)} ({p['kind'].upper()}) {shares(p['estimated'])}"
+                       for v, p in priors.items())
+    first = next(iter(priors.values()))
+    return (f"The label-shift corrections estimate the pool's class prior ({classes}, \\%; mean "
+            f"over seeds) as {listed}, against {shares(first['source'])} among the training "
+            f"labels; the pool's in-domain images are {shares(first['pool_true_in_domain'])} "
+            "(their labels are read for this comparison only).")
+
+
 def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     """Per criterion and for the deployed one: pick, test accuracy, gap closure, regret."""
     sel = summary.get("model_selection") or {}
     if not sel.get("criteria"):
         none = "This run has no model-selection results."
-        return {"text/selection": none, "text/test-best": none, "text/abstract-evaluation": ""}
+        return {"text/selection": none, "text/test-best": none, "text/abstract-evaluation": "",
+                "text/candidates": "none.", "text/priors": ""}
     n: dict[str, str] = {}
     for c, r in sel["criteria"].items():
         keys = [f"sel/{c}"] + (["sel/deploy"] if c == sel["deploy_criterion"] else [])
@@ -128,12 +149,14 @@ def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
                 n[f"{k}/gap/ci"] = _ci(r["gap_closure"].get("ci95"), cells.share)
     best = sel["test_best"]
     n["sel/test-best/variant"], n["sel/test-best/test"] = tt(best["variant"]), pct(best["test_acc"])
+    n["text/candidates"] = ", ".join(tt(v) for v in sel["candidates"]) + "."
+    n["text/priors"] = _prior_sentence(summary)
     deploy = sel["criteria"][sel["deploy_criterion"]]
     gap = deploy.get("gap_closure") if cells.oracle(summary) else None
     closes = (f", closing {n['sel/deploy/gap']}\\,\\% of the source-only $\\to$ oracle gap "
               f"{n['sel/deploy/gap/ci']}" if gap else "")
     label_free = {c: r["regret"]["mean"] for c, r in sel["criteria"].items()
-                  if "labeled" not in r["reads"]}
+                  if r["reads"] == "unlabeled pool"}
     unlabeled = ""
     if label_free:
         c = min(label_free, key=label_free.get)
@@ -142,7 +165,8 @@ def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
                      "below the test-best variant.")
     n["text/selection"] = (
         f"The deployed criterion, {n['sel/deploy/criterion']} (it reads the "
-        f"{n['sel/deploy/reads']} split), picks {n['sel/deploy/variant']}: "
+        f"{n['sel/deploy/reads']}), picks {n['sel/deploy/variant']} among the "
+        f"{len(sel['candidates'])} candidates: "
         f"{n['sel/deploy/test']}\\,\\% real-test accuracy {n['sel/deploy/test/ci']}{closes}, "
         f"a regret of {n['sel/deploy/regret']} points {n['sel/deploy/regret/ci']} against the "
         f"test-best variant {n['sel/test-best/variant']} ({n['sel/test-best/test']}\\,\\%). "
