@@ -670,11 +670,6 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
                 data.splits(variants[name], s)[0],
                 {"ensemble": {"members": ms, "seeds": [seeds[j] for j in ks],
                               "checkpoints": [members[name, m][j] for m in ms for j in ks]}}))
-    for name, spec in variants.items():
-        if spec.prior is not None:
-            for s, fit in zip(seeds, fitted[name], strict=True):
-                fit.extra["prior"] = correct_prior(spec.prior, fit, data,
-                                                   data.splits(spec, s)[1])
     for name, paths in sharing.items():
         fitted[name] = [Fitted(m, data.splits(variants[name], s)[0],
                                {"shared_with": {"variant": shares[name], "checkpoint": path}})
@@ -682,6 +677,11 @@ def train_variants(source: ImageSet, pool: ImageSet, real_test: ImageSet, target
     for name, paths in starting.items():
         for fit, path in zip(fitted[name], paths, strict=True):
             fit.extra["start"] = {"variant": starts[name], "checkpoint": path}
+    for name, spec in variants.items():
+        if spec.prior is not None:
+            for s, fit in zip(seeds, fitted[name], strict=True):
+                fit.extra["prior"] = correct_prior(spec.prior, fit, data,
+                                                   data.splits(spec, s)[1])
     outs = {kind: _per_variant(files, list(variants), len(seeds))
             for kind, files in (("heads", heads), ("metrics", metrics),
                                 ("provenance", provenance), ("accepted", accepted))}

@@ -185,8 +185,9 @@ class Shot(Bottleneck):
     centroid_weight: float = Field(0.3, ge=0)
     centroid_rounds: int = Field(2, ge=1, le=10)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
-    # Stage-2 epochs over the pool; null = train.epochs (a last block: its epochs).
-    adapt_epochs: int | None = Field(None, ge=1)
+    # Stage-2 epochs over the pool: SHOT's image_target.py --max_epoch 15 (with the study's
+    # StepLR); null = the source stage's epochs.
+    adapt_epochs: int | None = Field(15, ge=1)
 
     def describe(self) -> str:
         return (f"SHOT: source model, then IM + {self.centroid_weight:g} x centroid "
@@ -462,7 +463,7 @@ class Variant(Strict):
     def reads_pool(self) -> bool:
         """Whether training reads the unlabeled pool (pseudo-labels, or a pool trainer)."""
         return (self.pseudo_labels is not None or self.trainer.kind != "head"
-                or self.prior is not None or self.ensemble is not None)
+                or self.ensemble is not None)
 
     @property
     def reads_source(self) -> bool:
@@ -480,8 +481,10 @@ class Variant(Strict):
     def fit(self) -> dict[str, Any]:
         """The parts that decide the trained weights: two variants with the same fit train
         the same model. The target feature kind counts only when training reads the pool,
-        the source part only when it reads the synthetic set."""
-        skip = {"description"} | (set() if self.reads_pool else {"target"}) \
+        the source part only when it reads the synthetic set; the prior never (it corrects a
+        trained model: a variant that differs from another only in its prior evaluates the
+        other's models, corrected)."""
+        skip = {"description", "prior"} | (set() if self.reads_pool else {"target"}) \
             | (set() if self.reads_source else {"source"})
         return self.model_dump(mode="json", exclude=skip)
 

@@ -294,3 +294,19 @@ def test_shot_ensembles_and_prior_corrections_train_from_their_parts(tmp_path, s
                                rtol=1e-4)
     assert m["ensemble"]["members"] == ["src", "im"]
     assert m["test"]["pred"] == head.predict_proba(model, X).argmax(1).tolist()
+
+
+def test_a_prior_variant_corrects_the_models_of_the_variant_it_shares(tmp_path, sets):
+    first = run(tmp_path / "a", sets, {"src": SOURCE_ONLY})
+    spec = Variant(source={"size": 20}, prior="em")
+    out = run(tmp_path / "b", sets, {"src+em": spec}, shares={"src+em": "src"},
+              shared_models=first["heads"])
+    X = sets["pool"]["plain"].lookup([r["path"] for r in sets["pool"]["plain"].rows()], "plain")
+    for k in range(len(SEEDS)):
+        m = read_json(out["metrics"][k])
+        assert m["shared_with"]["variant"] == "src" and m["prior"]["kind"] == "em"
+        base, corrected = head.load(first["heads"][k])[0], head.load(out["heads"][k])[0]
+        expected = head.predict_proba(base, X) * np.array(m["prior"]["estimated"]) \
+            / np.array(m["prior"]["source"])
+        np.testing.assert_allclose(head.predict_proba(corrected, X),
+                                   expected / expected.sum(1, keepdims=True), rtol=1e-4)
