@@ -89,6 +89,27 @@ def test_oracle_gap_closure_selection_and_verdicts(offline_run):
     assert {c["verdict"] for c in s["claims"]} <= {"reproduced", "not reproduced", "inconclusive"}
 
 
+def test_label_free_parts_for_deployment_and_their_choice(offline_run):
+    """SHOT, the label-shift corrections, block adaptation and ensembles ran, every criterion
+    scored them, and the deployed-choice claim reads the deploy criterion's pick."""
+    s = json.loads((offline_run / "results" / "summary.json").read_text())
+    v, sel = s["variants"], s["model_selection"]
+    assert sel["deploy_criterion"] == "ensv" and len(sel["candidates"]) == 18
+    assert {"ensv", "mixval", "dev"} <= set(sel["criteria"])
+    for name in ("shot", "align+shot", "block+im", "block+mcc", "block+dann", "ens-align",
+                 "ens-seeds-align+shot"):
+        assert set(v[name]["criteria"]) >= {"ensv", "mixval", "dev", "snd"}, name
+    for name, kind in (("align+shot+em", "em"), ("align+shot+bbse", "bbse"), ("ens-align+em", "em")):
+        prior = v[name]["prior"]
+        assert prior["kind"] == kind and sum(prior["estimated"]) == pytest.approx(1), name
+    # The seed ensemble is one model: every seed scores the same.
+    assert len(set(v["ens-seeds-align+shot"]["test_acc"]["per_seed"].values())) == 1
+    claim = {c["id"]: c for c in s["claims"]}["deployed-choice"]
+    assert claim["a"] == sel["criteria"]["ensv"]["variant"]
+    closure = s["gap_closure"][claim["a"]]
+    assert claim["effect"]["mean"] == pytest.approx(closure["mean"] - 0.7)
+
+
 def test_tables_and_figures_from_this_run(offline_run):
     md = (offline_run / "paper/tables/results.md").read_text()
     s = json.loads((offline_run / "results" / "summary.json").read_text())

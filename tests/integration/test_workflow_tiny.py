@@ -12,7 +12,8 @@ def test_tiny_run_produces_summary_tables_figures(tiny_run):
     summary = json.loads((tiny_run / "results" / "summary.json").read_text())
     assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label",
                                          "threshold-0.34", "adabn", "align", "align+adabn+pl", "dann",
-                                         "align+mcc", "block", "oracle"]
+                                         "align+mcc", "block", "align+shot", "align+mcc+bbse",
+                                         "align+ens+em", "block+shot", "oracle"]
     assert summary["core_variants"] == ["synthetic-10", "synthetic-20", "pseudo-label"]
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
     assert {("synthetic-20", "synthetic-10"), ("pseudo-label", "synthetic-20"),

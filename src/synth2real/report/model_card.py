@@ -134,6 +134,13 @@ def deploy_selection(summary: str, real_test: str, target_labeled: str, metrics:
                      "test_accuracy_ci": nums["accuracy"][role]["ci95"], "test_images": len(y),
                      "real_labels": labels[role], "selection_real_labels": chosen_on[role]}
               for role, entry in roles.items()}
+    # The adapted variant over every seed: its share of the source-only -> oracle gap, and
+    # the claim on it (the summary's, judged by the study's rule).
+    gap = (summary.get("gap_closure") or {}).get(roles["adapted"]["variant"])
+    if gap is not None:
+        models["adapted"]["gap_closure"] = {"mean": gap["mean"], "ci95": gap.get("ci95"),
+                                            "seeds": len(summary["seeds"])}
+    claim = next((c for c in summary.get("claims") or [] if c["id"] == "deployed-choice"), None)
     side = typical_side([r["path"] for r in rows])["median_side"]
     write_json({
         "study": summary["study"], "classes": list(classes),
@@ -145,6 +152,9 @@ def deploy_selection(summary: str, real_test: str, target_labeled: str, metrics:
                      f"(seed {export.seed})"),
         "models": models, "differences": nums["differences"],
         "adaptation_helps": nums["adaptation_helps"],
+        "deployed_claim": None if claim is None else {
+            "text": claim["text"], "verdict": claim["verdict"],
+            "share": evaluation.deploy_gap_share},
     }, deploy)
 
 
@@ -216,6 +226,20 @@ def _interval(ci: Sequence[float]) -> str:
     return f"[{pct(ci[0])}, {pct(ci[1])}]"
 
 
+def gap_sentence(c: Mapping) -> str:
+    """The adapted variant's share of the source-only -> oracle gap and the claim on it."""
+    gap = c["models"]["adapted"].get("gap_closure")
+    if not gap:
+        return ""
+    ci = f" {_interval(gap['ci95'])}" if gap.get("ci95") else ""
+    claim = c.get("deployed_claim")
+    verdict = (f" The claim that {claim['text']}: **{claim['verdict']}** (by the study's rule on "
+               "that interval)." if claim else "")
+    return (f"Over all {gap['seeds']} training seeds the adapted variant closes "
+            f"{pct(gap['mean'])}%{ci} of the gap between the baseline and an oracle trained on "
+            f"labeled target photos (95% bootstrap over seeds and test images).{verdict}")
+
+
 def model_card_readme(c: Mapping, synthetic: SyntheticData, backbone: Backbone) -> str:
     """The model card (Markdown) of card `c`."""
     classes, size, m = c["classes"], c["image_size"], c["models"]
@@ -254,7 +278,7 @@ with adapted ones. Not for decisions about people, animals' welfare or safety.
 
 Intervals: {c['interval']}. The adapted model is the variant picked by the
 criterion `{c['deploy_criterion']}` ({c['deploy_criterion_description']}), never
-by test accuracy. {labels_sentence(c)} Differences to the baseline (paired): adapted {100 * d_ad['diff']:+.2f}
+by test accuracy. {gap_sentence(c)} {labels_sentence(c)} Differences to the baseline (paired): adapted {100 * d_ad['diff']:+.2f}
 points {_interval(d_ad['ci'])}, study {100 * d_st['diff']:+.2f} points {_interval(d_st['ci'])}.
 {verdict}
 

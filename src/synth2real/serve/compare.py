@@ -117,6 +117,7 @@ class Comparer:
             "target_domain": m.target_domain, "target_side": self.target_side,
             "deploy_criterion": m.deploy_criterion, "adaptation_helps": m.adaptation_helps,
             "differences": m.differences, "interval": m.interval,
+            "gap_closure": m.gap_closure, "deployed_claim": m.deployed_claim,
             "models": {r: i.as_dict() for r, i in m.info.items()},
             "limits": {"max_files": MAX_FILES, "max_upload_mb": self.settings.max_upload_mb,
                        "max_image_mpx": self.settings.max_image_mpx,

@@ -137,6 +137,17 @@ def render_header(info: dict[str, Any]) -> str:
         f'<div class="s2r-models">{"".join(rows)}</div>',
         f"<p>{'<br>'.join(diffs)}</p>",
     ]
+    gap = info.get("gap_closure")
+    if gap:
+        ci = gap.get("ci95")
+        span = f' <span class="s2r-small">(95% CI {pct(ci[0])}–{pct(ci[1])})</span>' if ci else ""
+        claim = info.get("deployed_claim")
+        verdict = (f'; the claim that it closes at least {claim["share"]:.0%}: '
+                   f'<b>{e(claim["verdict"])}</b>' if claim else "")
+        parts.append(f'<p data-gap>The adapted variant closes <b class="s2r-num">'
+                     f'{pct(gap["mean"])}</b>{span} of the gap between the baseline and an '
+                     f'oracle trained on labeled target photos, over {gap["seeds"]} training '
+                     f'seeds{verdict}.</p>')
     labels = real_labels_words(info["models"])
     if labels:
         parts.append(f'<p class="s2r-small" data-real-labels>{labels}</p>')

@@ -68,6 +68,9 @@ class Models:
     differences: dict[str, dict[str, Any]]
     adaptation_helps: bool
     interval: str | None  # what the intervals are over, in words
+    # The adapted variant's share of the source-only -> oracle gap (over seeds) and the claim.
+    gap_closure: dict[str, Any] | None = None
+    deployed_claim: dict[str, Any] | None = None
 
 
 def read_card(models_dir: Path) -> dict[str, Any]:
@@ -113,4 +116,5 @@ def load_models(models_dir: str | Path, providers: Sequence[str] | None = None,
                             m.get("real_labels"), m.get("selection_real_labels"))
     return Models(predictors, info, list(card["classes"]), str(card["target_domain"]),
                   round(card["target_side_px"]), card.get("deploy_criterion"),
-                  dict(card["differences"]), bool(card["adaptation_helps"]), card.get("interval"))
+                  dict(card["differences"]), bool(card["adaptation_helps"]), card.get("interval"),
+                  card["models"]["adapted"].get("gap_closure"), card.get("deployed_claim"))

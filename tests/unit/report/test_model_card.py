@@ -18,7 +18,8 @@ N = 60  # test images: 20 per class
 
 
 def _run(tmp_path: Path, preds: dict[str, list[int]], pick: str = "balanced",
-         evaluation: Evaluation | None = None, criterion: str = "target_val_acc") -> dict:
+         evaluation: Evaluation | None = None, criterion: str = "target_val_acc",
+         **summary_extra: object) -> dict:
     """A fake run: test photos (32x24 px), summary selection, export-seed metrics -> deploy file."""
     rows = ["path,label"]
     y = [i % 3 for i in range(N)]
@@ -31,7 +32,8 @@ def _run(tmp_path: Path, preds: dict[str, list[int]], pick: str = "balanced",
     # The test-best variant is another one: the deployed pick is the criterion's, never it.
     summary = {"study": "toy", "model_selection": {
         "deploy_criterion": criterion, "test_best": {"variant": "dann", "test_acc": 0.99},
-        "criteria": {criterion: {"variant": pick, "description": f"the criterion {criterion}"}}}}
+        "criteria": {criterion: {"variant": pick, "description": f"the criterion {criterion}"}}},
+        **summary_extra}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     metrics = []
     for v, pred in preds.items():
@@ -164,3 +166,22 @@ def test_card_and_readme(tmp_path):
         mc.model_card(str(tmp_path / "deploy.json"), str(tmp_path / "parity.json"), onnx,
                       str(out_card), str(out_md), synthetic=SyntheticData(source={"kind": "diffusers"}),
                       backbone=Backbone(weights={"kind": "torchvision"}))
+
+
+def test_the_adapted_models_gap_closure_and_its_claim_reach_the_card(tmp_path):
+    ones = _pred(np.ones(N, bool))
+    claim = {"id": "deployed-choice", "text": "the adapted model picked by ensv closes at least "
+             "70% of the source-only to oracle gap", "verdict": "inconclusive"}
+    d = _run(tmp_path, {"synthetic-1000": ones, "pseudo-label": ones, "ens": ones}, pick="ens",
+             evaluation=Evaluation(deploy_criterion="ensv"), criterion="ensv",
+             seeds=[0, 1, 2], claims=[claim],
+             gap_closure={"ens": {"mean": 0.62, "ci95": [0.5, 0.74]},
+                          "pseudo-label": {"mean": 0.1, "ci95": [0.0, 0.2]}})
+    assert d["models"]["adapted"]["gap_closure"] == {"mean": 0.62, "ci95": [0.5, 0.74],
+                                                     "seeds": 3}
+    assert d["deployed_claim"] == {"text": claim["text"], "verdict": "inconclusive",
+                                   "share": 0.7}
+    card = {**d, "git_commit": "c", "image_size": 16,
+            "models": {r: {**e, "onnx": f"{r}.onnx"} for r, e in d["models"].items()}}
+    text = mc.gap_sentence(card)
+    assert "closes 62.00% [50.00, 74.00] of the gap" in text and "**inconclusive**" in text

@@ -102,6 +102,13 @@ def test_header_states_accuracies_differences_and_domain_once(models):
     assert info["models"]["adapted"]["real_labels"] == 0
     info["adaptation_helps"] = False
     assert "On this run, adaptation does not help" in render_header(info)
+    assert "data-gap" not in head  # this card predates gap closure: nothing is invented
+    info["gap_closure"] = {"mean": 0.62, "ci95": [0.5, 0.74], "seeds": 5}
+    info["deployed_claim"] = {"share": 0.7, "verdict": "inconclusive", "text": "..."}
+    gap = render_header(info)
+    assert ("closes <b class=\"s2r-num\">62.00%</b> <span class=\"s2r-small\">(95% CI "
+            "50.00%–74.00%)</span> of the gap" in gap)
+    assert "at least 70%: <b>inconclusive</b>" in gap and "over 5 training seeds" in gap
 
 
 def test_a_card_without_label_counts_says_nothing_of_them(tmp_path):
