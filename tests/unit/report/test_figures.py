@@ -110,11 +110,14 @@ def test_all_methods_draws_gap_closure_with_an_oracle_and_differences_without(tm
     s = fake_summary(oracle=oracle)
     fig = all_methods.plot(s)
     left, right = fig.axes[:2]
-    assert [t.get_text() for t in left.get_yticklabels()][-1] == ("oracle" if oracle else "pseudo-label")
+    labels = [t.get_text() for t in left.get_yticklabels()]
+    # The fake's deploy criterion picks pseudo-label: named the deployed model.
+    assert labels[-1] == ("oracle" if oracle else "pseudo-label (deployed)")
+    assert [x for x in labels if x.endswith("(deployed)")] == ["pseudo-label (deployed)"]
     vlines = sorted(float(ln.get_xdata()[0]) for ln in right.get_lines()
                     if len(set(ln.get_xdata())) == 1 and len(ln.get_xdata()) == 2)
     if oracle:
-        assert vlines == [0.0, 100.0]  # the scale's ends: source-only and oracle
+        assert vlines == [0.0, 70.0, 100.0]  # the scale's ends, and the deployed model's aim
         gap = s["gap_closure"]["pseudo-label"]["mean"]
         assert "gap closed" in right.get_xlabel()
     else:

@@ -80,3 +80,25 @@ def test_an_oracle_that_does_not_beat_source_only_gives_no_gap_closure(prov):
     n = numbers(s, prov, {}, {}, "cmd")
     assert "does not beat the source-only model" in n["text/oracle"]
     assert not any(k.startswith("gap/") for k in n) and "cannot be checked" in n["text/selection"]
+
+
+def test_the_ceiling_says_whether_a_perfect_choice_could_have_met_the_aim():
+    s = fake_summary()
+    best = s["model_selection"]["test_best"]["variant"]
+    s["gap_closure"][best] = {"mean": 0.5, "ci95": [0.4, 0.6]}
+    text = en.evaluation_numbers(s)["text/selection"]
+    assert f"the best candidate in hindsight (\\texttt{{{best}}}" in text
+    assert "closes 50.0\\,\\% [40.0, 60.0]" in text and "even a perfect choice" in text
+    s["gap_closure"][best] = {"mean": 0.8, "ci95": [0.7, 0.9]}
+    assert "the choice is what falls short" in en.evaluation_numbers(s)["text/selection"]
+
+
+def test_the_label_shift_corrections_estimates_are_stated_beside_the_true_prior():
+    s = fake_summary()
+    assert en.evaluation_numbers(s)["text/priors"] == ""
+    s["variants"]["pseudo-label"]["prior"] = {"kind": "em", "source": [0.5, 0.5],
+                                              "estimated": [0.7, 0.3],
+                                              "pool_true_in_domain": [0.6, 0.4]}
+    text = en.evaluation_numbers(s)["text/priors"]
+    assert "\\texttt{pseudo-label} (EM) (70.0, 30.0)" in text
+    assert "against (50.0, 50.0)" in text and "are (60.0, 40.0)" in text

@@ -3,7 +3,8 @@ source-only -> oracle gap it closes (right, bootstrap interval; 0 = source-only,
 
 Left: thick bar = 95% interval over seeds, thin whiskers = bootstrap interval over
 seeds and test images. Right: filled marker = the paired difference to the
-source-only variant has an interval that excludes zero. A run without an oracle
+source-only variant has an interval that excludes zero; dotted line = the aim of the
+deployed model (70% of the gap). The deployed adapted model is labelled as such. A run without an oracle
 has no gap-closure scale: the right panel then shows that paired difference in points.
 """
 
@@ -71,12 +72,21 @@ def plot(summary: Mapping) -> plt.Figure:
     if scale:
         ax2.axvline(0, color=ORANGE, lw=0.8, ls="--")
         ax2.axvline(100, color=GREEN, lw=0.8, ls="--")
+        ax2.axvline(100 * cells.GAP_CLOSURE_AIM, color=BLUE, lw=0.8, ls=":")
+        ax1.plot([], [], color=BLUE, lw=0.8, ls=":",
+                 label=f"right: the aim, {cells.GAP_CLOSURE_AIM:.0%} of the gap")
         ax2.set_xlabel(f"gap closed (%), bootstrap {cells.level(summary)} CI\n"
                        "0 = source-only, 100 = oracle")
     else:
         ax2.axvline(0, color="black", lw=0.8)
         ax2.set_xlabel(f"paired difference to {src} (points)\nbootstrap 95% CI")
-    ax1.set_yticks(y, names)
+    # The deployed adapted model (the deploy criterion's pick) is named as such.
+    sel = summary.get("model_selection") or {}
+    deployed = (sel.get("criteria") or {}).get(sel.get("deploy_criterion"), {}).get("variant")
+    ax1.set_yticks(y, [f"{n} (deployed)" if n == deployed else n for n in names])
+    for label in ax1.get_yticklabels():
+        if label.get_text().endswith("(deployed)"):
+            label.set_fontweight("bold")
     ax1.set_ylim(-0.7, len(names) - 0.3)
     ax1.set_xlabel(f"real-test accuracy (%)\nthick: seed CI, thin: bootstrap CI "
                    f"({cells.level(summary)})")

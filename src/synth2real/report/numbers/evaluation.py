@@ -126,6 +126,23 @@ def _prior_sentence(summary: Mapping[str, Any]) -> str:
             "(their labels are read for this comparison only).")
 
 
+def _ceiling_sentence(summary: Mapping[str, Any], gap: Mapping[str, Any] | None) -> str:
+    """How far a perfect choice among the candidates would have got: the test-best
+    candidate's gap closure (read with the test labels, so a ceiling, not a choice)."""
+    best = summary["model_selection"]["test_best"]["variant"]
+    ceiling = (summary.get("gap_closure") or {}).get(best)
+    if gap is None or ceiling is None:
+        return ""
+    aim = cells.GAP_CLOSURE_AIM
+    reach = ("so even a perfect choice among these candidates would fall short of the aim"
+             if ceiling["mean"] < aim else
+             "so the candidates hold a model that meets the aim, and the choice is what "
+             "falls short" if gap["mean"] < aim else "")
+    return (f" The ceiling, the best candidate in hindsight ({tt(best)}, found with the test "
+            f"labels), closes {_share(ceiling['mean'])}\\,\\% {_ci(ceiling.get('ci95'), cells.share)}"
+            + (f": {reach}." if reach else "."))
+
+
 def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     """Per criterion and for the deployed one: pick, test accuracy, gap closure, regret."""
     sel = summary.get("model_selection") or {}
@@ -170,7 +187,7 @@ def selection_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
         f"{n['sel/deploy/test']}\\,\\% real-test accuracy {n['sel/deploy/test/ci']}{closes}, "
         f"a regret of {n['sel/deploy/regret']} points {n['sel/deploy/regret/ci']} against the "
         f"test-best variant {n['sel/test-best/variant']} ({n['sel/test-best/test']}\\,\\%). "
-        f"{_aim_sentence(gap)}{unlabeled}")
+        f"{_aim_sentence(gap)}{_ceiling_sentence(summary, gap)}{unlabeled}")
     n["text/test-best"] = (
         f"Regret is measured against the test-best variant, {n['sel/test-best/variant']} "
         f"({n['sel/test-best/test']}\\,\\%), which is found by reading the test labels and is "
