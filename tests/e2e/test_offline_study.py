@@ -81,8 +81,12 @@ def test_oracle_gap_closure_selection_and_verdicts(offline_run):
         assert lo <= g["mean"] <= hi, name
     for name, x in v.items():
         boot, seed = x["test_acc"]["bootstrap"]["ci95"], x["test_acc"]["ci95"]
-        # 3000 test photos: the test sample's noise makes the bootstrap interval the wider one.
-        assert boot[1] - boot[0] > seed[1] - seed[0], name
+        assert boot[0] <= x["test_acc"]["mean"] <= boot[1], name
+        # 3000 test photos: where the seeds agree within a point, the test sample's noise makes
+        # the bootstrap interval the wider one. (A method whose seeds spread further -- SHOT's
+        # pool-only stage, std 1.8 points -- can have the wider Student-t interval over 5 seeds.)
+        if x["test_acc"]["std"] < 0.01:
+            assert boot[1] - boot[0] > seed[1] - seed[0], name
     sel = s["model_selection"]
     deployed = sel["criteria"][sel["deploy_criterion"]]
     assert deployed["variant"] in sel["candidates"] and deployed["regret"]["mean"] >= 0
