@@ -10,13 +10,17 @@ from synth2real.adapt import prior
 from synth2real.model import head
 
 
+MEANS, STDS = np.array([0.0, 1.5, 4.0]), np.array([1.0, 1.0, 2.0])
+
+
 def calibrated(n: int, target: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Labels drawn from `target` and the exact posteriors of a balanced-source model on
-    1-D Gaussian classes (means 0, 2, 4; unit variance): p_s(y|x) ~ N(x; mu_y, 1)."""
+    1-D Gaussian classes p(x|y) = N(MEANS[y], STDS[y]^2): unequal spreads, so the confusion
+    between two classes is not symmetric."""
     rng = np.random.default_rng(seed)
     y = rng.choice(3, size=n, p=target)
-    x = rng.normal(2.0 * y, 1.0)
-    lik = np.exp(-0.5 * (x[:, None] - 2.0 * np.arange(3)) ** 2)
+    x = rng.normal(MEANS[y], STDS[y])
+    lik = np.exp(-0.5 * ((x[:, None] - MEANS) / STDS) ** 2) / STDS
     return lik / lik.sum(1, keepdims=True), y
 
 
