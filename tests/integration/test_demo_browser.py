@@ -129,6 +129,10 @@ def test_upload_shows_three_models_and_clearing_removes_them(browser, demo_url, 
         assert acc in header and acc not in results
     assert card["target_domain"] in header
     assert ("adaptation does not help" in header) == (not card["adaptation_helps"])
+    # The adapted variant's gap closure over seeds and the claim on it, as the card says.
+    gap = card["models"]["adapted"]["gap_closure"]
+    assert f"closes {gap['mean']:.2%}" in header and "of the gap between the baseline" in header
+    assert card["deployed_claim"]["verdict"] in header
     # Every uploaded file is listed without a scrollbar; nothing is wider than the window.
     listed = browser.find_elements(By.CSS_SELECTOR, "#s2r-upload .filename")
     assert len(listed) == len(photos) and all(f.is_displayed() for f in listed)
