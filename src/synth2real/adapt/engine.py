@@ -517,8 +517,9 @@ def correct_prior(part: Prior, fit: Fitted, data: Data, val: Labeled) -> dict[st
     head.shift_logits(fit.model, prior.log_ratio(estimated, source))
     true = [t for t, d in zip(data.pool_true, data.pool_in_domain, strict=True) if d]
     counts = np.array([true.count(k) for k in data.classes], np.float64)
-    return {"kind": part.kind, **record, "source": source.tolist(), "estimated": estimated.tolist(),
-                     "pool_true_in_domain": (counts / max(counts.sum(), 1)).tolist()}
+    return {"kind": part.kind, **record, "source": source.tolist(),
+            "estimated": estimated.tolist(),
+            "pool_true_in_domain": (counts / max(counts.sum(), 1)).tolist()}
 
 
 class View:

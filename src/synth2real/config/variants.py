@@ -461,7 +461,8 @@ class Variant(Strict):
 
     @property
     def reads_pool(self) -> bool:
-        """Whether training reads the unlabeled pool (pseudo-labels, or a pool trainer)."""
+        """Whether training reads the unlabeled pool (pseudo-labels, or a pool trainer; an
+        ensemble's members may: its target feature kind is theirs)."""
         return (self.pseudo_labels is not None or self.trainer.kind != "head"
                 or self.ensemble is not None)
 
