@@ -185,8 +185,8 @@ MUTANTS = [
            "src/synth2real/adapt/prior.py",
            "    return np.log(np.maximum(target_prior, floor)) - np.log(source_prior)",
            "    return np.log(source_prior) - np.log(np.maximum(target_prior, floor))",
-           ("tests/unit/adapt/test_prior.py::test_the_correction_is_the_bayes_rule_folded_into_"
-            "the_bias",)),
+           (("tests/unit/adapt/test_prior.py::test_the_correction_is_the_bayes_rule_folded_into_"
+            "the_bias"),)),
     Mutant("BBSE's joint frequencies are transposed", "src/synth2real/adapt/prior.py",
            "    np.add.at(joint, (val_probs.argmax(1), val_y), 1.0)",
            "    np.add.at(joint, (val_y, val_probs.argmax(1)), 1.0)",
@@ -199,18 +199,18 @@ MUTANTS = [
     Mutant("SHOT's stage 2 trains the source classifier", "src/synth2real/adapt/shot.py",
            "                       lr_scale=((frozen, 0.0), *source.schedule.lr_scale))",
            "                       lr_scale=((frozen, 1.0), *source.schedule.lr_scale))",
-           ("tests/unit/adapt/test_shot.py::test_stage_two_freezes_the_classifier_and_moves_the_"
-            "bottleneck",)),
+           (("tests/unit/adapt/test_shot.py::test_stage_two_freezes_the_classifier_and_moves_the_"
+            "bottleneck"),)),
     Mutant("an ensemble averages logits, not probabilities", "src/synth2real/model/head.py",
            "        logp = torch.stack([torch.log_softmax(m(f), -1) for m in self.members])",
            "        logp = torch.stack([m(f) for m in self.members])",
-           ("tests/unit/model/test_head.py::test_an_ensemble_averages_its_members_softmax_and_"
-            "carries_its_shift",)),
+           (("tests/unit/model/test_head.py::test_an_ensemble_averages_its_members_softmax_and_"
+            "carries_its_shift"),)),
     Mutant("EnsV averages every model, not the candidates", "src/synth2real/model/criteria.py",
            "    pseudo = np.mean([pool_probs[m] for m in (members or list(pool_probs))], 0).argmax(1)",
            "    pseudo = np.mean(list(pool_probs.values()), 0).argmax(1)",
-           ("tests/unit/model/test_criteria.py::test_ensv_scores_agreement_with_the_candidates_"
-            "average",)),
+           (("tests/unit/model/test_criteria.py::test_ensv_scores_agreement_with_the_candidates_"
+            "average"),)),
     Mutant("MixVal mixes each image with itself", "src/synth2real/model/criteria.py",
            "    perm = np.random.default_rng(seed).permutation(len(X))",
            "    perm = np.arange(len(X))",
@@ -223,8 +223,8 @@ MUTANTS = [
            "src/synth2real/analysis/model_selection.py",
            "    pick = selection[\"criteria\"][selection[\"deploy_criterion\"]]",
            "    pick = max(selection[\"criteria\"].values(), key=lambda c: c[\"test_acc\"][\"mean\"])",
-           ("tests/unit/analysis/test_summary.py::test_the_deployed_choice_claim_follows_the_"
-            "deploy_criterion_not_the_test_best",)),
+           (("tests/unit/analysis/test_summary.py::test_the_deployed_choice_claim_follows_the_"
+            "deploy_criterion_not_the_test_best"),)),
 ]
 
 

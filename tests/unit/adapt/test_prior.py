@@ -9,7 +9,6 @@ import torch
 from synth2real.adapt import prior
 from synth2real.model import head
 
-
 MEANS, STDS = np.array([0.0, 1.5, 4.0]), np.array([1.0, 1.0, 2.0])
 
 
