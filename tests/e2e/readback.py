@@ -158,7 +158,7 @@ def claims_table_problems(run: Path) -> list[str]:
         if row[1] != f"{c['a']} vs {c['b']}, {c['metric']}":
             out.append(f"claims.md {c['id']}: compares {row[1]!r}")
         out += _cells(f"claims.md {c['id']}", [floats(x) for x in row[2:4]],
-                      [_nums(c["effect"]["mean"]), _nums(*claim_ci(c))])
+                      [_nums(c["effect"]["mean"]), _nums(*(claim_ci(c) or []))])
         if row[4] != f"**{c['verdict']}**":
             out.append(f"claims.md {c['id']}: verdict {row[4]!r}, summary says {c['verdict']!r}")
     return out
@@ -277,10 +277,12 @@ def pdf_problems(run: Path) -> list[str]:
         if not re.search(rf"^\s*{re.escape(v)}‡?\s+{re.escape(mean)}\s+\[", text, re.MULTILINE):
             out.append(f"PDF: no all-methods row '{v}' with test accuracy {mean}")
     for c in s["claims"]:
-        lo, hi = (_pp(x, sign=True) for x in claim_ci(c))
+        # An effect without an interval (a ratio unbounded at the level) prints a dash.
+        lo, hi = (_pp(x, sign=True) for x in claim_ci(c)) if claim_ci(c) else ("", "")
+        shown = rf"\[{re.escape(lo)}, {re.escape(hi)}\]" if claim_ci(c) else "–"
         row = (rf"{re.escape(c['a'])} vs {re.escape(c['b'])}\s+"
                rf"{re.escape(_pp(c['effect']['mean'], sign=True))}\s+"
-               rf"\[{re.escape(lo)}, {re.escape(hi)}\]\s+{re.escape(c['verdict'])}\s*$")
+               rf"{shown}\s+{re.escape(c['verdict'])}\s*$")
         # Only spaces between interval and verdict: "reproduced" cannot match "not reproduced".
         if not re.search(row, text, re.MULTILINE):
             out.append(f"PDF: claim {c['id']!r} row without {c['verdict']!r} "
