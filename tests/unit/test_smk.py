@@ -99,6 +99,7 @@ NON_DEFAULT = {
     "export.opset": 17,
     "methods.variants": {"balanced": {"pseudo_labels": {"kind": "balanced", "share": 0.25}}},
     "evaluation.deploy_criterion": "pool_entropy",
+    "evaluation.candidates": ["pseudo-label", "balanced"],
     "evaluation.bootstrap.resamples": 200,
 }
 
@@ -203,6 +204,7 @@ def test_evaluation_section_reaches_the_summary_written_from_files(configured, t
                                     params=params)))
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["model_selection"]["deploy_criterion"] == "pool_entropy"
+    assert s["model_selection"]["candidates"] == ["pseudo-label", "balanced"]
     assert s["intervals"]["resamples"] == 200
     assert list(s["variants"]) == ["synthetic-500", "synthetic-1000", "pseudo-label", "balanced",
                                    "oracle"]
