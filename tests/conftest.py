@@ -61,6 +61,20 @@ def _link_first(src: Path, dst: Path, n: int) -> None:
         (dst / f.name).symlink_to(f)
 
 
+PIXEL_PARTS = ("fda", "simgan", "cyclegan", "mrgan")
+# The GANs at a few steps of tiny networks: the tiny run checks the pipeline, not the refiners.
+TINY_GAN = {"ngf": 4, "ndf": 4, "blocks": 1, "schedule": {"steps": 6, "batch_size": 4,
+                                                          "checkpoint_every": 4}}
+TINY_PIXEL = {
+    "fda": {"beta": 0.09},
+    "simgan": {"channels": 4, "blocks": 1, "history": 16, "pretrain_refiner": 3,
+               "pretrain_discriminator": 2, "schedule": {"steps": 4, "batch_size": 8,
+                                                         "checkpoint_every": 4}},
+    "cyclegan": TINY_GAN,
+    "mrgan": {"stage1": TINY_GAN, "stage2": TINY_GAN},
+}
+
+
 def tiny_config(**overrides: object) -> dict:
     """config/offline.yaml shrunk to the tiny slice (sizes, seeds, epochs, 64 px input)."""
     cfg = yaml.safe_load((REPO / "config" / "offline.yaml").read_text())
@@ -94,7 +108,9 @@ def tiny_config(**overrides: object) -> dict:
                          "prior": "em"},
         "block+shot": {"trainer": {"kind": "shot", "bottleneck": 16, "adapt_epochs": 1},
                        "trainable": {"kind": "last_block", "epochs": 1}},
-    }, domain_sample=40)
+        # Every pixel-level part, its refiner trained for a handful of steps on 32 px images.
+        **{p: {"source": {"features": "aligned", "pixel": p}} for p in PIXEL_PARTS},
+    }, domain_sample=40, pixel=TINY_PIXEL)
     # Model selection among the feature-level methods and the ensemble, by EnsV (as offline).
     cfg["evaluation"]["candidates"] = ["dann", "align+mcc", "align+shot", "align+mcc+bbse",
                                        "align+ens+em", "block+shot"]

@@ -225,6 +225,18 @@ MUTANTS = [
            "    pick = max(selection[\"criteria\"].values(), key=lambda c: c[\"test_acc\"][\"mean\"])",
            (("tests/unit/analysis/test_summary.py::test_the_deployed_choice_claim_follows_the_"
             "deploy_criterion_not_the_test_best"),)),
+    Mutant("FDA keeps the target's phase", "src/synth2real/adapt/pixel/fda.py",
+           "    out = np.fft.ifft2(amplitude * np.exp(1j * np.angle(fs)), axes=(-3, -2))",
+           "    out = np.fft.ifft2(amplitude * np.exp(1j * np.angle(ft)), axes=(-3, -2))",
+           ("tests/unit/adapt/test_fda.py",)),
+    Mutant("FDA's window one frequency wider (|k| <= b)", "src/synth2real/adapt/pixel/fda.py",
+           "    return (ky[:, None] < b) & (kx[None, :] < b)",
+           "    return (ky[:, None] <= b) & (kx[None, :] <= b)",
+           ("tests/unit/adapt/test_fda.py",)),
+    Mutant("a refined variant's claim compares it with itself", "src/synth2real/config/__init__.py",
+           "                out.append(Claim(id=f\"refined-{slug}\", a=name, b=plain,",
+           "                out.append(Claim(id=f\"refined-{slug}\", a=name, b=name,",
+           ("tests/unit/config/test_variants.py",)),
 ]
 
 

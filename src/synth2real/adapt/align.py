@@ -39,14 +39,24 @@ def transform(side: int) -> Callable[[Image.Image], Image.Image]:
     return lambda im: degrade(im, side)
 
 
+def target_side(pool_paths: list[str], align: Align, measured: dict | None = None) -> int:
+    """The side source images are brought to: `align.target_side`, else the median shorter
+    side of the pool's images (`measured`, when the caller has it already)."""
+    if align.target_side:
+        return align.target_side
+    measured = measured or typical_side(pool_paths)
+    side = round(measured["median_side"])
+    log.info("target resolution: median shorter side %.0f px over %d pool images; source -> %d px",
+             measured["median_side"], measured["images"], side)
+    return side
+
+
 def extract_aligned(source: str, pool: str, backbone: str, onnx: str, npz: str, stats: str, *,
                     features: Features, align: Align) -> None:
     """Stage: source features after bringing every source image (manifest `source`) to the
     target's resolution (measured on the pool's manifest unless `align.target_side`)."""
     measured = typical_side(manifest_paths(pool))
-    side = align.target_side or round(measured["median_side"])
-    log.info("target resolution: median shorter side %.0f px over %d pool images; source -> %d px",
-             measured["median_side"], measured["images"], side)
+    side = target_side(manifest_paths(pool), align, measured)
     info = read_json(backbone)
     ex = Extractor(load_backbone(info["path"]), features.engine, onnx)
     out = extract_to(manifest_paths(source), ex, int(info["image_size"]), features, npz, "source",

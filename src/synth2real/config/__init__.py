@@ -12,6 +12,7 @@ offline input folder, set with `make ... BUNDLE=<dir>` or
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from synth2real.config.evaluation import (
     Evaluation,
     published_claims,
 )
+from synth2real.config.pixel import PIXEL_LABELS, CycleGan, Fda, MrGan, Pixel, SimGan
 from synth2real.config.sections import (
     Backbone,
     Demo,
@@ -88,12 +90,14 @@ __all__ = [
     "Claim",
     "Claims",
     "Coral",
+    "CycleGan",
     "Dann",
     "Demo",
     "DiffusersGenerator",
     "Ensemble",
     "Evaluation",
     "Export",
+    "Fda",
     "Features",
     "FolderImages",
     "FolderReal",
@@ -104,7 +108,9 @@ __all__ = [
     "Mcc",
     "Methods",
     "Mixing",
+    "MrGan",
     "PathWeights",
+    "Pixel",
     "PoolObjective",
     "Prior",
     "PseudoLabel",
@@ -113,6 +119,7 @@ __all__ = [
     "Roles",
     "Rounds",
     "Shot",
+    "SimGan",
     "Source",
     "Study",
     "SyntheticData",
@@ -293,7 +300,33 @@ class Study(Strict):
         if self.evaluation.claims.items is not None:
             return self.evaluation.claims.items
         sizes = self.baseline_variants
-        return published_claims(sizes[0], sizes[-1], self.pseudo_source_variant, VARIANT_PSEUDO)
+        return [*published_claims(sizes[0], sizes[-1], self.pseudo_source_variant,
+                                   VARIANT_PSEUDO), *self.pixel_claims]
+
+    @property
+    def pixel_claims(self) -> list[Claim]:
+        """The pixel-level studies' claims, for the variants this study runs: each refined
+        variant beats its unrefined twin (the same parts on the aligned source: SimGAN's and
+        MrGAN's "refined beats unrefined"), and MrGAN's two stages beat CycleGAN's one."""
+        specs = {v.model_dump_json(exclude={"description"}): n for n, v in self.variants.items()}
+
+        def twin(v: Variant, pixel: str) -> str | None:
+            other = v.model_copy(update={"source": v.source.model_copy(update={"pixel": pixel})})
+            return specs.get(other.model_dump_json(exclude={"description"}))
+
+        out = []
+        for name, v in self.variants.items():
+            part = v.source.pixel
+            if part == "none":
+                continue
+            label, slug = PIXEL_LABELS[part], re.sub(r"[^a-z0-9-]", "-", name.lower())
+            if (plain := twin(v, "none")) is not None:
+                out.append(Claim(id=f"refined-{slug}", a=name, b=plain,
+                                 text=f"{label}-refined images beat unrefined ({name} vs {plain})"))
+            if part == "mrgan" and (one := twin(v, "cyclegan")) is not None:
+                out.append(Claim(id=f"two-stages-{slug}", a=name, b=one,
+                                 text=f"two refinement stages beat one ({name} vs {one})"))
+        return out
 
     @property
     def oracle_variant(self) -> str | None:

@@ -52,6 +52,8 @@ DEFAULT_METHODS: dict[str, Variant] = {
     "bridged": _v(target_labels={"use": "bridged", "start": {"trainable": "last_block"}},
                   trainable="last_block"),
     "semi": _v(source="aligned", trainer="im", target_labels="pooled", mixing=1),
+    # MrGAN's second claim: its refined synthetic images added to the real photos.
+    "pooled+mrgan": _v(source={"features": "aligned", "pixel": "mrgan"}, target_labels="pooled"),
 }
 
 
@@ -67,6 +69,10 @@ def default_claims(methods: dict[str, Variant]) -> list[BudgetClaim]:
                     text="real + synthetic (1:15 per minibatch) beats real only"),
         BudgetClaim(id="mixing-ratio", a="mix-1to15", b="mix-1to1", per_class=[100],
                     text="real:synthetic 1:15 per minibatch beats 1:1 (no augmentation)"),
+        BudgetClaim(id="refined-plus-real", a="pooled+mrgan", b="real-only",
+                    per_class=[1, 3, 10, 30, 100],
+                    text="MrGAN-refined synthetic images added to the real photos beat the "
+                         "photos alone"),
     ]
     return [c for c in claims if c.a in methods and c.b in methods]
 

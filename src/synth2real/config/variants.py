@@ -14,7 +14,9 @@ Parts, in the order a variant applies them (`synth2real.adapt.engine` runs them)
 
     source         which labeled images train the model (the synthetic set of `size`
                    per class) and their feature kind: plain | aligned (downsampled to the
-                   target resolution first)
+                   target resolution first), and a pixel-level part refining the aligned
+                   images first: none | fda | simgan | cyclegan | mrgan (settings:
+                   `methods.pixel`, synth2real.config.pixel)
     target         feature kind of the real target images: plain | adabn (BatchNorm
                    statistics of the pool)
     target_labels  labeled real target photos of the oracle split, b per class (the labeled-budget
@@ -43,8 +45,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from synth2real.config.base import Strict
+from synth2real.config.pixel import PIXEL_LABELS, Pixel
 
-FeatureKind = Literal["plain", "aligned", "adabn", "block"]
+# Feature kinds: the plain backbone, the aligned source, AdaBN, the last block's inputs, and
+# one per pixel-level part (its refined source images).
+FeatureKind = Literal["plain", "aligned", "adabn", "block", "fda", "simgan", "cyclegan", "mrgan"]
 
 
 class Source(Strict):
@@ -54,8 +59,26 @@ class Source(Strict):
     features: Literal["plain", "aligned"] = "plain"
     # Images per class of the synthetic set (one of synthetic.sizes); null = pseudo_label.source_size.
     size: int | None = Field(None, ge=1)
+    # A pixel-level part: the aligned images refined (FDA, or a GAN trained on the synthetic
+    # training split and the unlabeled pool) before the backbone; tested on real photos as
+    # they are.
+    pixel: Literal["none", "fda", "simgan", "cyclegan", "mrgan"] = "none"
+
+    @model_validator(mode="after")
+    def _pixel_on_aligned(self) -> Source:
+        if self.pixel != "none" and self.features != "aligned":
+            raise ValueError(f"pixel: {self.pixel} refines the source images at the target "
+                             "resolution: give it with features: aligned")
+        return self
+
+    @property
+    def kind(self) -> FeatureKind:
+        """The feature kind of these images: the pixel part's, else `features`."""
+        return self.features if self.pixel == "none" else self.pixel
 
     def describe(self) -> str:
+        if self.pixel != "none":
+            return f"{PIXEL_LABELS[self.pixel]}-refined source images at the target resolution"
         return "source images at the target resolution" if self.features == "aligned" else ""
 
 
@@ -476,7 +499,7 @@ class Variant(Strict):
         """Image set -> the feature kind this variant reads it in (last_block: the block inputs)."""
         if self.trainable.kind == "last_block":
             return dict.fromkeys(("source", "pool", "real_test", "target_labeled"), "block")
-        return {"source": self.source.features, "pool": self.target, "real_test": self.target,
+        return {"source": self.source.kind, "pool": self.target, "real_test": self.target,
                 "target_labeled": self.target}
 
     def fit(self) -> dict[str, Any]:
@@ -577,6 +600,11 @@ DEFAULT_VARIANTS: dict[str, Variant] = {
     "ens-align+em": _v(source="aligned", ensemble=ALIGNED_METHODS, prior="em"),
     "ens-seeds-align+shot": _v(source="aligned", ensemble={"members": ["align+shot"],
                                                            "seeds": True}),
+    # Pixel-level adaptation: each part alone (the study's head on refined images), and with
+    # information maximisation, the best single feature-level part of the earlier runs.
+    **{p: _v(source={"features": "aligned", "pixel": p}) for p in PIXEL_LABELS},
+    **{f"{p}+im": _v(source={"features": "aligned", "pixel": p}, trainer="im")
+       for p in PIXEL_LABELS},
 }
 
 
@@ -603,6 +631,8 @@ class Methods(Strict):
     variants: dict[str, Variant] = Field(default_factory=lambda: dict(DEFAULT_VARIANTS))
     adabn: AdaBN = AdaBN()
     align: Align = Align()
+    # The pixel-level parts' settings (used by the variants whose source.pixel names them).
+    pixel: Pixel = Pixel()
     # Source/target samples per domain for the proxy A-distance and the t-SNE figure.
     domain_sample: int = Field(1000, ge=10)
 

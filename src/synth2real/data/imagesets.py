@@ -10,7 +10,8 @@ name; `synth2real.smk.run` makes it an `ImageSet`.
 Features are cached once per (image set, kind): `plain` (the frozen backbone),
 `aligned` (source images at the target resolution first), `adabn` (the backbone
 with BatchNorm statistics of the pool), `block` (the input of MobileNetV2's last
-block, [N, 49, 320] float16, for models that train that block). Each cache records its image set and
+block, [N, 49, 320] float16, for models that train that block), and one per pixel-level
+part (`fda`, `simgan`, `cyclegan`, `mrgan`: the refined source images). Each cache records its image set and
 kind, so a stage that reads AdaBN pool features refuses a plain cache, or the
 test set's, even when the file names were swapped. Labels become class indices
 in one place, `class_indices`.
@@ -22,14 +23,16 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
+from synth2real.config.variants import FeatureKind
 from synth2real.data.manifests import read_csv
 from synth2real.errors import DataError
 
 IMAGE_SETS = ("source", "pool", "real_test", "target_labeled")
-FEATURE_KINDS = ("plain", "aligned", "adabn", "block")
+FEATURE_KINDS = get_args(FeatureKind)
 
 
 def class_indices(labels: Sequence[str], classes: Sequence[str], where: str) -> np.ndarray:

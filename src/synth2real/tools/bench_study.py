@@ -2,8 +2,8 @@
 
 Floor: the backbone passes alone, i.e. every image the workflow extracts features
 of (source, pool, real test, labeled target; the aligned source and the AdaBN
-target sets when a variant uses them, plus AdaBN's statistics pass) at the
-onnxruntime rate measured in [1] on preprocessed batches (no decoding).
+target sets when a variant uses them, plus AdaBN's statistics pass, and one source pass per
+pixel-level part) at the onnxruntime rate measured in [1] on preprocessed batches (no decoding).
 
 Study: everything the workflow does after the features, for every training job
 of the config (`Study.training_jobs`: every variant, all seeds): the real stage
@@ -11,7 +11,8 @@ function, scoring and model-selection criteria and the files it writes included,
 run one job after another here, on features of the study's shapes (Gaussian
 classes, the real pool shifted: the trainers' cost depends on the shapes and on
 how many pool images get pseudo-labels, not on the values), plus one measured
-process start per job. Not covered: the snakemake scheduler, ONNX export and the
+process start per job. Not covered: the snakemake scheduler, the pixel-level refiners'
+training (its time is in each run's results/pixel/<part>/stats.json), ONNX export and the
 report stages.
 
 Per model: the core-seconds of the one training loop (`stacked.fit`) for one
@@ -36,6 +37,7 @@ import torch
 
 from synth2real.adapt import engine, objectives
 from synth2real.config import Mcc, Study
+from synth2real.config.pixel import PIXEL_LABELS
 from synth2real.data import budgets
 from synth2real.data.imagesets import ImageSet, save_features
 from synth2real.data.manifests import (
@@ -65,11 +67,12 @@ class Counts:
     oracle: int  # per class
     aligned: bool
     adabn: int  # AdaBN: images of its statistics pass, 0 when no variant uses it
+    pixel: int = 0  # pixel-level parts: one more pass over the (refined) source each
 
     def floor_images(self, n_classes: int) -> int:
         target = n_classes * (self.target_val + self.oracle)
         plain = self.source + self.pool + self.test + target
-        return plain + self.source * self.aligned + (self.pool + self.test + target + self.adabn) * (
+        return plain + self.source * (self.aligned + self.pixel) + (self.pool + self.test + target + self.adabn) * (
             self.adabn > 0)
 
 
@@ -87,7 +90,8 @@ def counts(cfg: Study) -> Counts:
     return Counts(source=c * cfg.max_size, pool=real.pool_size, test=c * real.test_per_class,
                   target_val=real.target_val_per_class, oracle=oracle,
                   aligned=any(v.source.features == "aligned" for v in variants),
-                  adabn=cfg.methods.adabn.images * any(v.target == "adabn" for v in variants))
+                  adabn=cfg.methods.adabn.images * any(v.target == "adabn" for v in variants),
+                  pixel=len({v.source.pixel for v in cfg.trained.values()} - {"none"}))
 
 
 def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, dict[str, ImageSet]]:
@@ -110,7 +114,9 @@ def write_inputs(root: Path, cfg: Study, n: Counts, seed: int = 0) -> dict[str, 
             r["path"] = p
         write_csv(root / f"{name}.csv", rows, fields)
         out[name] = {}
-        for kind in ("plain", "aligned", "adabn"):
+        # (Every kind for every set: the pixel parts' caches hold source images only, but a
+        # stand-in of any kind is read by nobody else.)
+        for kind in ("plain", "aligned", "adabn", *PIXEL_LABELS):
             save_features(root / kind / f"{name}.npz", X.astype(np.float32), paths, name, kind)
             out[name][kind] = ImageSet(name, str(root / f"{name}.csv"), str(root / kind / f"{name}.npz"))
         if block:

@@ -15,7 +15,10 @@ Checks (names as printed), a few minutes in all on one GPU:
   larger one (to 1/255), and the configured settings' speed over diffusers' defaults;
 - ``study``: a slice of the offline study (source and real test features, then the
   baseline head of every seed) on GPU features gives the CPU's numbers, within the
-  features' parity tolerance and the end-to-end test's +-2 test images per seed.
+  features' parity tolerance and the end-to-end test's +-2 test images per seed;
+- ``pixel``: the paper config's full-sized GANs (SimGAN, CycleGAN) train a few steps on
+  CUDA on 32 px bundle images, refine to 8-bit images of the input's shape, and their step
+  time on the GPU over the CPU's, with the full schedule's projected GPU hours.
 
 Without a CUDA GPU every check prints "skipped: no CUDA GPU (...)" and the exit
 status is 0; a failed check prints "FAIL" and the status is 1.
@@ -48,6 +51,8 @@ GENERATION = {"dtype": "float16", "resolution": 256, "steps": 10, "batch_size": 
 GENERATION_DEVICE = "cuda:0"
 # The end-to-end test's tolerance on test accuracy, in test images per seed.
 STUDY_IMAGES_TOL = 2
+# The pixel check: source images per class at the real photos' side, timed steps per GAN.
+PIXEL_IMAGES, PIXEL_SIDE, PIXEL_STEPS = 100, 32, 10
 
 
 @dataclass
@@ -184,9 +189,41 @@ def check_study(ctx: Context) -> str:
     return figure
 
 
+def check_pixel(ctx: Context) -> str:
+    from synth2real.adapt.pixel import gan
+    from synth2real.adapt.pixel.refine import load_square
+    from synth2real.config import load_file
+
+    pixel = load_file(find_checkout() / "config" / "paper.yaml").methods.pixel
+    src = load_square(_labelled(Path(ctx.config.synthetic.source.root), ctx.config.classes,
+                                PIXEL_IMAGES, "*.JPEG")[0], PIXEL_SIDE)
+    tgt = load_square(ctx.feature_paths, PIXEL_SIDE)
+    figures = []
+    for part in ("simgan", "cyclegan"):
+        settings = getattr(pixel, part)
+        per_step = {}
+        for device in ("cuda", "cpu"):
+            ckpt = Path(ctx.tmp) / f"{part}-{device}.pt"
+            # A first call of a few steps warms the device up; the second is timed.
+            gan.train(part, settings, src, tgt, seed=0, checkpoint=ckpt, device=device,
+                      max_steps=2)
+            refiner, record = gan.train(part, settings, src, tgt, seed=0, checkpoint=ckpt,
+                                        device=device, max_steps=PIXEL_STEPS)
+            per_step[device] = record["seconds"] / record["steps"]["this_call"]
+            if device == "cuda":
+                out = refiner(src[:8])
+                if out.dtype != np.uint8 or out.shape != src[:8].shape:
+                    raise AssertionError(f"{part}: refined {out.dtype} {out.shape}")
+                planned = record["steps"]["planned"]
+        figures.append(f"{part} {1000 * per_step['cuda']:.0f} ms/step on the GPU, CPU/GPU "
+                       f"{ratio(per_step['cpu'], per_step['cuda']):.0f}x, {planned} steps "
+                       f"~{planned * per_step['cuda'] / 3600:.1f} h")
+    return "; ".join(figures) + f" (paper config, {PIXEL_SIDE} px)"
+
+
 CHECKS: dict[str, Callable[[Context], str]] = {
     "torch": check_torch, "onnxruntime": check_onnxruntime, "features": check_features,
-    "generation": check_generation, "study": check_study,
+    "generation": check_generation, "study": check_study, "pixel": check_pixel,
 }
 
 

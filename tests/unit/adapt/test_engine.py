@@ -147,7 +147,7 @@ def test_a_job_writes_every_models_files_and_scores(tmp_path, sets):
     assert m["variant"] == "src" and m["seed"] == 0 and m["labels"] == "synthetic"
     assert m["n_train"] == 48 and m["val"]["n"] == 12 and m["test"]["n"] == 30
     assert len(m["test"]["pred"]) == 30 and set(m["criteria"]) >= {"source_val_acc", "target_val_acc"}
-    assert m["method"]["source"] == {"features": "plain", "size": 20}
+    assert m["method"]["source"] == {"features": "plain", "size": 20, "pixel": "none"}
     oracle = read_json(out["metrics"][2])
     assert oracle["labels"] == "target" and oracle["n_train"] == 15 and "criteria" not in oracle
     assert read_csv(out["accepted"][0]) == []  # no pseudo-labels, a header only

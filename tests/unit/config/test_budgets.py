@@ -21,7 +21,7 @@ def offline(bundle, **budgets):
 def test_every_method_at_every_budget_is_a_variant(bundle):
     cfg = offline(bundle)
     assert cfg.budgets.per_class == [1, 3, 10, 30, 100, "all"]
-    assert len(cfg.budget_variants) == 8 * 6
+    assert len(cfg.budget_variants) == 9 * 6
     v = cfg.budget_variants
     assert v["real-only@3"].target_labels == TargetLabels(use="only", per_class=3)
     assert v["mix-1to7@all"].target_labels.per_class is None and v["mix-1to7@all"].mixing.ratio == 7
@@ -62,7 +62,9 @@ def test_a_stage_1_no_study_variant_trains_is_trained_once_by_the_track(bundle):
 def test_the_default_claims_are_the_two_studies(bundle):
     claims = {c.id: c for c in offline(bundle).budgets.judged}
     assert set(claims) == {"bridged-beats-real-only", "bridged-beats-pooling", "synthetic-helps",
-                           "mixing-ratio"}
+                           "mixing-ratio", "refined-plus-real"}
+    assert (claims["refined-plus-real"].a, claims["refined-plus-real"].b) == ("pooled+mrgan",
+                                                                            "real-only")
     assert claims["bridged-beats-real-only"].b == "real-only+block"  # the same trainable part
     assert claims["mixing-ratio"].per_class == [100]
     # Claims whose methods or budgets the track does not run are left out.

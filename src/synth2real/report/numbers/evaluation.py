@@ -243,7 +243,31 @@ def selection_limits(summary: Mapping[str, Any], counts: Mapping[str, int]) -> s
             "whether or not its predictions are right.")
 
 
+def pixel_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
+    """The pixel-level parts' sentence: each variant on refined images, its real-test accuracy
+    (bootstrap interval) and its paired difference to its unrefined twin (the claim that
+    compares them), in the variants' order."""
+    twins = {c["a"]: c for c in summary.get("claims") or [] if c["id"].startswith("refined-")}
+    listed = []
+    for v, s in summary["variants"].items():
+        pixel = ((s.get("method") or {}).get("settings") or {}).get("source", {}).get("pixel")
+        if pixel in (None, "none"):
+            continue
+        t = s["test_acc"]
+        text = (rf"{tt(v)} {cells.points(t['mean'])}\,\% "
+                f"{_ci(cells.bootstrap_ci(t))}")
+        if v in twins:
+            c = twins[v]
+            text += (f" ({signed(c['effect']['mean'])} points {_ci(cells.claim_ci(c), sign=True)}"
+                     f" against {tt(c['b'])})")
+        listed.append(text)
+    return {"text/pixel": ("Real-test accuracy on refined images (bootstrap interval; paired "
+                           "difference to the same parts on the unrefined aligned images): "
+                           + "; ".join(listed) + ".") if listed
+            else "This run trains no pixel-level part."}
+
+
 def evaluation_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
     """Every evaluation macro of one summary (see the module docstring)."""
     return {**variant_numbers(summary), **interval_numbers(summary), **oracle_numbers(summary),
-            **selection_numbers(summary), **claim_numbers(summary)}
+            **selection_numbers(summary), **claim_numbers(summary), **pixel_numbers(summary)}

@@ -1,0 +1,1 @@
+"""Pixel-level adaptation: refiners of the synthetic images (FDA, SimGAN, CycleGAN, MrGAN)."""
