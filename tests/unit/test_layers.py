@@ -29,7 +29,8 @@ SRC = Path(synth2real.__file__).parent
 # Modules whose jobs or callers must never load torch.
 TORCH_FREE = ["synth2real.config", "synth2real.smk", "synth2real.analysis.summary",
               "synth2real.analysis.stats", "synth2real.data.sources", "synth2real.data.manifests",
-              "synth2real.predict", "synth2real.provenance"]
+              "synth2real.predict", "synth2real.provenance", "synth2real.data.resolution",
+              "synth2real.report.figures.pixel_pairs"]
 
 
 def modules() -> list[str]:

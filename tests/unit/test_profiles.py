@@ -33,8 +33,9 @@ DOCUMENTED = {"slurm_partition", "slurm_account", "runtime", "constraint", "mem"
               "gpu", "gpu_model", "gres", "cpus_per_gpu", "tasks_per_gpu", "qos"}
 # Rules that need the network (downloads) or TeX: they must run on the submitting machine.
 MUST_BE_LOCAL = {"real_download", "generator_model", "backbone", "paper"}
-GPU_RULES = {"generate_shard", "features"}
+GPU_RULES = {"generate_shard", "features", "pixel_refine"}
 REPORT_RULES = {"table", "data_card", "figure", "figure_domain_gap", "figure_sample_grid",
+                "figure_pixel_pairs",
                 "paper_inputs", "budget_table", "figure_budgets"}
 # The training jobs' rules (one per training job of the config, defined in a loop in
 # workflow/rules/adapt.smk) carry their own resources.

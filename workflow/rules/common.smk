@@ -83,8 +83,19 @@ def training_rule(job):
 
 
 def embedding_pairs():
-    """Representations shown in the domain-gap figure: label -> (source npz, pool npz)."""
-    pairs = {"before (frozen features)": (features("source", "plain"), features("pool", "plain"))}
+    """Representations shown in the domain-gap figure: label -> (source npz, pool npz). The
+    plain features first (the DANN panel embeds them); then the source images changed before
+    the backbone -- brought to the target's resolution, refined by each pixel part of the
+    study (PIXEL_PARTS, workflow/rules/pixel.smk: called once that file is included) -- each
+    against the plain pool; then align + AdaBN."""
+    from synth2real.config.pixel import PIXEL_LABELS
+
+    plain_pool = features("pool", "plain")
+    pairs = {"before (frozen features)": (features("source", "plain"), plain_pool)}
+    if any(v.source.features == "aligned" for v in VARIANTS.values()):
+        pairs["source at target resolution"] = (features("source", "aligned"), plain_pool)
+    for part in (p for p in PIXEL_LABELS if p in PIXEL_PARTS):  # the paper's order of parts
+        pairs[f"{PIXEL_LABELS[part]}-refined source"] = (features("source", part), plain_pool)
     if any(v.source.features == "aligned" and v.target == "adabn" for v in VARIANTS.values()):
         pairs["after: align + AdaBN"] = (features("source", "aligned"), features("pool", "adabn"))
     return pairs

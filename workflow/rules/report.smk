@@ -22,10 +22,15 @@ BUDGET_OUTPUTS = ([*expand("paper/tables/budgets.{ext}", ext=["csv", "md", "tex"
                    *expand("paper/figures/budgets.{ext}", ext=["pdf", "png"])]
                   if CFG.budget_variants else [])
 
+# Original / refined image pairs of each pixel part (rule figure_pixel_pairs), only in a run
+# with pixel parts; main.tex includes the figure when its file exists.
+PIXEL_FIGURES = ["pixel_pairs"] if PIXEL_PARTS else []
+
 REPORT_OUTPUTS = [
     *expand("paper/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
     *expand("paper/figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
-    *expand("paper/figures/domain_gap.{ext}", ext=["pdf", "png"]),
+    *expand("paper/figures/{figure}.{ext}", figure=["domain_gap", *PIXEL_FIGURES],
+            ext=["pdf", "png"]),
     *DATA_CARD,
     *BUDGET_OUTPUTS,
     "paper/main.pdf",
@@ -120,6 +125,30 @@ rule figure_sample_grid:
         "../scripts/figure_sample_grid.py"
 
 
+if PIXEL_PARTS:
+
+    # Per class, the first training images by rank as the refiners took them (the refiners'
+    # own resampling, `data.resolution.square`) beside each part's refined copy.
+    rule figure_pixel_pairs:
+        input:
+            # Each part's refined manifest, in PIXEL_PARTS order (the images it lists were
+            # written by the same job).
+            manifests=[pixel_outputs(part)["manifest"] for part in PIXEL_PARTS],
+        output:
+            pdf="paper/figures/pixel_pairs.pdf",
+            png=report("paper/figures/pixel_pairs.png", caption="../report/pixel_pairs.rst",
+                       category="Figures"),
+        params:
+            parts=PIXEL_PARTS,
+            classes=config["classes"],
+        log:
+            "results/logs/report/figure_pixel_pairs.log",
+        conda:
+            "../../envs/report.yaml"
+        script:
+            "../scripts/figure_pixel_pairs.py"
+
+
 if CFG.budget_variants:
 
     # Every method at every budget of labeled real photos per class (mean, bootstrap interval).
@@ -207,7 +236,8 @@ rule paper:
         # The generated tables and figures main.tex includes (found by latexmk, not read here).
         rules.paper_inputs.output,
         expand("paper/tables/{table}.tex", table=TABLES),
-        expand("paper/figures/{figure}.pdf", figure=[*FIGURES, "sample_grid", "domain_gap"]),
+        expand("paper/figures/{figure}.pdf",
+               figure=[*FIGURES, "sample_grid", "domain_gap", *PIXEL_FIGURES]),
         [f for f in BUDGET_OUTPUTS if f.endswith((".tex", ".pdf"))],
         tex=os.path.join(workflow.basedir, "paper", "main.tex"),
     output:

@@ -17,21 +17,12 @@ from PIL import Image
 
 from synth2real.config import Align, Features
 from synth2real.data.manifests import typical_side
+from synth2real.data.resolution import degrade
 from synth2real.model.backbone import load_backbone
 from synth2real.model.features import Extractor, extract_to, manifest_paths
 from synth2real.store import read_json, write_json
 
 log = logging.getLogger(__name__)
-
-
-def degrade(im: Image.Image, side: int) -> Image.Image:
-    """`im` with its shorter side reduced to `side` px (antialiased bilinear); smaller images unchanged."""
-    w, h = im.size
-    if min(w, h) <= side:
-        return im
-    scale = side / min(w, h)
-    return im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR,
-                     reducing_gap=None)
 
 
 def transform(side: int) -> Callable[[Image.Image], Image.Image]:

@@ -5,6 +5,9 @@ linear classifier to tell source features from target features; with its
 held-out error e, PAD = 2 (1 - 2 e). 0 = indistinguishable domains, 2 =
 perfectly separable. Target = the unlabeled real pool, so no test label is
 ever read.
+
+Fréchet distance: the distance between Gaussians fitted to the two feature sets -- the FID
+formula, here on this study's backbone features rather than Inception's (so not an FID).
 """
 
 from __future__ import annotations
@@ -63,6 +66,42 @@ def proxy_a_distance(source: np.ndarray, target: np.ndarray, n: int = 1000, seed
     w, b = logistic_fit(Z[fit], y[fit])
     err = float(np.mean(((Z[held] @ w + b) > 0) != y[held]))
     return 2.0 * (1.0 - 2.0 * min(err, 0.5))
+
+
+def _factor(x: np.ndarray) -> np.ndarray:
+    """A [K, D] with A^T A = the sample covariance of the rows of `x` [N, D] (ddof 1), K =
+    min(N, D): the centred rows themselves, or their QR R factor when there are more rows
+    than dimensions."""
+    a = (x - x.mean(0)) / np.sqrt(len(x) - 1)
+    return np.linalg.qr(a, mode="r") if len(a) > a.shape[1] else a
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to the feature sets `a` [N, D] and `b` [M, D]:
+    ||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^(1/2)), sample covariances (ddof 1).
+
+    The FID formula (Heusel et al., 2017), applied here to MobileNetV2's penultimate features
+    (1280-D, the study's frozen backbone) -- NOT an FID, which needs Inception-v3's pool
+    features (weights this study does not fetch); its values compare only with each other.
+
+    Computed in float64 without a matrix square root: with C_a = A^T A and C_b = B^T B,
+    the eigenvalues of C_a C_b are the squared singular values of A B^T, so
+    Tr (C_a C_b)^(1/2) is the sum of the singular values of A B^T, and Tr C_a = ||A||_F^2.
+    Exact for rank-deficient covariances (fewer images than dimensions), where a general
+    matrix square root is ill-conditioned; A and B have min(N, D) rows, so the SVD is at most
+    D x D.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"frechet_distance needs two [N, D] feature sets of one D, got "
+                         f"{a.shape} and {b.shape}")
+    if min(len(a), len(b)) < 2:
+        raise ValueError("frechet_distance needs at least 2 rows per set (a covariance)")
+    fa, fb = _factor(a), _factor(b)
+    cross = np.linalg.svd(fa @ fb.T, compute_uv=False).sum()
+    d = float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.sum(fa * fa) + np.sum(fb * fb)
+              - 2 * cross)
+    return max(d, 0.0)  # a squared distance; rounding can leave -1e-12 for one set
 
 
 def density_ratio(val_features: np.ndarray, source_features: np.ndarray,

@@ -1,4 +1,5 @@
-"""Stage: the domain gap made visible, as 2-D t-SNE panels of source vs target representations."""
+"""Stage: the domain gap made visible, as 2-D t-SNE panels of source vs target representations,
+each with its proxy A-distance and its Fréchet distance (`analysis.domain`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth2real.analysis.domain import proxy_a_distance, tsne_2d
+from synth2real.analysis.domain import frechet_distance, proxy_a_distance, tsne_2d
 from synth2real.data.imagesets import read_features
 from synth2real.data.manifests import read_csv, source_subset
 from synth2real.model import head
@@ -18,11 +19,14 @@ log = logging.getLogger(__name__)
 def domain_embedding(source: str, dann: list[str], features: list[str], npz: str, *,
                      panels: list[str], source_size: int, domain_sample: int, data_seed: int,
                      seeds: list[int]) -> None:
-    """2-D t-SNE of source-train vs pool features per representation, with each panel's PAD.
+    """2-D t-SNE of source-train vs pool features per representation, with each panel's PAD
+    (`pad_<i>`, on up to `domain_sample` rows per domain) and Fréchet distance (`frechet_<i>`,
+    on every source-train row and every pool row; MobileNetV2 features, not an FID).
 
-    `panels[i]` is drawn from the feature caches `features[2 i]` (source, manifest `source`)
-    and `features[2 i + 1]` (pool). With a DANN checkpoint (the first seed's, `dann`), one
-    more panel: its bottleneck on the first panel's features.
+    `panels[i]` is drawn from the feature caches `features[2 i]` (source, manifest `source`:
+    plain, aligned or pixel-refined, each cached under the original paths) and
+    `features[2 i + 1]` (pool). With a DANN checkpoint (the first seed's, `dann`), one more
+    panel: its bottleneck on the first panel's features.
     """
     if len(features) != 2 * len(panels):
         raise ValueError(f"{len(panels)} panels need {2 * len(panels)} feature files, got "
@@ -45,6 +49,8 @@ def domain_embedding(source: str, dann: list[str], features: list[str], npz: str
         pts, dom = tsne_2d(S, T, domain_sample // 2, data_seed)
         out[f"points_{i}"], out[f"domain_{i}"] = pts, dom
         out[f"pad_{i}"] = np.float64(proxy_a_distance(S, T, domain_sample, data_seed))
-        log.info("t-SNE panel %r: %d points", label, len(pts))
+        out[f"frechet_{i}"] = np.float64(frechet_distance(S, T))
+        log.info("t-SNE panel %r: %d points, PAD %.3f, Fréchet %.2f", label, len(pts),
+                 out[f"pad_{i}"], out[f"frechet_{i}"])
     Path(npz).parent.mkdir(parents=True, exist_ok=True)
     np.savez(npz, labels=np.asarray(list(reps)), **out)

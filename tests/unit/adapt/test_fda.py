@@ -11,6 +11,7 @@ from PIL import Image
 
 from synth2real.adapt.pixel import refine
 from synth2real.adapt.pixel.fda import fda, fda_uint8, low_frequencies, window
+from synth2real.data.resolution import square
 
 
 def images(seed: int, n: int = 3, side: int = 32) -> np.ndarray:
@@ -70,12 +71,12 @@ def test_shapes_must_match():
 def test_square_brings_images_to_the_aligned_side_centre_cropped(tmp_path):
     wide = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 96, 3), np.uint8))
     small = Image.fromarray(np.zeros((20, 24, 3), np.uint8))
-    assert refine.square(wide, 32).shape == (32, 32, 3)
-    assert refine.square(small, 32).shape == (32, 32, 3)
+    assert square(wide, 32).shape == (32, 32, 3)
+    assert square(small, 32).shape == (32, 32, 3)
     square64 = Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), np.uint8))
     # A square image is exactly the aligned source's `degrade` (the unrefined twin's pixels).
-    from synth2real.adapt.align import degrade
-    np.testing.assert_array_equal(refine.square(square64, 32), np.asarray(degrade(square64, 32)))
+    from synth2real.data.resolution import degrade
+    np.testing.assert_array_equal(square(square64, 32), np.asarray(degrade(square64, 32)))
 
 
 def write_sets(tmp_path, n=4):
@@ -123,7 +124,7 @@ def test_the_refine_stage_writes_one_refined_image_per_source_image(tmp_path):
         assert r["style"] in pool and r["refined"].endswith(f"{r['label']}/0000{r['rank']}_"
                                                             f"{Path(r['path']).stem}.png")
         # The refined image is FDA of the aligned original with its style image's amplitude.
-        src = refine.square(Image.open(r["path"]), 32).astype(np.float64)
+        src = square(Image.open(r["path"]), 32).astype(np.float64)
         sty = np.asarray(Image.open(r["style"])).astype(np.float64)
         np.testing.assert_array_equal(im, fda_uint8(src, sty, 0.09))
     stats = read_json(tmp_path / "a" / "stats.json")

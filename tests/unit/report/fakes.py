@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
+
 from synth2real.config import CRITERIA
 
 ORACLE_ACC = {"0": 0.95, "1": 0.97}
@@ -140,3 +142,47 @@ def add_evaluation(summary: dict, oracle: str | None) -> None:
             "effect": {"mean": e, "ci95": ci, "seed_ci95": [e - 0.1, e + 0.1]},
             "interval": "bootstrap", "margin": 0.01, "verdict": verdict,
             "rule": f"Reproduced when ...; so: {verdict}."})
+
+
+def fake_refined(tmp_path, parts=("cyclegan", "fda", "mrgan", "simgan"),
+                 classes=("dog", "cat", "bird"), per_class: int = 4, side: int = 32,
+                 original: int = 64) -> list[str]:
+    """Each part's refined manifest (`adapt.pixel.refine.REFINED_FIELDS`) over one fake source
+    set: per class `per_class` originals of `original` px (rank 0 in the validation split, the
+    others in the training split, listed in reverse rank order), each refined to a `side` px
+    PNG per part (the original's colour, shifted by the part). Returns the manifests' paths,
+    in the order of `parts`."""
+    import csv
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for c, cls in enumerate(classes):
+        for rank in reversed(range(per_class)):
+            path = tmp_path / "source" / cls / f"{rank}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pixels = rng.integers(0, 256, (original, original, 3), dtype=np.uint8)
+            pixels[..., c % 3] = 220
+            Image.fromarray(pixels).save(path)
+            rows.append({"path": str(path), "label": cls, "rank": str(rank),
+                         "split": "val" if rank == 0 else "train"})
+    out = []
+    for k, part in enumerate(parts):
+        listed = []
+        for r in rows:
+            refined = tmp_path / "pixel" / part / r["label"] / f"{r['rank']}.png"
+            refined.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(r["path"]) as im:
+                small = np.asarray(im.resize((side, side)), dtype=np.int16)
+            Image.fromarray(np.clip(small + 40 * (k + 1) - 100, 0, 255).astype(np.uint8)).save(
+                refined)
+            listed.append({**r, "refined": str(refined), "style": ""})
+        manifest = tmp_path / "pixel" / part / "refined.csv"
+        with open(manifest, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["path", "label", "rank", "split", "refined",
+                                               "style"])
+            w.writeheader()
+            w.writerows(listed)
+        out.append(str(manifest))
+    return out

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from synth2real.report import figures
-from synth2real.report.figures import all_methods, domain_gap, sample_grid
-from tests.unit.report.fakes import fake_summary
+from synth2real.report.figures import all_methods, domain_gap, pixel_pairs, sample_grid
+from tests.unit.report.fakes import fake_refined, fake_summary
 
 
 def _json(tmp_path, summary) -> str:
@@ -38,12 +38,66 @@ def test_domain_gap_renders_one_panel_per_representation(tmp_path):
     panels = {}
     for i in range(2):
         panels |= {f"points_{i}": rng.normal(size=(20, 2)), f"domain_{i}": np.arange(20) % 2,
-                   f"pad_{i}": np.float64(1.5 - i)}
+                   f"pad_{i}": np.float64(1.5 - i), f"frechet_{i}": np.float64(90.0 + i)}
     np.savez(tmp_path / "tsne.npz", labels=np.asarray(["before", "after"]), **panels)
     assert [p[0] for p in domain_gap.load(str(tmp_path / "tsne.npz"))] == ["before", "after"]
     out = [tmp_path / "d.pdf", tmp_path / "d.png"]
     domain_gap.make(str(tmp_path / "tsne.npz"), *map(str, out))
     assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500
+
+
+def test_domain_gap_asks_for_a_rerun_of_an_npz_without_frechet_distances(tmp_path):
+    np.savez(tmp_path / "tsne.npz", labels=np.asarray(["before"]), points_0=np.zeros((4, 2)),
+             domain_0=np.arange(4) % 2, pad_0=np.float64(1.0))
+    with pytest.raises(ValueError, match="rerun rule domain_embedding"):
+        domain_gap.load(str(tmp_path / "tsne.npz"))
+
+
+def test_domain_gap_lays_out_at_most_four_panels_a_row():
+    assert [domain_gap.grid(n) for n in (1, 3, 4, 5, 6, 7, 8)] == [
+        (1, 1), (1, 3), (1, 4), (2, 3), (2, 3), (2, 4), (2, 4)]
+    assert domain_gap.title("before", 1.234, 56.78, 20) == "before\nPAD 1.23, Fréchet 56.8"
+    assert domain_gap.title("before", 1.0, 1234.5, 20).endswith("Fréchet 1234")
+
+
+def test_pixel_pairs_shows_the_first_training_images_by_rank_beside_each_part(tmp_path):
+    """Columns: per example the original, then the parts in the figure's order (whatever the
+    rule's order); rows: classes; the examples are the training rows of lowest rank; the
+    original is shown at the refined image's side, through the refiners' `square`."""
+    parts = ["cyclegan", "fda", "mrgan", "simgan"]  # PIXEL_PARTS: sorted
+    paths = fake_refined(tmp_path, parts, classes=("dog", "cat"))
+    tables = {p: pixel_pairs.read_csv(m) for p, m in zip(parts, paths)}
+    assert pixel_pairs.pick(tables["fda"], "dog", 2) == [
+        str(tmp_path / "source" / "dog" / f"{r}.png") for r in (1, 2)]
+    shown = pixel_pairs.images(tables, ["dog", "cat"], 2)
+    assert list(shown) == ["dog", "cat"] and [len(v) for v in shown.values()] == [2, 2]
+    assert all(im.shape == (32, 32, 3) for ex in shown["dog"] for im in ex)
+    assert len(shown["dog"][0]) == 5
+    fda = np.asarray(Image.open(tmp_path / "pixel" / "fda" / "dog" / "1.png"))
+    assert np.array_equal(shown["dog"][0][1], fda)  # FDA is the first part's column
+    fig = pixel_pairs.plot(shown, pixel_pairs.ordered(parts))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["original", "FDA", "SimGAN", "CycleGAN", "MrGAN"] * 2
+    assert fig.axes[0].get_ylabel() == "dog"
+    out = [tmp_path / "p.pdf", tmp_path / "p.png"]
+    pixel_pairs.make(paths, *map(str, out), parts=parts, classes=["dog", "cat"])
+    assert out[0].read_bytes()[:5] == b"%PDF-" and Image.open(out[1]).size[0] > 500
+    with pytest.raises(ValueError, match="only 3 training images of class 'dog'"):
+        pixel_pairs.images(tables, ["dog"], 4)
+    with pytest.raises(ValueError, match="one refined manifest per pixel part"):
+        pixel_pairs.make(paths[:1], *map(str, out), parts=parts, classes=["dog"])
+
+
+def test_pixel_pairs_draws_only_the_parts_the_study_runs(tmp_path):
+    paths = fake_refined(tmp_path, ["simgan", "fda"], classes=("dog",))
+    out = [tmp_path / "p.pdf", tmp_path / "p.png"]
+    tables = {p: pixel_pairs.read_csv(m) for p, m in zip(["simgan", "fda"], paths)}
+    fig = pixel_pairs.plot(pixel_pairs.images(tables, ["dog"], 2), ["fda", "simgan"])
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["original", "FDA",
+                                                                      "SimGAN"] * 2
+    pixel_pairs.make(paths, *map(str, out), parts=["simgan", "fda"], classes=["dog"])
+    with pytest.raises(ValueError, match="no pixel part"):
+        pixel_pairs.ordered(["fda", "style-transfer"])
 
 
 def _manifest(path, rows, fields):

@@ -27,13 +27,14 @@ from synth2real.report.figures import (
     budgets,
     confusion_matrices,
     domain_gap,
+    pixel_pairs,
     pseudo_label_diagnostics,
     sample_grid,
     threshold_sweep,
 )
 from tests.conftest import REPO
 from tests.unit.analysis.budget_fakes import make_budgets
-from tests.unit.report.fakes import add_evaluation, fake_summary
+from tests.unit.report.fakes import add_evaluation, fake_refined, fake_summary
 
 # Smallest text on paper, in points (the caption beneath a figure is 9 pt).
 MIN_PT = 6.0
@@ -234,11 +235,13 @@ SUMMARIES: dict[str, Callable[[], dict]] = {
 
 
 def tsne_panels(n: int) -> list[domain_gap.Panel]:
+    """The first `n` - 1 of every panel the workflow draws, then the DANN panel (as it comes)."""
     rng = np.random.default_rng(0)
-    labels = ["before (frozen features)", "after: align + AdaBN",
-              "after: DANN bottleneck (seed 0)"]
-    return [(labels[i], rng.normal(size=(400, 2)), np.arange(400) % 2, 1.9 - 0.1 * i)
-            for i in range(n)]
+    labels = ["before (frozen features)", "source at target resolution", "FDA-refined source",
+              "SimGAN-refined source", "CycleGAN-refined source", "MrGAN-refined source",
+              "after: align + AdaBN"][:n - 1] + ["after: DANN bottleneck (seed 0)"]
+    return [(labels[i], rng.normal(size=(400, 2)), np.arange(400) % 2, 1.9 - 0.1 * i,
+             [312.4, 48.25, 1234.5, 7.1][i % 4]) for i in range(n)]
 
 
 def sample_grid_figure(tmp_path) -> plt.Figure:
@@ -260,7 +263,7 @@ SUMMARY_FIGURES = {
     "pseudo_label_diagnostics": pseudo_label_diagnostics.plot,
     "threshold_sweep": threshold_sweep.plot,
 }
-OTHER_FIGURES = {"domain_gap", "sample_grid", "budgets"}
+OTHER_FIGURES = {"domain_gap", "sample_grid", "budgets", "pixel_pairs"}
 
 
 def test_every_figure_of_the_paper_is_checked_here():
@@ -278,7 +281,7 @@ def test_summary_figures_are_legible_in_print(name, run):
     plt.close(fig)
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", [2, 3, 5, 8])
 def test_domain_gap_is_legible_in_print(n):
     fig = domain_gap.plot(tsne_panels(n))
     assert problems(fig, printed_fractions()["domain_gap"]) == []
@@ -308,6 +311,16 @@ def test_budgets_is_legible_in_print(tmp_path, track):
 def test_sample_grid_is_legible_in_print(tmp_path):
     fig = sample_grid_figure(tmp_path)
     assert problems(fig, printed_fractions()["sample_grid"]) == []
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("parts", [["fda"], ["cyclegan", "fda", "mrgan", "simgan"]])
+def test_pixel_pairs_is_legible_in_print(tmp_path, parts):
+    """One part (three columns an example) and all four (five), three classes."""
+    tables = {p: pixel_pairs.read_csv(m) for p, m in zip(parts, fake_refined(tmp_path, parts))}
+    fig = pixel_pairs.plot(pixel_pairs.images(tables, ["dog", "cat", "bird"], 2),
+                           pixel_pairs.ordered(parts))
+    assert problems(fig, printed_fractions()["pixel_pairs"]) == []
     plt.close(fig)
 
 

@@ -28,6 +28,7 @@ from synth2real.config import Align, Features
 from synth2real.config.pixel import Pixel, PixelPart
 from synth2real.data.imagesets import save_features
 from synth2real.data.manifests import read_csv, write_csv
+from synth2real.data.resolution import square
 from synth2real.errors import ConfigError, DataError
 from synth2real.model.backbone import load_backbone
 from synth2real.model.features import Extractor, extract
@@ -39,19 +40,6 @@ log = logging.getLogger(__name__)
 REFINED_FIELDS = ["path", "label", "rank", "split", "refined", "style"]
 # Salt of FDA's draw of target images (the stream of `data_seed` for this part alone).
 FDA_STREAM = 0xFDA
-
-
-def square(im: Image.Image, side: int) -> np.ndarray:
-    """`im` at the aligned source's resolution (`align.degrade`: shorter side `side`, the same
-    resampling), brought up to it if smaller, centre-cropped square: uint8 [side, side, 3]."""
-    im = align_part.degrade(im, side)
-    w, h = im.size
-    if min(w, h) < side:
-        scale = side / min(w, h)
-        im = im.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.BILINEAR)
-        w, h = im.size
-    left, top = (w - side) // 2, (h - side) // 2
-    return np.asarray(im.crop((left, top, left + side, top + side)), dtype=np.uint8)
 
 
 def load_square(paths: list[str], side: int) -> np.ndarray:

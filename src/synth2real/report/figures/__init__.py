@@ -2,7 +2,8 @@
 
 Each module has `plot(<loaded data>) -> Figure`. Most figures read `summary.json`
 alone: rule `figure` calls `make` below with the figure's name; `domain_gap`
-(the t-SNE panels) and `sample_grid` (the manifests) have their own `make`.
+(the t-SNE panels), `sample_grid` (the manifests) and `pixel_pairs` (the pixel parts'
+refined manifests) have their own `make`.
 
 Every figure is drawn at the width the paper prints it (`print_width`), so a
 point of font size here is a point on paper: LaTeX scales a figure by
