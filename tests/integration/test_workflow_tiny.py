@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 
@@ -13,7 +14,8 @@ def test_tiny_run_produces_summary_tables_figures(tiny_run):
     assert list(summary["variants"]) == ["synthetic-10", "synthetic-20", "pseudo-label",
                                          "threshold-0.34", "adabn", "align", "align+adabn+pl", "dann",
                                          "align+mcc", "block", "align+shot", "align+mcc+bbse",
-                                         "align+ens+em", "block+shot", "oracle"]
+                                         "align+ens+em", "block+shot", "fda", "simgan",
+                                         "cyclegan", "mrgan", "oracle"]
     assert summary["core_variants"] == ["synthetic-10", "synthetic-20", "pseudo-label"]
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
     assert {("synthetic-20", "synthetic-10"), ("pseudo-label", "synthetic-20"),
@@ -78,7 +80,9 @@ def test_tiny_run_target_splits_oracle_selection_and_claims(tiny_run):
         if c["variant"] == sel["test_best"]["variant"]:
             assert c["regret"]["mean"] == 0
     # The deployed model's claim is judged where there is a gap to close.
-    assert [c["id"] for c in s["claims"]] == ["more-data", "pseudo-labels", "less-overfitting"] + (
+    assert [c["id"] for c in s["claims"]] == [
+        "more-data", "pseudo-labels", "less-overfitting", "refined-fda", "refined-simgan",
+        "refined-cyclegan", "refined-mrgan", "two-stages-mrgan"] + (
         ["deployed-choice"] if s["gap_closure"] else [])
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in s["claims"])
 
@@ -150,3 +154,45 @@ def test_tiny_run_tables_and_pdf_read_back_to_the_summary(tiny_run, check):
 
     problems = readback.CHECKS[check](tiny_run)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("part", ["fda", "simgan", "cyclegan", "mrgan"])
+def test_tiny_run_refines_every_source_image_with_each_pixel_part(tiny_run, part):
+    """Each pixel part wrote one refined image per source image at the pool's side, its GAN
+    trained its whole schedule and left no checkpoint, the refined features are cached under
+    the original paths, and the variant trained on them."""
+    from PIL import Image
+
+    from synth2real.data.imagesets import read_features
+    from synth2real.data.manifests import read_csv
+
+    source = [r["path"] for r in read_csv(tiny_run / "results/data/source.csv")]
+    root = tiny_run / "results/pixel" / part
+    rows = read_csv(root / "refined.csv")
+    assert [r["path"] for r in rows] == source
+    for r in rows:
+        with Image.open(tiny_run / r["refined"]) as im:
+            assert im.size == (32, 32) and im.mode == "RGB"
+    stats = json.loads((root / "stats.json").read_text())
+    assert stats["images"] == len(source) and stats["side"] == 32
+    if part == "fda":
+        assert stats["fda"]["frequencies_swapped"] == 9
+    else:
+        assert stats["training"]["finished"] and not (root / "resume.pt").exists()
+    cache = read_features(tiny_run / f"results/features/{part}/source.npz")
+    assert cache.kind == part and list(cache.index) == source
+    aligned = read_features(tiny_run / "results/features/aligned/source.npz")
+    assert not np.allclose(cache.features, aligned.features)  # refined: other features
+    m = json.loads((tiny_run / f"results/heads/{part}/seed0/metrics.json").read_text())
+    assert m["method"]["source"]["pixel"] == part
+
+
+def test_tiny_run_shows_the_refined_sets(tiny_run):
+    z = np.load(tiny_run / "results/domain/tsne.npz")
+    labels = [str(x) for x in z["labels"]]
+    assert {"FDA-refined source", "SimGAN-refined source", "CycleGAN-refined source",
+            "MrGAN-refined source", "source at target resolution"} <= set(labels)
+    assert all(np.isfinite(z[f"frechet_{i}"]) and z[f"frechet_{i}"] >= 0
+               for i in range(len(labels)))
+    for ext in ("pdf", "png"):
+        assert (tiny_run / "paper/figures" / f"pixel_pairs.{ext}").stat().st_size > 1000
