@@ -102,3 +102,19 @@ def test_the_label_shift_corrections_estimates_are_stated_beside_the_true_prior(
     text = en.evaluation_numbers(s)["text/priors"]
     assert "\\texttt{pseudo-label} (EM) (70.0, 30.0)" in text
     assert "against (50.0, 50.0)" in text and "are (60.0, 40.0)" in text
+
+
+def test_the_pixel_sentence_pairs_each_refined_variant_with_its_twin():
+    s = fake_summary(("synthetic-50", "synthetic-100", "pseudo-label", "align", "fda"))
+    assert en.pixel_numbers(s)["text/pixel"] == "This run trains no pixel-level part."
+    s["variants"]["fda"]["method"] = {"settings": {"source": {"features": "aligned",
+                                                              "pixel": "fda"}}}
+    s["variants"]["fda"]["val_acc"] = {"mean": 0.747}
+    s["variants"]["align"]["val_acc"] = {"mean": 0.842}
+    s["claims"].append({"id": "refined-fda", "a": "fda", "b": "align", "interval": "bootstrap",
+                        "effect": {"mean": 0.1, "ci95": [0.07, 0.13]}, "verdict": "reproduced"})
+    text = en.pixel_numbers(s)["text/pixel"]
+    acc = 100 * s["variants"]["fda"]["test_acc"]["mean"]
+    assert f"\\texttt{{fda}} {acc:.2f}\\,\\%" in text
+    assert "+10.00 points [+7.00, +13.00] against \\texttt{align}" in text
+    assert "\\texttt{fda} 74.70\\,\\% against 84.20\\,\\%" in text

@@ -244,27 +244,35 @@ def selection_limits(summary: Mapping[str, Any], counts: Mapping[str, int]) -> s
 
 
 def pixel_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
-    """The pixel-level parts' sentence: each variant on refined images, its real-test accuracy
-    (bootstrap interval) and its paired difference to its unrefined twin (the claim that
-    compares them), in the variants' order."""
+    """The pixel-level parts' sentences: each variant on refined images, its real-test accuracy
+    (bootstrap interval) and its paired difference to its unrefined twin (the claim comparing
+    them); and whether each refiner kept the class in its images: the held-out synthetic
+    validation accuracy on refined images against the twin's (synthetic labels only)."""
     twins = {c["a"]: c for c in summary.get("claims") or [] if c["id"].startswith("refined-")}
-    listed = []
-    for v, s in summary["variants"].items():
+    variants = summary["variants"]
+    listed, kept = [], []
+    for v, s in variants.items():
         pixel = ((s.get("method") or {}).get("settings") or {}).get("source", {}).get("pixel")
         if pixel in (None, "none"):
             continue
         t = s["test_acc"]
-        text = (rf"{tt(v)} {cells.points(t['mean'])}\,\% "
-                f"{_ci(cells.bootstrap_ci(t))}")
+        text = f"{tt(v)} {cells.points(t['mean'])}\\,\\% {_ci(cells.bootstrap_ci(t))}"
         if v in twins:
             c = twins[v]
             text += (f" ({signed(c['effect']['mean'])} points {_ci(cells.claim_ci(c), sign=True)}"
                      f" against {tt(c['b'])})")
+            kept.append(f"{tt(v)} {pct(s['val_acc']['mean'])}\\,\\% against "
+                        f"{pct(variants[c['b']]['val_acc']['mean'])}\\,\\%")
         listed.append(text)
-    return {"text/pixel": ("Real-test accuracy on refined images (bootstrap interval; paired "
-                           "difference to the same parts on the unrefined aligned images): "
-                           + "; ".join(listed) + ".") if listed
-            else "This run trains no pixel-level part."}
+    if not listed:
+        return {"text/pixel": "This run trains no pixel-level part."}
+    sentence = ("Real-test accuracy on refined images (bootstrap interval; paired difference to "
+                "the same parts on the unrefined aligned images): " + "; ".join(listed) + ".")
+    if kept:
+        sentence += (" Whether a refiner kept the class in its images, read on synthetic labels "
+                     "only (accuracy on the held-out synthetic validation split, refined, "
+                     "against the unrefined twin's): " + "; ".join(kept) + ".")
+    return {"text/pixel": sentence}
 
 
 def evaluation_numbers(summary: Mapping[str, Any]) -> dict[str, str]:
