@@ -237,8 +237,8 @@ MUTANTS = [
            "src/synth2real/adapt/pixel/gan.py",
            "        gan_ab = F.mse_loss(pred_b, torch.ones_like(pred_b))",
            "        gan_ab = F.mse_loss(pred_b, torch.zeros_like(pred_b))",
-           ("tests/unit/adapt/test_gan.py::test_cyclegan_adversarial_loss_moves_the_colours_to_"
-            "the_target",)),
+           (("tests/unit/adapt/test_gan.py::test_cyclegan_adversarial_loss_moves_the_colours_to_"
+             "the_target"),)),
     Mutant("a resumed SimGAN forgets its history buffer", "src/synth2real/adapt/pixel/gan.py",
            '        self.history.load_state_dict(state["history"], self.device)\n', "",
            ("tests/unit/adapt/test_gan.py::test_an_interrupted_run_resumes_bit_identically",)),
@@ -246,8 +246,8 @@ MUTANTS = [
            "src/synth2real/adapt/pixel/refine.py",
            '    save_features(npz, feats, [r["path"] for r in rows], "source", part)',
            '    save_features(npz, feats, [r["refined"] for r in rows], "source", part)',
-           ("tests/integration/test_workflow_tiny.py::test_tiny_run_refines_every_source_image_"
-            "with_each_pixel_part",)),
+           (("tests/integration/test_workflow_tiny.py::test_tiny_run_refines_every_source_image_"
+             "with_each_pixel_part"),)),
     Mutant("a refined variant's claim compares it with itself", "src/synth2real/config/__init__.py",
            "                out.append(Claim(id=f\"refined-{slug}\", a=name, b=plain,",
            "                out.append(Claim(id=f\"refined-{slug}\", a=name, b=name,",

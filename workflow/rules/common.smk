@@ -16,9 +16,15 @@ IMAGESETS = ["source", "pool", "real_test", "target_labeled"]
 BLOCK = any(v.trainable.kind == "last_block" for v in TRAINED.values())
 
 
+# The pixel-level parts the study's variants (and the budget track's) read (workflow/rules/
+# pixel.smk refines the source images with each).
+PIXEL_PARTS = sorted({v.source.pixel for v in TRAINED.values() if v.source.pixel != "none"})
+
+
 wildcard_constraints:
     size=r"\d+",
     imageset="|".join(IMAGESETS),
+    part="|".join(PIXEL_PARTS) or "none",
 
 
 def manifest(imageset):
@@ -32,6 +38,12 @@ BUDGET_DRAWS = "results/data/target_budgets.csv"
 def features(imageset, kind):
     """The cache of one image set's features of one kind (plain, aligned, adabn, block)."""
     return f"results/features/{kind}/{imageset}.npz"
+
+
+def pixel_outputs(part):
+    """A pixel part's refined images, their manifest (original path -> refined file), its stats."""
+    return {"images": f"results/pixel/{part}/images", "manifest": f"results/pixel/{part}/refined.csv",
+            "stats": f"results/pixel/{part}/stats.json"}
 
 
 def image_set(imageset, kind):
@@ -86,8 +98,7 @@ def embedding_pairs():
     """Representations shown in the domain-gap figure: label -> (source npz, pool npz). The
     plain features first (the DANN panel embeds them); then the source images changed before
     the backbone -- brought to the target's resolution, refined by each pixel part of the
-    study (PIXEL_PARTS, workflow/rules/pixel.smk: called once that file is included) -- each
-    against the plain pool; then align + AdaBN."""
+    study (PIXEL_PARTS) -- each against the plain pool; then align + AdaBN."""
     from synth2real.config.pixel import PIXEL_LABELS
 
     plain_pool = features("pool", "plain")

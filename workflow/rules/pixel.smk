@@ -3,20 +3,6 @@
 # then their backbone features, cached under the original paths in the part's feature kind.
 # One refiner per study, trained once and read by every variant and seed.
 
-# The pixel parts the study's variants (and the budget track's) read.
-PIXEL_PARTS = sorted({v.source.pixel for v in TRAINED.values() if v.source.pixel != "none"})
-
-
-wildcard_constraints:
-    part="|".join(PIXEL_PARTS) or "none",
-
-
-def pixel_outputs(part):
-    """A part's refined images, their manifest (original path -> refined file), its stats."""
-    return {"images": f"results/pixel/{part}/images", "manifest": f"results/pixel/{part}/refined.csv",
-            "stats": f"results/pixel/{part}/stats.json"}
-
-
 # FDA needs no training; the GANs train here (on the GPU when the job sees one: the SLURM
 # profile gives this rule one). A GAN checkpoints to `resume` while it trains: rerunning the
 # workflow after an interrupt continues from there. Local runs give each job one core.
