@@ -159,6 +159,16 @@ def test_threshold_sweep_picks_its_points_by_parts_not_by_name():
         threshold_sweep.plot(summary)
 
 
+def test_a_gap_closure_far_below_source_only_is_marked_at_the_floor_with_its_value():
+    s = fake_summary()
+    s["gap_closure"]["pseudo-label"] = {"mean": -1.91, "ci95": [-2.29, -1.6]}
+    right = all_methods.plot(s).axes[1]
+    assert [t.get_text() for t in right.texts] == ["-191"]
+    assert right.get_xlim()[0] >= all_methods.GAP_FLOOR - 8  # the others' scale is kept
+    xs = [x for ln in right.get_lines() for x in ln.get_xdata()]
+    assert min(xs) == all_methods.GAP_FLOOR
+
+
 @pytest.mark.parametrize("oracle", [True, False])
 def test_all_methods_draws_gap_closure_with_an_oracle_and_differences_without(tmp_path, oracle):
     s = fake_summary(oracle=oracle)
