@@ -46,8 +46,9 @@ def extract_aligned(source: str, pool: str, backbone: str, onnx: str, npz: str, 
                     features: Features, align: Align) -> None:
     """Stage: source features after bringing every source image (manifest `source`) to the
     target's resolution (measured on the pool's manifest unless `align.target_side`)."""
-    measured = typical_side(manifest_paths(pool))
-    side = target_side(manifest_paths(pool), align, measured)
+    pool_paths = manifest_paths(pool)
+    measured = typical_side(pool_paths)
+    side = target_side(pool_paths, align, measured)
     info = read_json(backbone)
     ex = Extractor(load_backbone(info["path"]), features.engine, onnx)
     out = extract_to(manifest_paths(source), ex, int(info["image_size"]), features, npz, "source",
